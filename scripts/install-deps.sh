@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every system package and tool Latchkey needs to build, run and test.
+# Idempotent: when everything is present it only checks and returns in well under a second.
+set -euo pipefail
+
+APT_PACKAGES=(
+  # Tauri 2 build prerequisites on Linux
+  libwebkit2gtk-4.1-dev build-essential file pkg-config libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev
+  # UI tests: WebKitWebDriver and a virtual display, screenshots
+  webkit2gtk-driver xvfb xauth
+  # Icons from the one SVG source (scripts/make-icons.sh) and screenshots
+  imagemagick librsvg2-bin x11-apps
+  # Keychain tests: a real Secret Service on a private D-Bus session
+  gnome-keyring dbus-x11 libsecret-tools
+  # Mail tests: a real SMTP server process
+  python3-aiosmtpd
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Latchkey's scripts install packages on Debian/Ubuntu only." >&2
+    echo "Please install the equivalents of: ${missing[*]}" >&2
+    echo "(see https://v2.tauri.app/start/prerequisites/ for the Tauri ones) and run again." >&2
+    exit 1
+  fi
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  echo "Installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Rust components used by `make test`
+if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
+if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+
+# tauri-driver: the WebDriver bridge for Tauri apps
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "Installing tauri-driver"
+  cargo install tauri-driver --locked --version '^2'
+fi

@@ -1,0 +1,125 @@
+//! Secrets: argon2id hashing for passwords and codes, codes and tokens from the OS CSPRNG.
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The one argon2id policy: OWASP's minimum (19 MiB, 2 passes, 1 lane).
+pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;
+pub const ARGON2_T_COST: u32 = 2;
+pub const ARGON2_P_COST: u32 = 1;
+
+fn argon2() -> Result<Argon2<'static>> {
+    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
+        .map_err(|e| Error::internal("argon2 parameters", e))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| Error::internal("OS random number generator", e))?;
+    Ok(bytes)
+}
+
+/// A PHC-format argon2id hash with a fresh 16-byte salt.
+pub fn hash(secret: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| Error::internal("salt", e))?;
+    let hash = argon2()?.hash_password(secret.as_bytes(), &salt).map_err(|e| Error::internal("argon2", e))?;
+    Ok(hash.to_string())
+}
+
+/// Constant-time check (the argon2 crate compares outputs with `subtle`).
+pub fn verify(secret: &str, phc: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(phc).map_err(|e| Error::internal("stored hash", e))?;
+    // The hash carries its own parameters, so older hashes keep verifying after a policy change.
+    Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
+}
+
+/// Argon2 is deliberately slow; keep it off the async workers.
+pub async fn hash_blocking(secret: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash(&secret)).await?
+}
+
+pub async fn verify_blocking(secret: String, phc: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || verify(&secret, &phc)).await?
+}
+
+/// A uniformly distributed 6-digit code (rejection sampling avoids modulo bias).
+pub fn new_code() -> Result<String> {
+    const RANGE: u32 = 1_000_000;
+    const LIMIT: u32 = u32::MAX - (u32::MAX % RANGE);
+    loop {
+        let n = u32::from_le_bytes(random_bytes::<4>()?);
+        if n < LIMIT {
+            return Ok(format!("{:06}", n % RANGE));
+        }
+    }
+}
+
+/// A session token: 32 random bytes, base64url. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn generate() -> Result<Self> {
+        Ok(Token(Base64UrlUnpadded::encode_string(&random_bytes::<32>()?)))
+    }
+
+    pub fn from_stored(value: String) -> Self {
+        Token(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the database keeps: a plain SHA-256 suffices for 256 bits of randomness.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_the_policy_parameters_and_verify() {
+        let h = hash("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify("correct horse", &h).unwrap());
+        assert!(!verify("correct horsf", &h).unwrap());
+        // Salted: the same secret hashes differently each time.
+        assert_ne!(h, hash("correct horse").unwrap());
+    }
+
+    #[test]
+    fn codes_are_six_digits_and_vary() {
+        let codes: Vec<String> = (0..50).map(|_| new_code().unwrap()).collect();
+        assert!(codes.iter().all(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())));
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert!(distinct.len() > 40);
+    }
+
+    #[test]
+    fn tokens_are_32_random_bytes_and_debug_is_redacted() {
+        let t = Token::generate().unwrap();
+        assert_eq!(Base64UrlUnpadded::decode_vec(t.expose()).unwrap().len(), 32);
+        assert_ne!(t, Token::generate().unwrap());
+        assert!(!format!("{t:?}").contains(t.expose()));
+        assert_eq!(t.digest(), Token::from_stored(t.expose().to_string()).digest());
+    }
+}

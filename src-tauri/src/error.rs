@@ -1,0 +1,131 @@
+//! The one error type of Latchkey. Every command rejects with it, serialised as
+//! `{success: false, code, detail}` (plus `field` or `retry_after` where they help the UI).
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{detail}")]
+    InvalidInput { field: &'static str, detail: String },
+    #[error("That username is already taken. Please choose another one.")]
+    UsernameTaken,
+    #[error("An account with that email address already exists. Sign in instead.")]
+    EmailTaken,
+    #[error("We could not send the verification email. Check the mail settings or your connection and try again.")]
+    MailFailed(String),
+    #[error("There is no sign-up waiting for a code for that email address. Please sign up again.")]
+    NoPendingSignup,
+    #[error("That code is not right. {attempts_left} {} left.", if *attempts_left == 1 { "attempt" } else { "attempts" })]
+    InvalidCode { attempts_left: u32 },
+    #[error("That code has expired. Please sign up again to get a new one.")]
+    CodeExpired,
+    #[error("Too many wrong codes. This sign-up was cancelled; please sign up again.")]
+    TooManyAttempts,
+    #[error("A code was sent moments ago. You can ask for a new one in {seconds} {}.", if *seconds == 1 { "second" } else { "seconds" })]
+    ResendTooSoon { seconds: i64 },
+    #[error("The username, email or password is not right.")]
+    InvalidCredentials,
+    #[error("You are not signed in. Please sign in.")]
+    NotAuthenticated,
+    /// The cause is logged, never shown: it may name paths or carry driver messages.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::UsernameTaken => "username_taken",
+            Error::EmailTaken => "email_taken",
+            Error::MailFailed(_) => "mail_failed",
+            Error::NoPendingSignup => "no_pending_signup",
+            Error::InvalidCode { .. } => "invalid_code",
+            Error::CodeExpired => "code_expired",
+            Error::TooManyAttempts => "too_many_attempts",
+            Error::ResendTooSoon { .. } => "resend_too_soon",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::NotAuthenticated => "not_authenticated",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        Error::InvalidInput { field, detail: detail.into() }
+    }
+
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        let message = format!("{context}: {cause}");
+        log::error!("{message}");
+        Error::Internal(message)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::internal("database", e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::internal("migrations", e)
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::internal("background task", e)
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let extra = match self {
+            Error::InvalidInput { .. } | Error::ResendTooSoon { .. } => 1,
+            Error::InvalidCode { .. } => 1,
+            _ => 0,
+        };
+        let mut s = serializer.serialize_struct("Error", 3 + extra)?;
+        s.serialize_field("success", &false)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("detail", &self.to_string())?;
+        match self {
+            Error::InvalidInput { field, .. } => s.serialize_field("field", field)?,
+            Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
+            Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
+            _ => {}
+        }
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_to_the_documented_shape() {
+        let json = serde_json::to_value(Error::ResendTooSoon { seconds: 42 }).unwrap();
+        assert_eq!(json["success"], false);
+        assert_eq!(json["code"], "resend_too_soon");
+        assert_eq!(json["retry_after"], 42);
+        assert!(json["detail"].as_str().unwrap().contains("42 seconds"));
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let json = serde_json::to_value(Error::Internal("disk /secret/path".into())).unwrap();
+        assert_eq!(json["code"], "internal");
+        assert!(!json["detail"].as_str().unwrap().contains("/secret/path"));
+    }
+
+    #[test]
+    fn invalid_input_names_the_field() {
+        let json = serde_json::to_value(Error::invalid("email", "bad")).unwrap();
+        assert_eq!(json["field"], "email");
+        assert_eq!(json["detail"], "bad");
+    }
+}

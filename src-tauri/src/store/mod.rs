@@ -1,0 +1,112 @@
+//! All SQL lives here. Functions take an executor so they compose into transactions.
+
+pub mod pending_signups;
+pub mod sessions;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::error::{Error, Result};
+
+pub const DB_FILE: &str = "latchkey.db";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Opens (creating if needed) the database file with owner-only permissions, then migrates it.
+pub async fn open(path: &Path) -> Result<SqlitePool> {
+    // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
+    crate::files::ensure_private_file(path).map_err(|e| Error::internal("securing the database file", e))?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Removes expired pending sign-ups and sessions (the original service left them behind).
+pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
+    let pending = pending_signups::delete_expired(pool, now).await?;
+    let sessions = sessions::delete_expired(pool, now).await?;
+    Ok(pending + sessions)
+}
+
+/// Maps a unique-index violation on `users` to the error a person can act on.
+pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let message = db.message();
+            if message.contains("username_key") {
+                return Error::UsernameTaken;
+            }
+            if message.contains("email_key") {
+                return Error::EmailTaken;
+            }
+        }
+    }
+    e.into()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub struct TestDb {
+        pub pool: SqlitePool,
+        pub dir: tempfile::TempDir,
+    }
+
+    impl TestDb {
+        pub fn path(&self) -> std::path::PathBuf {
+            self.dir.path().join(DB_FILE)
+        }
+    }
+
+    /// A real SQLite file with the real migrations, in a fresh temporary directory.
+    pub async fn test_db() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open(&dir.path().join(DB_FILE)).await.unwrap();
+        TestDb { pool, dir }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::test_db;
+
+    #[tokio::test]
+    async fn database_file_is_private_and_in_wal_mode() {
+        let db = test_db().await;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(db.path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[tokio::test]
+    async fn reopening_an_existing_database_keeps_its_data() {
+        let db = test_db().await;
+        sqlx::query("INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined) VALUES ('a','a','a@x.io','a@x.io','h',1)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        db.pool.close().await;
+        let pool = super::open(&db.path()).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 1);
+    }
+}

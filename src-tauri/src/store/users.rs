@@ -1,0 +1,123 @@
+use sqlx::{FromRow, SqliteExecutor};
+
+use crate::error::Result;
+
+/// A row with the password hash. Deliberately not `Serialize`.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    pub date_joined: i64,
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub email: &'a str,
+    pub email_key: &'a str,
+    pub password_hash: &'a str,
+    pub date_joined: i64,
+}
+
+pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.username)
+    .bind(user.username_key)
+    .bind(user.email)
+    .bind(user.email_key)
+    .bind(user.password_hash)
+    .bind(user.date_joined)
+    .fetch_one(ex)
+    .await
+    .map_err(super::map_user_conflict)?;
+    Ok(id)
+}
+
+pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ?)")
+        .bind(username_key)
+        .fetch_one(ex)
+        .await?)
+}
+
+pub async fn email_exists<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
+        .bind(email_key)
+        .fetch_one(ex)
+        .await?)
+}
+
+/// Users whose username or email matches; at most two (a username may look like someone's email).
+/// The username match comes first.
+pub async fn find_for_login<'e>(
+    ex: impl SqliteExecutor<'e>,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Vec<UserRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, username, email, password_hash, is_active, is_admin, date_joined FROM users
+         WHERE username_key = ?1 OR email_key = ?2
+         ORDER BY username_key = ?1 DESC LIMIT 2",
+    )
+    .bind(username_key)
+    .bind(email_key)
+    .fetch_all(ex)
+    .await?)
+}
+
+pub async fn count<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(ex).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::store::test_support::test_db;
+
+    fn user<'a>(username_key: &'a str, email_key: &'a str) -> NewUser<'a> {
+        NewUser {
+            username: username_key,
+            username_key,
+            email: email_key,
+            email_key,
+            password_hash: "$argon2id$fake",
+            date_joined: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn unique_indexes_name_the_conflicting_field() {
+        let db = test_db().await;
+        insert(&db.pool, &user("alice", "alice@example.com")).await.unwrap();
+        assert!(matches!(insert(&db.pool, &user("alice", "other@example.com")).await, Err(Error::UsernameTaken)));
+        assert!(matches!(insert(&db.pool, &user("bob", "alice@example.com")).await, Err(Error::EmailTaken)));
+        assert_eq!(count(&db.pool).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn login_lookup_prefers_the_username_match() {
+        let db = test_db().await;
+        insert(&db.pool, &user("carol@example.com", "carol2@example.com")).await.unwrap();
+        insert(&db.pool, &user("dave", "carol@example.com")).await.unwrap();
+        let found = find_for_login(&db.pool, "carol@example.com", "carol@example.com").await.unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].username, "carol@example.com");
+    }
+
+    #[tokio::test]
+    async fn sql_metacharacters_are_data_not_code() {
+        let db = test_db().await;
+        insert(&db.pool, &user("x", "x@example.com")).await.unwrap();
+        let found = find_for_login(&db.pool, "' OR 1=1 --", "' OR '1'='1").await.unwrap();
+        assert!(found.is_empty());
+        assert!(!username_exists(&db.pool, "x' OR 'a'='a").await.unwrap());
+    }
+}
