@@ -21,12 +21,17 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 pub enum Delivery {
     Smtp,
     /// Mail delivery is not configured; the message was written to this file.
-    Outbox { path: PathBuf },
+    Outbox {
+        path: PathBuf,
+    },
 }
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Outbox { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
+    Outbox {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
 }
 
 pub struct Mailer {
@@ -45,9 +50,13 @@ pub struct CodeEmail<'a> {
 impl Mailer {
     pub fn smtp(settings: &SmtpSettings, from: &str) -> Result<Self, String> {
         let builder = match settings.security {
-            Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host),
+            Security::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+            }
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host),
-            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)),
+            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                &settings.host,
+            )),
         }
         .map_err(|e| format!("SMTP settings for {}: {e}", settings.host))?;
         let mut builder = builder.port(settings.port).timeout(Some(SMTP_TIMEOUT));
@@ -55,13 +64,19 @@ impl Mailer {
             let password = settings.password.clone().unwrap_or_default();
             builder = builder.credentials(Credentials::new(username.clone(), password));
         }
-        Ok(Mailer { transport: Transport::Smtp(builder.build()), from: parse_from(from)? })
+        Ok(Mailer {
+            transport: Transport::Smtp(builder.build()),
+            from: parse_from(from)?,
+        })
     }
 
     /// The embedded default. The directory is created when the first message is written.
     pub fn outbox(dir: &Path, from: &str) -> Result<Self, String> {
         Ok(Mailer {
-            transport: Transport::Outbox { transport: AsyncFileTransport::new(dir), dir: dir.to_path_buf() },
+            transport: Transport::Outbox {
+                transport: AsyncFileTransport::new(dir),
+                dir: dir.to_path_buf(),
+            },
             from: parse_from(from)?,
         })
     }
@@ -70,20 +85,28 @@ impl Mailer {
         let message = build_message(&self.from, email)?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;
+                smtp.send(message)
+                    .await
+                    .map_err(|e| mail_failed("SMTP", e))?;
                 Ok(Delivery::Smtp)
             }
             Transport::Outbox { transport, dir } => {
                 crate::files::create_private_dir(dir).map_err(|e| mail_failed("outbox", e))?;
-                let id = transport.send(message).await.map_err(|e| mail_failed("outbox", e))?;
-                Ok(Delivery::Outbox { path: dir.join(format!("{id}.eml")) })
+                let id = transport
+                    .send(message)
+                    .await
+                    .map_err(|e| mail_failed("outbox", e))?;
+                Ok(Delivery::Outbox {
+                    path: dir.join(format!("{id}.eml")),
+                })
             }
         }
     }
 }
 
 fn parse_from(from: &str) -> Result<Mailbox, String> {
-    from.parse().map_err(|e| format!("sender address {from:?}: {e}"))
+    from.parse()
+        .map_err(|e| format!("sender address {from:?}: {e}"))
 }
 
 fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
@@ -95,6 +118,17 @@ fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
 fn build_message(from: &Mailbox, email: &CodeEmail<'_>) -> Result<Message> {
     let address = email.to.parse().map_err(|e| mail_failed("address", e))?;
     let to = Mailbox::new(Some(email.username.to_string()), address);
+    let (plain, html) = bodies(email);
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject("Your Latchkey verification code")
+        .multipart(MultiPart::alternative_plain_html(plain, html))
+        .map_err(|e| mail_failed("message", e))
+}
+
+/// The plain-text and HTML versions of the message.
+fn bodies(email: &CodeEmail<'_>) -> (String, String) {
     let (code, minutes) = (email.code, email.valid_minutes);
     let plain = format!(
         "Hello {name},\n\n\
@@ -112,12 +146,7 @@ fn build_message(from: &Mailbox, email: &CodeEmail<'_>) -> Result<Message> {
          </body></html>",
         name = html_escape(email.username),
     );
-    Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject("Your Latchkey verification code")
-        .multipart(MultiPart::alternative_plain_html(plain, html))
-        .map_err(|e| mail_failed("message", e))
+    (plain, html)
 }
 
 fn html_escape(s: &str) -> String {
@@ -138,7 +167,12 @@ mod tests {
     use super::*;
 
     fn email<'a>(username: &'a str) -> CodeEmail<'a> {
-        CodeEmail { username, to: "ann@example.com", code: "042917", valid_minutes: 10 }
+        CodeEmail {
+            username,
+            to: "ann@example.com",
+            code: "042917",
+            valid_minutes: 10,
+        }
     }
 
     #[tokio::test]
@@ -147,7 +181,9 @@ mod tests {
         let outbox = dir.path().join(OUTBOX_DIR);
         let mailer = Mailer::outbox(&outbox, crate::config::DEFAULT_FROM).unwrap();
         let delivery = mailer.send_code(&email("ann")).await.unwrap();
-        let Delivery::Outbox { path } = delivery else { panic!("expected the outbox") };
+        let Delivery::Outbox { path } = delivery else {
+            panic!("expected the outbox")
+        };
         assert!(path.starts_with(&outbox));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("Subject: Your Latchkey verification code"));
@@ -159,15 +195,18 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
         }
     }
 
     #[test]
     fn html_part_escapes_the_username() {
-        let m = build_message(&crate::config::DEFAULT_FROM.parse().unwrap(), &email("a<b>&c")).unwrap();
-        let text = String::from_utf8(m.formatted()).unwrap();
-        assert!(text.contains("a&lt;b&gt;&amp;c"));
-        assert!(!text.contains("<b>&c"));
+        let (plain, text) = bodies(&email("a<b>&c"));
+        assert!(plain.contains("Hello a<b>&c,"));
+        assert!(text.contains("<p>Hello a&lt;b&gt;&amp;c,</p>"));
+        assert!(!text.contains("<p>Hello a<b>"));
     }
 }

@@ -1,0 +1,187 @@
+//! Real services for the integration tests: an SMTP server process on loopback and helpers to
+//! find free ports, read delivered mail and clean up process groups.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child in its own process group; dropping it ends the whole group, so nothing outlives a
+/// failing test.
+pub struct Group(pub Child, bool);
+
+impl Group {
+    pub fn spawn(command: &mut Command) -> Group {
+        let child = command
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+        Group(child, false)
+    }
+
+    pub fn stop(&mut self) {
+        // procps' `kill -SIG -PGID` is unreliable here, so signal the group directly.
+        let group = Pid::from_raw(self.0.id() as i32);
+        if self.1 {
+            return;
+        }
+        self.1 = true;
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Debian's aiosmtpd as a real SMTP server on loopback, delivering into a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: PathBuf,
+    process: Option<Group>,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = SmtpServer {
+            port: free_port(),
+            maildir: dir.path().join("maildir"),
+            process: None,
+            _dir: dir,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again on the same port (after `stop`).
+    pub fn restart(&mut self) {
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &listen,
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&self.maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.process = Some(Group::spawn(&mut command));
+        wait_for_port(self.port, "aiosmtpd");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.stop();
+        }
+    }
+
+    /// Every delivered message, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return vec![];
+        };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Waits for the `n`th message (1-based) and returns it.
+    pub fn wait_for_message(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut all = self.messages();
+            if all.len() >= n {
+                return all.swap_remove(n - 1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {n} was not delivered; have {}",
+                all.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The code in a delivered message: the plain-text line that is four spaces and six digits.
+pub fn code_in(message: &str) -> String {
+    message
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("    ")
+                .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no code in message:\n{message}"))
+        .to_string()
+}
+
+/// Every file below `dir`, for "no secret in plaintext" checks.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The tests that need the Secret Service run inside `scripts/with-test-services.sh`.
+pub fn require_session_bus() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run the tests through `make test` (scripts/with-test-services.sh)"
+    );
+}
