@@ -94,8 +94,8 @@ function codeSent(reply) {
   resendAt = reply.resend_at * 1000;
   $("verify-info").textContent =
     reply.delivery.mode === "outbox"
-      ? `Mail delivery is not set up on this computer, so we saved the email for ${reply.email} as a file. Open it to find your code.`
-      : `We sent a 6-digit code to ${reply.email}. It is valid for 10 minutes.`;
+      ? `Mail delivery is not set up on this computer, so the email for ${reply.email} was saved as a file (its location is below). Open it to find your code.`
+      : `Enter the code we emailed to ${reply.email}. It works for 10 minutes.`;
   $("verify-code").value = "";
   tickResend();
 }

@@ -2,6 +2,8 @@
 //! find free ports, read delivered mail and clean up process groups.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod ui;
+
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

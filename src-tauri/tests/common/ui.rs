@@ -1,0 +1,140 @@
+//! Driving the real app window: tauri-driver (with WebKitWebDriver) under the Xvfb display that
+//! `scripts/with-test-services.sh` provides.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::{free_port, wait_for_port, Group};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// One tauri-driver; every `launch` starts the app anew with this environment.
+pub struct Driver {
+    port: u16,
+    _process: Group,
+}
+
+impl Driver {
+    pub fn start(env: &[(&str, String)]) -> Driver {
+        assert!(std::env::var_os("DISPLAY").is_some(), "no display: run through `make test`");
+        let port = free_port();
+        let native_port = free_port();
+        let mut command = Command::new(tauri_driver());
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let process = Group::spawn(&mut command);
+        wait_for_port(port, "tauri-driver");
+        Driver { port, _process: process }
+    }
+
+    /// Starts the app and returns a WebDriver session on its window.
+    pub async fn launch(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": env!("CARGO_BIN_EXE_latchkey") }));
+        let url = format!("http://127.0.0.1:{}", self.port);
+        // tauri-driver can answer before its native driver listens: retry for a few seconds.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        }
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/tauri-driver");
+    if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        PathBuf::from("tauri-driver")
+    }
+}
+
+/// Small conveniences over a session, by the element ids of the UI contract.
+pub struct Window(pub Client);
+
+impl Window {
+    pub async fn el(&self, id: &str) -> fantoccini::elements::Element {
+        self.0.wait().at_most(WAIT).for_element(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"))
+    }
+
+    pub async fn fill(&self, id: &str, text: &str) {
+        let input = self.el(id).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, id: &str) {
+        self.el(id).await.click().await.unwrap_or_else(|e| panic!("click #{id}: {e}"));
+    }
+
+    pub async fn visible(&self, id: &str) -> bool {
+        self.el(id).await.is_displayed().await.unwrap_or(false)
+    }
+
+    /// Waits until the screen with this id is the one shown.
+    pub async fn wait_screen(&self, id: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.visible(id).await {
+            if Instant::now() > deadline {
+                let (text, code) = self.message().await;
+                panic!("#{id} never showed; message {text:?} ({code:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The `#message` text and its `data-code` ("" on success).
+    pub async fn message(&self) -> (String, String) {
+        let m = self.el("message").await;
+        (m.text().await.unwrap_or_default(), m.attr("data-code").await.ok().flatten().unwrap_or_default())
+    }
+
+    /// Waits for `#message` to carry this code ("" for a success) and returns its text.
+    pub async fn wait_message(&self, code: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (text, got) = self.message().await;
+            if got == code && !text.is_empty() {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "expected message code {code:?}, have {got:?}: {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn text(&self, id: &str) -> String {
+        self.el(id).await.text().await.unwrap_or_default()
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        // Let the page paint what the DOM already says before capturing it.
+        let frames = "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));";
+        self.0.execute_async(frames, vec![]).await.unwrap();
+        let png = self.0.screenshot().await.unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        self.0.close().await.unwrap();
+    }
+}
