@@ -22,11 +22,7 @@ pub struct Reply<T: Serialize> {
 }
 
 fn reply<T: Serialize>(detail: impl Into<String>, data: T) -> Result<Reply<T>> {
-    Ok(Reply {
-        success: true,
-        detail: detail.into(),
-        data,
-    })
+    Ok(Reply { success: true, detail: detail.into(), data })
 }
 
 #[derive(Debug, Serialize)]
@@ -45,23 +41,16 @@ impl Request {
     fn parse(value: Option<Value>) -> Result<Self> {
         match value {
             Some(Value::Object(map)) => Ok(Request(map)),
-            _ => Err(Error::invalid(
-                "request",
-                "The request must be an object with the form's fields.",
-            )),
+            _ => Err(Error::invalid("request", "The request must be an object with the form's fields.")),
         }
     }
 
     fn text(&self, field: &'static str) -> Result<&str> {
         match self.0.get(field) {
             Some(Value::String(s)) => Ok(s),
-            _ => Err(Error::invalid(
-                field,
-                format!(
-                    "The {} field is missing or is not text.",
-                    field.replace('_', " ")
-                ),
-            )),
+            _ => {
+                Err(Error::invalid(field, format!("The {} field is missing or is not text.", field.replace('_', " "))))
+            }
         }
     }
 }
@@ -96,10 +85,7 @@ pub async fn startup(state: State<'_, App>) -> Result<Reply<Startup>> {
 }
 
 #[tauri::command]
-pub async fn request_signup(
-    state: State<'_, App>,
-    request: Option<Value>,
-) -> Result<Reply<CodeSent>> {
+pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
     let req = auth::signup::SignupRequest {
         username: r.text("username")?,
@@ -113,52 +99,26 @@ pub async fn request_signup(
 #[tauri::command]
 pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = auth::signup::resend_code(&state.pool, &state.mailer, r.text("email")?, state.now())
-        .await?;
+    let sent = auth::signup::resend_code(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
     reply(code_sent_detail(&sent, true), sent)
 }
 
 #[tauri::command]
-pub async fn verify_signup(
-    state: State<'_, App>,
-    request: Option<Value>,
-) -> Result<Reply<SignedIn>> {
+pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session =
-        auth::signup::verify(&state.pool, r.text("email")?, r.text("code")?, state.now()).await?;
+    let session = auth::signup::verify(&state.pool, r.text("email")?, r.text("code")?, state.now()).await?;
     let remembered = state.sign_in(session.token).await;
-    let greeting = format!(
-        "Welcome, {}! Your account is ready.",
-        session.profile.username
-    );
-    reply(
-        signed_in_detail(greeting, remembered),
-        SignedIn {
-            profile: session.profile,
-            remembered,
-        },
-    )
+    let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
+    reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
 }
 
 #[tauri::command]
 pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session = auth::login::login(
-        &state.pool,
-        r.text("identifier")?,
-        r.text("password")?,
-        state.now(),
-    )
-    .await?;
+    let session = auth::login::login(&state.pool, r.text("identifier")?, r.text("password")?, state.now()).await?;
     let remembered = state.sign_in(session.token).await;
     let greeting = format!("Signed in as {}.", session.profile.username);
-    reply(
-        signed_in_detail(greeting, remembered),
-        SignedIn {
-            profile: session.profile,
-            remembered,
-        },
-    )
+    reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
 }
 
 #[tauri::command]

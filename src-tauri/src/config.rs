@@ -61,19 +61,11 @@ impl Config {
                 file_values.extend(parse_env_file(&text));
             }
         }
-        Self::from_lookup(|key| {
-            std::env::var(key)
-                .ok()
-                .or_else(|| file_values.get(key).cloned())
-        })
+        Self::from_lookup(|key| std::env::var(key).ok().or_else(|| file_values.get(key).cloned()))
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let get = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
 
         let data_dir = get("LATCHKEY_DATA_DIR").map(PathBuf::from);
         let seed_user = get("Email_User");
@@ -88,19 +80,11 @@ impl Config {
         let smtp = match host {
             None => None,
             Some(host) => {
-                let security = match get("SMTP_SECURITY")
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
+                let security = match get("SMTP_SECURITY").as_deref().map(str::to_ascii_lowercase).as_deref() {
                     None | Some("starttls") => Security::StartTls,
                     Some("tls") => Security::Tls,
                     Some("none") => Security::None,
-                    Some(other) => {
-                        return Err(format!(
-                            "SMTP_SECURITY must be starttls, tls or none, not {other:?}"
-                        ))
-                    }
+                    Some(other) => return Err(format!("SMTP_SECURITY must be starttls, tls or none, not {other:?}")),
                 };
                 let port = match get("SMTP_PORT") {
                     Some(p) => p
@@ -124,20 +108,12 @@ impl Config {
             }
         };
         let mail_from = get("SMTP_FROM")
-            .or_else(|| {
-                smtp.as_ref()
-                    .and_then(|s| s.username.clone())
-                    .filter(|u| u.contains('@'))
-            })
+            .or_else(|| smtp.as_ref().and_then(|s| s.username.clone()).filter(|u| u.contains('@')))
             .unwrap_or_else(|| DEFAULT_FROM.to_string());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!("SMTP_FROM is not a valid address: {mail_from:?}"));
         }
-        Ok(Config {
-            data_dir,
-            smtp,
-            mail_from,
-        })
+        Ok(Config { data_dir, smtp, mail_from })
     }
 }
 
@@ -164,10 +140,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -187,42 +160,26 @@ mod tests {
     fn seed_variables_mean_gmail_with_starttls() {
         let c = config(&[("Email_User", "me@gmail.com"), ("Email_Pass", "app pw")]).unwrap();
         let smtp = c.smtp.unwrap();
-        assert_eq!(
-            (smtp.host.as_str(), smtp.port, smtp.security),
-            ("smtp.gmail.com", 587, Security::StartTls)
-        );
+        assert_eq!((smtp.host.as_str(), smtp.port, smtp.security), ("smtp.gmail.com", 587, Security::StartTls));
         assert_eq!(smtp.username.as_deref(), Some("me@gmail.com"));
         assert_eq!(c.mail_from, "me@gmail.com");
     }
 
     #[test]
     fn smtp_host_overrides_gmail_and_ports_follow_security() {
-        let c = config(&[
-            ("Email_User", "me@gmail.com"),
-            ("SMTP_HOST", "mail.example.org"),
-            ("SMTP_SECURITY", "tls"),
-        ])
-        .unwrap();
+        let c = config(&[("Email_User", "me@gmail.com"), ("SMTP_HOST", "mail.example.org"), ("SMTP_SECURITY", "tls")])
+            .unwrap();
         let smtp = c.smtp.unwrap();
         assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example.org", 465));
-        let none = config(&[("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")])
-            .unwrap()
-            .smtp
-            .unwrap();
+        let none = config(&[("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")]).unwrap().smtp.unwrap();
         assert_eq!(none.port, 25);
     }
 
     #[test]
     fn bad_values_are_refused_with_the_variable_named() {
-        assert!(config(&[("SMTP_HOST", "h"), ("SMTP_PORT", "x")])
-            .unwrap_err()
-            .contains("SMTP_PORT"));
-        assert!(config(&[("SMTP_HOST", "h"), ("SMTP_SECURITY", "ssl3")])
-            .unwrap_err()
-            .contains("SMTP_SECURITY"));
-        assert!(config(&[("SMTP_FROM", "not an address")])
-            .unwrap_err()
-            .contains("SMTP_FROM"));
+        assert!(config(&[("SMTP_HOST", "h"), ("SMTP_PORT", "x")]).unwrap_err().contains("SMTP_PORT"));
+        assert!(config(&[("SMTP_HOST", "h"), ("SMTP_SECURITY", "ssl3")]).unwrap_err().contains("SMTP_SECURITY"));
+        assert!(config(&[("SMTP_FROM", "not an address")]).unwrap_err().contains("SMTP_FROM"));
     }
 
     #[test]

@@ -15,9 +15,7 @@ pub enum Error {
     EmailTaken,
     #[error("We could not send the verification email. Check the mail settings or your connection and try again.")]
     MailFailed(String),
-    #[error(
-        "There is no sign-up waiting for a code for that email address. Please sign up again."
-    )]
+    #[error("There is no sign-up waiting for a code for that email address. Please sign up again.")]
     NoPendingSignup,
     #[error("That code is not right. {attempts_left} {} left.", if *attempts_left == 1 { "attempt" } else { "attempts" })]
     InvalidCode { attempts_left: u32 },
@@ -55,10 +53,7 @@ impl Error {
     }
 
     pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
-        Error::InvalidInput {
-            field,
-            detail: detail.into(),
-        }
+        Error::InvalidInput { field, detail: detail.into() }
     }
 
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
@@ -100,9 +95,7 @@ impl Serialize for Error {
         match self {
             Error::InvalidInput { field, .. } => s.serialize_field("field", field)?,
             Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
-            Error::InvalidCode { attempts_left } => {
-                s.serialize_field("attempts_left", attempts_left)?
-            }
+            Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
             _ => {}
         }
         s.end()

@@ -18,9 +18,7 @@ pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         options.mode(0o600);
-        options
-            .open(path)?
-            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        options.open(path)?.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     #[cfg(not(unix))]
     options.open(path)?;

@@ -17,10 +17,7 @@ pub struct Keychain {
 
 impl Keychain {
     pub fn new(service: &str, account: &str) -> Self {
-        Keychain {
-            service: service.to_string(),
-            account: account.to_string(),
-        }
+        Keychain { service: service.to_string(), account: account.to_string() }
     }
 
     fn entry(&self) -> Result<keyring::Entry, KeychainError> {
@@ -41,12 +38,7 @@ impl Keychain {
 
     pub async fn store(&self, token: &Token) -> Result<(), KeychainError> {
         let (this, token) = (self.clone(), token.clone());
-        run_blocking(move || {
-            this.entry()?
-                .set_password(token.expose())
-                .map_err(|e| KeychainError(e.to_string()))
-        })
-        .await
+        run_blocking(move || this.entry()?.set_password(token.expose()).map_err(|e| KeychainError(e.to_string()))).await
     }
 
     pub async fn clear(&self) -> Result<(), KeychainError> {
@@ -62,7 +54,5 @@ impl Keychain {
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, KeychainError> + Send + 'static,
 ) -> Result<T, KeychainError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| KeychainError(e.to_string()))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| KeychainError(e.to_string()))?
 }

@@ -28,9 +28,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     ])
 }
 
-fn setup<R: Runtime>(
-    app: &mut tauri::App<R>,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn setup<R: Runtime>(app: &mut tauri::App<R>) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let paths = app.path();
     let config = config::Config::load(paths.app_config_dir().ok().as_deref())?;
     let data_dir = match &config.data_dir {
@@ -38,21 +36,12 @@ fn setup<R: Runtime>(
         None => paths.app_data_dir()?,
     };
     let keychain = keychain::Keychain::new(keychain::SERVICE, keychain::ACCOUNT);
-    let state = tauri::async_runtime::block_on(App::open(
-        &config,
-        &data_dir,
-        keychain,
-        state::system_clock(),
-    ))
-    .map_err(|e| format!("{e:?}"))?;
+    let state = tauri::async_runtime::block_on(App::open(&config, &data_dir, keychain, state::system_clock()))
+        .map_err(|e| format!("{e:?}"))?;
     log::info!(
         "data in {}; mail via {}",
         data_dir.display(),
-        if config.smtp.is_some() {
-            "SMTP"
-        } else {
-            "the outbox"
-        }
+        if config.smtp.is_some() { "SMTP" } else { "the outbox" }
     );
     app.manage(state);
     Ok(())

@@ -28,10 +28,7 @@ pub enum Delivery {
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Outbox {
-        transport: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-    },
+    Outbox { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
 }
 
 pub struct Mailer {
@@ -50,13 +47,9 @@ pub struct CodeEmail<'a> {
 impl Mailer {
     pub fn smtp(settings: &SmtpSettings, from: &str) -> Result<Self, String> {
         let builder = match settings.security {
-            Security::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-            }
+            Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host),
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host),
-            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                &settings.host,
-            )),
+            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)),
         }
         .map_err(|e| format!("SMTP settings for {}: {e}", settings.host))?;
         let mut builder = builder.port(settings.port).timeout(Some(SMTP_TIMEOUT));
@@ -64,19 +57,13 @@ impl Mailer {
             let password = settings.password.clone().unwrap_or_default();
             builder = builder.credentials(Credentials::new(username.clone(), password));
         }
-        Ok(Mailer {
-            transport: Transport::Smtp(builder.build()),
-            from: parse_from(from)?,
-        })
+        Ok(Mailer { transport: Transport::Smtp(builder.build()), from: parse_from(from)? })
     }
 
     /// The embedded default. The directory is created when the first message is written.
     pub fn outbox(dir: &Path, from: &str) -> Result<Self, String> {
         Ok(Mailer {
-            transport: Transport::Outbox {
-                transport: AsyncFileTransport::new(dir),
-                dir: dir.to_path_buf(),
-            },
+            transport: Transport::Outbox { transport: AsyncFileTransport::new(dir), dir: dir.to_path_buf() },
             from: parse_from(from)?,
         })
     }
@@ -85,28 +72,20 @@ impl Mailer {
         let message = build_message(&self.from, email)?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message)
-                    .await
-                    .map_err(|e| mail_failed("SMTP", e))?;
+                smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;
                 Ok(Delivery::Smtp)
             }
             Transport::Outbox { transport, dir } => {
                 crate::files::create_private_dir(dir).map_err(|e| mail_failed("outbox", e))?;
-                let id = transport
-                    .send(message)
-                    .await
-                    .map_err(|e| mail_failed("outbox", e))?;
-                Ok(Delivery::Outbox {
-                    path: dir.join(format!("{id}.eml")),
-                })
+                let id = transport.send(message).await.map_err(|e| mail_failed("outbox", e))?;
+                Ok(Delivery::Outbox { path: dir.join(format!("{id}.eml")) })
             }
         }
     }
 }
 
 fn parse_from(from: &str) -> Result<Mailbox, String> {
-    from.parse()
-        .map_err(|e| format!("sender address {from:?}: {e}"))
+    from.parse().map_err(|e| format!("sender address {from:?}: {e}"))
 }
 
 fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
@@ -167,12 +146,7 @@ mod tests {
     use super::*;
 
     fn email<'a>(username: &'a str) -> CodeEmail<'a> {
-        CodeEmail {
-            username,
-            to: "ann@example.com",
-            code: "042917",
-            valid_minutes: 10,
-        }
+        CodeEmail { username, to: "ann@example.com", code: "042917", valid_minutes: 10 }
     }
 
     #[tokio::test]
@@ -181,9 +155,7 @@ mod tests {
         let outbox = dir.path().join(OUTBOX_DIR);
         let mailer = Mailer::outbox(&outbox, crate::config::DEFAULT_FROM).unwrap();
         let delivery = mailer.send_code(&email("ann")).await.unwrap();
-        let Delivery::Outbox { path } = delivery else {
-            panic!("expected the outbox")
-        };
+        let Delivery::Outbox { path } = delivery else { panic!("expected the outbox") };
         assert!(path.starts_with(&outbox));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("Subject: Your Latchkey verification code"));
@@ -195,10 +167,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777,
-                0o700
-            );
+            assert_eq!(std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777, 0o700);
         }
     }
 

@@ -18,12 +18,7 @@ use crate::{files, store};
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    })
+    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
 }
 
 pub struct App {
@@ -38,14 +33,8 @@ pub struct App {
 }
 
 impl App {
-    pub async fn open(
-        config: &Config,
-        data_dir: &Path,
-        keychain: Keychain,
-        clock: Clock,
-    ) -> Result<Self> {
-        files::create_private_dir(data_dir)
-            .map_err(|e| Error::internal("creating the data directory", e))?;
+    pub async fn open(config: &Config, data_dir: &Path, keychain: Keychain, clock: Clock) -> Result<Self> {
+        files::create_private_dir(data_dir).map_err(|e| Error::internal("creating the data directory", e))?;
         let pool = store::open(&data_dir.join(store::DB_FILE)).await?;
         let mailer = match &config.smtp {
             Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
@@ -53,14 +42,7 @@ impl App {
         }
         .map_err(|e| Error::internal("mail settings", e))?;
         store::purge_expired(&pool, clock()).await?;
-        Ok(App {
-            pool,
-            mailer,
-            data_dir: data_dir.to_path_buf(),
-            keychain,
-            clock,
-            session: Mutex::new(None),
-        })
+        Ok(App { pool, mailer, data_dir: data_dir.to_path_buf(), keychain, clock, session: Mutex::new(None) })
     }
 
     pub fn now(&self) -> Timestamp {

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
@@ -43,19 +41,9 @@ impl Harness {
             Arc::new(move || tick.load(Ordering::SeqCst)),
         ))
         .unwrap();
-        let app = latchkey_lib::builder(mock_builder())
-            .manage(state)
-            .build(mock_context(noop_assets()))
-            .unwrap();
-        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        Harness {
-            _app: app,
-            window,
-            clock,
-            dir,
-        }
+        let app = latchkey_lib::builder(mock_builder()).manage(state).build(mock_context(noop_assets())).unwrap();
+        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+        Harness { _app: app, window, clock, dir }
     }
 
     fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -72,23 +60,16 @@ impl Harness {
     }
 
     fn ok(&self, cmd: &str, request: Value) -> Value {
-        let reply = self
-            .call(cmd, json!({ "request": request }))
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
+        let reply = self.call(cmd, json!({ "request": request })).unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
         assert_eq!(reply["success"], true, "{reply}");
         assert!(reply["detail"].is_string());
         reply
     }
 
     fn err(&self, cmd: &str, request: Value) -> Value {
-        let error = self
-            .call(cmd, json!({ "request": request }))
-            .expect_err("expected an error");
+        let error = self.call(cmd, json!({ "request": request })).expect_err("expected an error");
         assert_eq!(error["success"], false, "{error}");
-        assert!(
-            error["code"].is_string() && error["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "{error}"
-        );
+        assert!(error["code"].is_string() && error["detail"].as_str().is_some_and(|d| !d.is_empty()), "{error}");
         error
     }
 
@@ -104,10 +85,8 @@ impl Harness {
     }
 
     fn sign_up(&self, username: &str, email: &str) -> Value {
-        let sent = self.ok(
-            "request_signup",
-            json!({"username": username, "email": email, "password": "correct horse battery"}),
-        );
+        let sent = self
+            .ok("request_signup", json!({"username": username, "email": email, "password": "correct horse battery"}));
         let code = self.code_from(&sent);
         self.ok("verify_signup", json!({"email": email, "code": code}))
     }
@@ -136,20 +115,11 @@ fn signup_verify_whoami_logout_login_round_trip() {
     assert_eq!(sent["email"], "ann@example.com");
     assert_eq!(sent["resend_at"], T0 + 60);
     assert_eq!(sent["expires_at"], T0 + 600);
-    assert!(sent["detail"]
-        .as_str()
-        .unwrap()
-        .contains("Mail delivery is not set up"));
+    assert!(sent["detail"].as_str().unwrap().contains("Mail delivery is not set up"));
     let code = h.code_from(&sent);
-    assert!(
-        !sent.to_string().contains(&code),
-        "the code never reaches the UI"
-    );
+    assert!(!sent.to_string().contains(&code), "the code never reaches the UI");
 
-    let verified = h.ok(
-        "verify_signup",
-        json!({"email": "ann@example.com", "code": code}),
-    );
+    let verified = h.ok("verify_signup", json!({"email": "ann@example.com", "code": code}));
     assert_eq!(verified["remembered"], true);
     assert_eq!(verified["profile"]["username"], "Ann");
     assert_eq!(verified["profile"]["is_active"], true);
@@ -159,10 +129,7 @@ fn signup_verify_whoami_logout_login_round_trip() {
     assert!(verified["profile"].get("password_hash").is_none());
 
     let me = h.call("whoami", json!({})).unwrap();
-    assert_eq!(
-        (me["success"].clone(), me["email"].clone()),
-        (json!(true), json!("ann@example.com"))
-    );
+    assert_eq!((me["success"].clone(), me["email"].clone()), (json!(true), json!("ann@example.com")));
 
     let out = h.call("logout", json!({})).unwrap();
     assert_eq!(out["success"], true);
@@ -170,10 +137,7 @@ fn signup_verify_whoami_logout_login_round_trip() {
     assert_eq!(gone["code"], "not_authenticated");
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "login");
 
-    let back = h.ok(
-        "login",
-        json!({"identifier": "ANN@example.com", "password": "correct horse battery"}),
-    );
+    let back = h.ok("login", json!({"identifier": "ANN@example.com", "password": "correct horse battery"}));
     assert_eq!(back["profile"]["username"], "Ann");
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "profile");
     h.call("logout", json!({})).unwrap();
@@ -186,39 +150,19 @@ fn error_codes_and_shapes() {
         "request_signup",
         json!({"username": "a", "email": "ann@example.com", "password": "correct horse battery"}),
     );
-    assert_eq!(
-        (e["code"].clone(), e["field"].clone()),
-        (json!("invalid_input"), json!("username"))
-    );
-    let e = h.err(
-        "request_signup",
-        json!({"username": "ann", "email": 5, "password": "correct horse battery"}),
-    );
-    assert_eq!(
-        (e["code"].clone(), e["field"].clone()),
-        (json!("invalid_input"), json!("email"))
-    );
+    assert_eq!((e["code"].clone(), e["field"].clone()), (json!("invalid_input"), json!("username")));
+    let e = h.err("request_signup", json!({"username": "ann", "email": 5, "password": "correct horse battery"}));
+    assert_eq!((e["code"].clone(), e["field"].clone()), (json!("invalid_input"), json!("email")));
     let e = h.call("request_signup", json!({})).unwrap_err();
-    assert_eq!(
-        (e["code"].clone(), e["field"].clone()),
-        (json!("invalid_input"), json!("request"))
-    );
-    let e = h
-        .call("request_signup", json!({"request": "not an object"}))
-        .unwrap_err();
+    assert_eq!((e["code"].clone(), e["field"].clone()), (json!("invalid_input"), json!("request")));
+    let e = h.call("request_signup", json!({"request": "not an object"})).unwrap_err();
     assert_eq!(e["code"], "invalid_input");
 
     assert_eq!(
-        h.err(
-            "verify_signup",
-            json!({"email": "nobody@example.com", "code": "123456"})
-        )["code"],
+        h.err("verify_signup", json!({"email": "nobody@example.com", "code": "123456"}))["code"],
         "no_pending_signup"
     );
-    assert_eq!(
-        h.err("resend_code", json!({"email": "nobody@example.com"}))["code"],
-        "no_pending_signup"
-    );
+    assert_eq!(h.err("resend_code", json!({"email": "nobody@example.com"}))["code"], "no_pending_signup");
 
     let sent = h.ok(
         "request_signup",
@@ -226,70 +170,36 @@ fn error_codes_and_shapes() {
     );
     let code = h.code_from(&sent);
     let e = h.err("resend_code", json!({"email": "ann@example.com"}));
-    assert_eq!(
-        (e["code"].clone(), e["retry_after"].clone()),
-        (json!("resend_too_soon"), json!(60))
-    );
-    let e = h.err(
-        "verify_signup",
-        json!({"email": "ann@example.com", "code": other(&code)}),
-    );
-    assert_eq!(
-        (e["code"].clone(), e["attempts_left"].clone()),
-        (json!("invalid_code"), json!(4))
-    );
+    assert_eq!((e["code"].clone(), e["retry_after"].clone()), (json!("resend_too_soon"), json!(60)));
+    let e = h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}));
+    assert_eq!((e["code"].clone(), e["attempts_left"].clone()), (json!("invalid_code"), json!(4)));
     assert!(e["detail"].as_str().unwrap().contains("4 attempts left"));
     for _ in 0..3 {
-        h.err(
-            "verify_signup",
-            json!({"email": "ann@example.com", "code": other(&code)}),
-        );
+        h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}));
     }
     assert_eq!(
-        h.err(
-            "verify_signup",
-            json!({"email": "ann@example.com", "code": other(&code)})
-        )["code"],
+        h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}))["code"],
         "too_many_attempts"
     );
-    assert_eq!(
-        h.err(
-            "verify_signup",
-            json!({"email": "ann@example.com", "code": code})
-        )["code"],
-        "no_pending_signup"
-    );
+    assert_eq!(h.err("verify_signup", json!({"email": "ann@example.com", "code": code}))["code"], "no_pending_signup");
 
     let sent = h.ok(
         "request_signup",
         json!({"username": "ann", "email": "ann@example.com", "password": "correct horse battery"}),
     );
     h.advance(600);
-    let e = h.err(
-        "verify_signup",
-        json!({"email": "ann@example.com", "code": h.code_from(&sent)}),
-    );
+    let e = h.err("verify_signup", json!({"email": "ann@example.com", "code": h.code_from(&sent)}));
     assert_eq!(e["code"], "code_expired");
 
     h.sign_up("bob", "bob@example.com");
     let taken = |u: &str, m: &str| {
-        h.err(
-            "request_signup",
-            json!({"username": u, "email": m, "password": "correct horse battery"}),
-        )["code"]
-            .clone()
+        h.err("request_signup", json!({"username": u, "email": m, "password": "correct horse battery"}))["code"].clone()
     };
     assert_eq!(taken("BOB", "x@example.com"), "username_taken");
     assert_eq!(taken("bobby", "Bob@Example.com"), "email_taken");
 
-    let wrong = h.err(
-        "login",
-        json!({"identifier": "bob", "password": "wrong horse battery"}),
-    );
-    let unknown = h.err(
-        "login",
-        json!({"identifier": "nobody", "password": "wrong horse battery"}),
-    );
+    let wrong = h.err("login", json!({"identifier": "bob", "password": "wrong horse battery"}));
+    let unknown = h.err("login", json!({"identifier": "nobody", "password": "wrong horse battery"}));
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["code"], "invalid_credentials");
     h.call("logout", json!({})).unwrap();
@@ -303,17 +213,9 @@ fn expired_session_opens_on_login_and_is_forgotten() {
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "profile");
     h.advance(1);
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "login");
-    assert_eq!(
-        h.call("whoami", json!({})).unwrap_err()["code"],
-        "not_authenticated"
-    );
-    let stored =
-        tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-expiry").load())
-            .unwrap();
-    assert!(
-        stored.is_none(),
-        "the keychain entry is removed with the expired session"
-    );
+    assert_eq!(h.call("whoami", json!({})).unwrap_err()["code"], "not_authenticated");
+    let stored = tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-expiry").load()).unwrap();
+    assert!(stored.is_none(), "the keychain entry is removed with the expired session");
 }
 
 #[test]
@@ -324,25 +226,16 @@ fn no_secret_is_stored_in_plaintext() {
         json!({"username": "ann", "email": "ann@example.com", "password": "correct horse battery"}),
     );
     let code = h.code_from(&sent);
-    h.ok(
-        "verify_signup",
-        json!({"email": "ann@example.com", "code": code}),
-    );
+    h.ok("verify_signup", json!({"email": "ann@example.com", "code": code}));
     let token =
-        tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-plaintext").load())
-            .unwrap()
-            .unwrap();
+        tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-plaintext").load()).unwrap().unwrap();
     for file in common::files_below(h.dir.path()) {
         if file.starts_with(h.dir.path().join("outbox")) {
             continue; // the outgoing message itself carries the code, by design
         }
         let bytes = std::fs::read(&file).unwrap();
         for secret in ["correct horse battery", code.as_str(), token.expose()] {
-            assert!(
-                !common::contains_bytes(&bytes, secret.as_bytes()),
-                "{} holds a secret",
-                file.display()
-            );
+            assert!(!common::contains_bytes(&bytes, secret.as_bytes()), "{} holds a secret", file.display());
         }
     }
     h.call("logout", json!({})).unwrap();

@@ -9,13 +9,8 @@ use latchkey_lib::mail::{CodeEmail, Delivery, Mailer};
 use latchkey_lib::Error;
 
 fn smtp_mailer(port: u16) -> Mailer {
-    let settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port,
-        username: None,
-        password: None,
-        security: Security::None,
-    };
+    let settings =
+        SmtpSettings { host: "127.0.0.1".into(), port, username: None, password: None, security: Security::None };
     Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
 }
 
@@ -23,18 +18,10 @@ fn smtp_mailer(port: u16) -> Mailer {
 async fn the_code_email_is_delivered_with_both_parts() {
     let server = SmtpServer::start();
     let mailer = smtp_mailer(server.port);
-    let email = CodeEmail {
-        username: "ann",
-        to: "ann@example.com",
-        code: "314159",
-        valid_minutes: 10,
-    };
+    let email = CodeEmail { username: "ann", to: "ann@example.com", code: "314159", valid_minutes: 10 };
     assert_eq!(mailer.send_code(&email).await.unwrap(), Delivery::Smtp);
     let message = server.wait_for_message(1);
-    assert!(
-        message.contains("Subject: Your Latchkey verification code"),
-        "{message}"
-    );
+    assert!(message.contains("Subject: Your Latchkey verification code"), "{message}");
     assert!(message.contains("From: Latchkey <no-reply@latchkey.test>"));
     assert!(message.contains("ann@example.com"));
     assert!(message.contains("multipart/alternative"));
@@ -48,22 +35,12 @@ async fn signup_through_smtp_then_verify_with_the_delivered_code() {
     let server = SmtpServer::start();
     let mailer = smtp_mailer(server.port);
     let dir = tempfile::tempdir().unwrap();
-    let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db"))
-        .await
-        .unwrap();
-    let req = SignupRequest {
-        username: "bob",
-        email: "bob@example.com",
-        password: "a long enough password",
-    };
-    let sent = signup::request_code(&pool, &mailer, req, 1_000)
-        .await
-        .unwrap();
+    let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
+    let req = SignupRequest { username: "bob", email: "bob@example.com", password: "a long enough password" };
+    let sent = signup::request_code(&pool, &mailer, req, 1_000).await.unwrap();
     assert_eq!(sent.delivery, Delivery::Smtp);
     let code = code_in(&server.wait_for_message(1));
-    let session = signup::verify(&pool, "bob@example.com", &code, 1_010)
-        .await
-        .unwrap();
+    let session = signup::verify(&pool, "bob@example.com", &code, 1_010).await.unwrap();
     assert_eq!(session.profile.email, "bob@example.com");
 }
 
@@ -73,25 +50,14 @@ async fn server_down_gives_mail_failed_and_leaves_nothing_then_a_retry_works() {
     let mailer = smtp_mailer(server.port);
     server.stop();
     let dir = tempfile::tempdir().unwrap();
-    let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db"))
-        .await
-        .unwrap();
-    let req = || SignupRequest {
-        username: "cyd",
-        email: "cyd@example.com",
-        password: "a long enough password",
-    };
+    let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
+    let req = || SignupRequest { username: "cyd", email: "cyd@example.com", password: "a long enough password" };
     let failed = signup::request_code(&pool, &mailer, req(), 1_000).await;
     assert!(matches!(failed, Err(Error::MailFailed(_))), "{failed:?}");
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups").fetch_one(&pool).await.unwrap();
     assert_eq!(pending, 0);
     server.restart();
-    signup::request_code(&pool, &mailer, req(), 1_001)
-        .await
-        .unwrap();
+    signup::request_code(&pool, &mailer, req(), 1_001).await.unwrap();
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -106,15 +72,7 @@ async fn starttls_required_but_not_offered_fails_cleanly() {
         security: Security::StartTls,
     };
     let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
-    let email = CodeEmail {
-        username: "ann",
-        to: "ann@example.com",
-        code: "314159",
-        valid_minutes: 10,
-    };
-    assert!(matches!(
-        mailer.send_code(&email).await,
-        Err(Error::MailFailed(_))
-    ));
+    let email = CodeEmail { username: "ann", to: "ann@example.com", code: "314159", valid_minutes: 10 };
+    assert!(matches!(mailer.send_code(&email).await, Err(Error::MailFailed(_))));
     assert!(server.messages().is_empty());
 }

@@ -9,18 +9,10 @@ use super::{validate, NewSession, Profile, Timestamp, SESSION_TTL_SECS};
 use crate::error::{Error, Result};
 use crate::store::{self, sessions, users};
 
-pub async fn login(
-    pool: &SqlitePool,
-    identifier: &str,
-    password: &str,
-    now: Timestamp,
-) -> Result<NewSession> {
+pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
-        return Err(Error::invalid(
-            "identifier",
-            "Enter your username or email address.",
-        ));
+        return Err(Error::invalid("identifier", "Enter your username or email address."));
     }
     if password.is_empty() {
         return Err(Error::invalid("password", "Enter your password."));
@@ -34,9 +26,7 @@ pub async fn login(
         return Err(Error::InvalidCredentials);
     }
     for user in candidates {
-        if secret::verify_blocking(password.clone(), user.password_hash.clone()).await?
-            && user.is_active
-        {
+        if secret::verify_blocking(password.clone(), user.password_hash.clone()).await? && user.is_active {
             let token = Token::generate()?;
             let expires_at = now + SESSION_TTL_SECS;
             sessions::insert(pool, &token.digest(), user.id, now, expires_at).await?;
@@ -84,24 +74,12 @@ pub struct Startup {
 pub async fn startup(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Startup> {
     store::purge_expired(pool, now).await?;
     match whoami(pool, token, now).await {
-        Ok(profile) => {
-            return Ok(Startup {
-                screen: Screen::Profile,
-                profile: Some(profile),
-            })
-        }
+        Ok(profile) => return Ok(Startup { screen: Screen::Profile, profile: Some(profile) }),
         Err(Error::NotAuthenticated) => {}
         Err(e) => return Err(e),
     }
-    let screen = if users::count(pool).await? == 0 {
-        Screen::Signup
-    } else {
-        Screen::Login
-    };
-    Ok(Startup {
-        screen,
-        profile: None,
-    })
+    let screen = if users::count(pool).await? == 0 { Screen::Signup } else { Screen::Login };
+    Ok(Startup { screen, profile: None })
 }
 
 #[cfg(test)]
@@ -113,21 +91,11 @@ mod tests {
     const T0: Timestamp = 1_800_000_000;
 
     async fn account(db: &TestDb) -> NewSession {
-        let req = SignupRequest {
-            username: "Ann",
-            email: "Ann@Example.com",
-            password: "correct horse battery",
-        };
-        let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, T0)
-            .await
-            .unwrap();
-        let crate::mail::Delivery::Outbox { path } = sent.delivery else {
-            panic!()
-        };
+        let req = SignupRequest { username: "Ann", email: "Ann@Example.com", password: "correct horse battery" };
+        let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, T0).await.unwrap();
+        let crate::mail::Delivery::Outbox { path } = sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, "ann@example.com", &code, T0)
-            .await
-            .unwrap()
+        signup::verify(&db.pool, "ann@example.com", &code, T0).await.unwrap()
     }
 
     #[tokio::test]
@@ -135,9 +103,7 @@ mod tests {
         let db = test_db().await;
         account(&db).await;
         for id in ["Ann", "ann", " ANN ", "ann@example.com", "Ann@Example.COM"] {
-            let s = login(&db.pool, id, "correct horse battery", T0 + 5)
-                .await
-                .unwrap();
+            let s = login(&db.pool, id, "correct horse battery", T0 + 5).await.unwrap();
             assert_eq!(s.profile.username, "Ann", "{id}");
             assert_eq!(s.profile.session_expires_at, T0 + 5 + SESSION_TTL_SECS);
         }
@@ -147,23 +113,12 @@ mod tests {
     async fn failures_are_indistinguishable() {
         let db = test_db().await;
         account(&db).await;
-        let wrong_password = login(&db.pool, "ann", "wrong horse battery", T0)
-            .await
-            .unwrap_err();
-        let unknown_user = login(&db.pool, "nobody", "correct horse battery", T0)
-            .await
-            .unwrap_err();
-        sqlx::query("UPDATE users SET is_active = 0")
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        let inactive = login(&db.pool, "ann", "correct horse battery", T0)
-            .await
-            .unwrap_err();
-        let shapes: Vec<_> = [wrong_password, unknown_user, inactive]
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
-            .collect();
+        let wrong_password = login(&db.pool, "ann", "wrong horse battery", T0).await.unwrap_err();
+        let unknown_user = login(&db.pool, "nobody", "correct horse battery", T0).await.unwrap_err();
+        sqlx::query("UPDATE users SET is_active = 0").execute(&db.pool).await.unwrap();
+        let inactive = login(&db.pool, "ann", "correct horse battery", T0).await.unwrap_err();
+        let shapes: Vec<_> =
+            [wrong_password, unknown_user, inactive].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
         assert!(shapes.iter().all(|s| s == &shapes[0]), "{shapes:?}");
         assert!(shapes[0].contains("invalid_credentials"));
     }
@@ -172,17 +127,9 @@ mod tests {
     async fn sessions_last_thirty_days_to_the_second() {
         let db = test_db().await;
         let s = account(&db).await;
-        assert!(whoami(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS - 1)
-            .await
-            .is_ok());
-        assert!(matches!(
-            whoami(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS).await,
-            Err(Error::NotAuthenticated)
-        ));
-        assert!(matches!(
-            whoami(&db.pool, None, T0).await,
-            Err(Error::NotAuthenticated)
-        ));
+        assert!(whoami(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS - 1).await.is_ok());
+        assert!(matches!(whoami(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS).await, Err(Error::NotAuthenticated)));
+        assert!(matches!(whoami(&db.pool, None, T0).await, Err(Error::NotAuthenticated)));
     }
 
     #[tokio::test]
@@ -190,39 +137,19 @@ mod tests {
         let db = test_db().await;
         let s = account(&db).await;
         logout(&db.pool, &s.token).await.unwrap();
-        assert!(matches!(
-            whoami(&db.pool, Some(&s.token), T0).await,
-            Err(Error::NotAuthenticated)
-        ));
+        assert!(matches!(whoami(&db.pool, Some(&s.token), T0).await, Err(Error::NotAuthenticated)));
     }
 
     #[tokio::test]
     async fn startup_picks_the_screen_and_purges_expired_sessions() {
         let db = test_db().await;
-        assert_eq!(
-            startup(&db.pool, None, T0).await.unwrap().screen,
-            Screen::Signup
-        );
+        assert_eq!(startup(&db.pool, None, T0).await.unwrap().screen, Screen::Signup);
         let s = account(&db).await;
-        assert_eq!(
-            startup(&db.pool, Some(&s.token), T0 + 1)
-                .await
-                .unwrap()
-                .screen,
-            Screen::Profile
-        );
-        assert_eq!(
-            startup(&db.pool, None, T0 + 1).await.unwrap().screen,
-            Screen::Login
-        );
-        let later = startup(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS)
-            .await
-            .unwrap();
+        assert_eq!(startup(&db.pool, Some(&s.token), T0 + 1).await.unwrap().screen, Screen::Profile);
+        assert_eq!(startup(&db.pool, None, T0 + 1).await.unwrap().screen, Screen::Login);
+        let later = startup(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS).await.unwrap();
         assert_eq!(later.screen, Screen::Login);
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db.pool).await.unwrap();
         assert_eq!(left, 0);
     }
 }

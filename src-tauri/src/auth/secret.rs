@@ -24,19 +24,14 @@ fn argon2() -> Result<Argon2<'static>> {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| Error::internal("OS random number generator", e))?;
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| Error::internal("OS random number generator", e))?;
     Ok(bytes)
 }
 
 /// A PHC-format argon2id hash with a fresh 16-byte salt.
 pub fn hash(secret: &str) -> Result<String> {
-    let salt =
-        SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| Error::internal("salt", e))?;
-    let hash = argon2()?
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|e| Error::internal("argon2", e))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| Error::internal("salt", e))?;
+    let hash = argon2()?.hash_password(secret.as_bytes(), &salt).map_err(|e| Error::internal("argon2", e))?;
     Ok(hash.to_string())
 }
 
@@ -44,9 +39,7 @@ pub fn hash(secret: &str) -> Result<String> {
 pub fn verify(secret: &str, phc: &str) -> Result<bool> {
     let parsed = PasswordHash::new(phc).map_err(|e| Error::internal("stored hash", e))?;
     // The hash carries its own parameters, so older hashes keep verifying after a policy change.
-    Ok(Argon2::default()
-        .verify_password(secret.as_bytes(), &parsed)
-        .is_ok())
+    Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
 /// Argon2 is deliberately slow; keep it off the async workers.
@@ -76,9 +69,7 @@ pub struct Token(String);
 
 impl Token {
     pub fn generate() -> Result<Self> {
-        Ok(Token(Base64UrlUnpadded::encode_string(
-            &random_bytes::<32>()?,
-        )))
+        Ok(Token(Base64UrlUnpadded::encode_string(&random_bytes::<32>()?)))
     }
 
     pub fn from_stored(value: String) -> Self {
@@ -118,9 +109,7 @@ mod tests {
     #[test]
     fn codes_are_six_digits_and_vary() {
         let codes: Vec<String> = (0..50).map(|_| new_code().unwrap()).collect();
-        assert!(codes
-            .iter()
-            .all(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())));
+        assert!(codes.iter().all(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())));
         let distinct: std::collections::HashSet<_> = codes.iter().collect();
         assert!(distinct.len() > 40);
     }
@@ -131,9 +120,6 @@ mod tests {
         assert_eq!(Base64UrlUnpadded::decode_vec(t.expose()).unwrap().len(), 32);
         assert_ne!(t, Token::generate().unwrap());
         assert!(!format!("{t:?}").contains(t.expose()));
-        assert_eq!(
-            t.digest(),
-            Token::from_stored(t.expose().to_string()).digest()
-        );
+        assert_eq!(t.digest(), Token::from_stored(t.expose().to_string()).digest());
     }
 }

@@ -5,14 +5,11 @@ use sqlx::SqlitePool;
 
 use super::secret::{self, Token};
 use super::{
-    validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS,
-    SESSION_TTL_SECS,
+    validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Result};
 use crate::mail::{CodeEmail, Delivery, Mailer};
-use crate::store::{
-    self, pending_signups, pending_signups::CodeState, pending_signups::NewPending, users,
-};
+use crate::store::{self, pending_signups, pending_signups::CodeState, pending_signups::NewPending, users};
 
 pub struct SignupRequest<'a> {
     pub username: &'a str,
@@ -64,12 +61,8 @@ pub async fn request_code(
         expires_at,
     };
     let id = pending_signups::replace(pool, &pending).await?;
-    let message = CodeEmail {
-        username: &username.display,
-        to: &email.display,
-        code: &code,
-        valid_minutes: CODE_TTL_SECS / 60,
-    };
+    let message =
+        CodeEmail { username: &username.display, to: &email.display, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
     let delivery = match mailer.send_code(&message).await {
         Ok(delivery) => delivery,
         Err(e) => {
@@ -78,24 +71,12 @@ pub async fn request_code(
             return Err(e);
         }
     };
-    Ok(CodeSent {
-        email: email.display,
-        delivery,
-        resend_at: now + RESEND_COOLDOWN_SECS,
-        expires_at,
-    })
+    Ok(CodeSent { email: email.display, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at })
 }
 
-pub async fn resend_code(
-    pool: &SqlitePool,
-    mailer: &Mailer,
-    email: &str,
-    now: Timestamp,
-) -> Result<CodeSent> {
+pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
     let email = validate::email(email)?;
-    let row = pending_signups::find_by_email(pool, &email.key)
-        .await?
-        .ok_or(Error::NoPendingSignup)?;
+    let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
         return Err(Error::CodeExpired);
@@ -112,24 +93,12 @@ pub async fn resend_code(
         last_sent_at: row.last_sent_at,
         expires_at: row.expires_at,
     };
-    let new = CodeState {
-        code_hash: &code_hash,
-        attempts: 0,
-        last_sent_at: now,
-        expires_at: now + CODE_TTL_SECS,
-    };
+    let new = CodeState { code_hash: &code_hash, attempts: 0, last_sent_at: now, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
     if !pending_signups::swap_code(pool, row.id, &old, &new).await? {
-        return Err(Error::ResendTooSoon {
-            seconds: RESEND_COOLDOWN_SECS,
-        });
+        return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
-    let message = CodeEmail {
-        username: &row.username,
-        to: &row.email,
-        code: &code,
-        valid_minutes: CODE_TTL_SECS / 60,
-    };
+    let message = CodeEmail { username: &row.username, to: &row.email, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
     match mailer.send_code(&message).await {
         Ok(delivery) => Ok(CodeSent {
             email: row.email,
@@ -145,25 +114,16 @@ pub async fn resend_code(
     }
 }
 
-pub async fn verify(
-    pool: &SqlitePool,
-    email: &str,
-    code: &str,
-    now: Timestamp,
-) -> Result<NewSession> {
+pub async fn verify(pool: &SqlitePool, email: &str, code: &str, now: Timestamp) -> Result<NewSession> {
     let email = validate::email(email)?;
     let code = validate::code(code)?;
-    let row = pending_signups::find_by_email(pool, &email.key)
-        .await?
-        .ok_or(Error::NoPendingSignup)?;
+    let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
         return Err(Error::CodeExpired);
     }
     // No attempt left while the last ones are still being checked: those decide the row's fate.
-    let Some(attempt) =
-        pending_signups::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
-    else {
+    let Some(attempt) = pending_signups::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await? else {
         return Err(Error::TooManyAttempts);
     };
     if !secret::verify_blocking(code, row.code_hash.clone()).await? {
@@ -171,18 +131,11 @@ pub async fn verify(
             pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;
             return Err(Error::TooManyAttempts);
         }
-        return Err(Error::InvalidCode {
-            attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0),
-        });
+        return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
     }
     let token = Token::generate()?;
-    match store::sessions::complete_signup(pool, &row, &token.digest(), now, now + SESSION_TTL_SECS)
-        .await
-    {
-        Ok(profile) => Ok(NewSession {
-            token,
-            profile: profile.into(),
-        }),
+    match store::sessions::complete_signup(pool, &row, &token.digest(), now, now + SESSION_TTL_SECS).await {
+        Ok(profile) => Ok(NewSession { token, profile: profile.into() }),
         Err(e @ (Error::UsernameTaken | Error::EmailTaken)) => {
             // Someone else took the name meanwhile; this sign-up can never finish.
             pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;
@@ -207,11 +160,7 @@ pub(crate) mod tests {
 
     /// A mailer whose server is not there: every send fails.
     fn broken_mailer() -> Mailer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let smtp = SmtpSettings {
             host: "127.0.0.1".into(),
             port,
@@ -226,27 +175,18 @@ pub(crate) mod tests {
     pub(crate) fn code_in(message: &str) -> String {
         message
             .lines()
-            .find_map(|l| {
-                l.strip_prefix("    ")
-                    .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
-            })
+            .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())))
             .expect("a code line")
             .to_string()
     }
 
     fn code_of(sent: &CodeSent) -> String {
-        let Delivery::Outbox { path } = &sent.delivery else {
-            panic!("outbox expected")
-        };
+        let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         code_in(&std::fs::read_to_string(path).unwrap())
     }
 
     fn req<'a>(username: &'a str, email: &'a str) -> SignupRequest<'a> {
-        SignupRequest {
-            username,
-            email,
-            password: "a long enough password",
-        }
+        SignupRequest { username, email, password: "a long enough password" }
     }
 
     fn wrong(code: &str) -> String {
@@ -254,95 +194,51 @@ pub(crate) mod tests {
     }
 
     async fn count(db: &TestDb, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(&db.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&db.pool).await.unwrap()
     }
 
     #[tokio::test]
     async fn full_flow_creates_the_account_and_signs_in() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), T0)
-            .await
-            .unwrap();
+        let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), T0).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 60, T0 + 600));
-        let session = verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 30)
-            .await
-            .unwrap();
+        let session = verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 30).await.unwrap();
         assert_eq!(session.profile.username, "Ann");
-        assert_eq!(
-            session.profile.session_expires_at,
-            T0 + 30 + SESSION_TTL_SECS
-        );
+        assert_eq!(session.profile.session_expires_at, T0 + 30 + SESSION_TTL_SECS);
         assert!(!session.profile.is_admin && session.profile.is_active);
-        let me = login::whoami(&db.pool, Some(&session.token), T0 + 31)
-            .await
-            .unwrap();
+        let me = login::whoami(&db.pool, Some(&session.token), T0 + 31).await.unwrap();
         assert_eq!(me, session.profile);
-        assert_eq!(
-            (
-                count(&db, "users").await,
-                count(&db, "pending_signups").await
-            ),
-            (1, 0)
-        );
+        assert_eq!((count(&db, "users").await, count(&db, "pending_signups").await), (1, 0));
     }
 
     #[tokio::test]
     async fn code_is_valid_until_the_ten_minute_edge() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0)
-            .await
-            .unwrap();
+        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         // One second before the edge a wrong code is still judged as wrong, not expired.
         assert!(matches!(
             verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 599).await,
             Err(Error::InvalidCode { .. })
         ));
-        assert!(matches!(
-            verify(&db.pool, "ann@example.com", &code, T0 + 600).await,
-            Err(Error::CodeExpired)
-        ));
+        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 600).await, Err(Error::CodeExpired)));
         // The expired row is gone.
-        assert!(matches!(
-            verify(&db.pool, "ann@example.com", &code, T0 + 601).await,
-            Err(Error::NoPendingSignup)
-        ));
+        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 601).await, Err(Error::NoPendingSignup)));
     }
 
     #[tokio::test]
     async fn right_code_at_the_last_second_works() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
-        assert!(
-            verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 599)
-                .await
-                .is_ok()
-        );
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 599).await.is_ok());
     }
 
     #[tokio::test]
     async fn fifth_wrong_code_cancels_the_signup() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for left in (1..=4).rev() {
             match verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await {
@@ -354,53 +250,33 @@ pub(crate) mod tests {
             verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await,
             Err(Error::TooManyAttempts)
         ));
-        assert!(matches!(
-            verify(&db.pool, "ann@example.com", &code, T0 + 2).await,
-            Err(Error::NoPendingSignup)
-        ));
+        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 2).await, Err(Error::NoPendingSignup)));
         assert_eq!(count(&db, "users").await, 0);
     }
 
     #[tokio::test]
     async fn fourth_wrong_code_still_leaves_the_right_one_working() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for _ in 0..4 {
-            assert!(verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1)
-                .await
-                .is_err());
+            assert!(verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await.is_err());
         }
-        assert!(verify(&db.pool, "ann@example.com", &code, T0 + 2)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, "ann@example.com", &code, T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
     async fn resend_waits_sixty_seconds_and_replaces_the_code() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0)
-            .await
-            .unwrap();
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
         let old = code_of(&first);
-        assert!(verify(&db.pool, "ann@example.com", &wrong(&old), T0 + 5)
-            .await
-            .is_err());
+        assert!(verify(&db.pool, "ann@example.com", &wrong(&old), T0 + 5).await.is_err());
         match resend_code(&db.pool, &mailer, "ann@example.com", T0 + 59).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
         }
-        let second = resend_code(&db.pool, &mailer, "ANN@example.com", T0 + 60)
-            .await
-            .unwrap();
+        let second = resend_code(&db.pool, &mailer, "ANN@example.com", T0 + 60).await.unwrap();
         assert_eq!((second.resend_at, second.expires_at), (T0 + 120, T0 + 660));
         let new = code_of(&second);
         if new != old {
@@ -410,44 +286,29 @@ pub(crate) mod tests {
             ));
         }
         // The window restarted: valid past the first code's ten minutes.
-        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 650)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 650).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_new_request_replaces_an_earlier_pending_signup() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0)
-            .await
-            .unwrap();
-        let second = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0 + 10)
-            .await
-            .unwrap();
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let second = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0 + 10).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 1);
         let (old, new) = (code_of(&first), code_of(&second));
         if old != new {
-            assert!(matches!(
-                verify(&db.pool, "ann@example.com", &old, T0 + 11).await,
-                Err(Error::InvalidCode { .. })
-            ));
+            assert!(matches!(verify(&db.pool, "ann@example.com", &old, T0 + 11).await, Err(Error::InvalidCode { .. })));
         }
-        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 12)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 12).await.is_ok());
     }
 
     #[tokio::test]
     async fn taken_usernames_and_emails_are_refused_case_insensitively() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), T0)
-            .await
-            .unwrap();
-        verify(&db.pool, "ann@example.com", &code_of(&sent), T0)
-            .await
-            .unwrap();
+        let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), T0).await.unwrap();
+        verify(&db.pool, "ann@example.com", &code_of(&sent), T0).await.unwrap();
         assert!(matches!(
             request_code(&db.pool, &mailer, req("aNN", "x@example.com"), T0).await,
             Err(Error::UsernameTaken)
@@ -462,46 +323,20 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn mail_failure_leaves_nothing_behind_and_a_retry_works() {
         let db = test_db().await;
-        let failed = request_code(
-            &db.pool,
-            &broken_mailer(),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await;
+        let failed = request_code(&db.pool, &broken_mailer(), req("ann", "ann@example.com"), T0).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
         assert_eq!(count(&db, "pending_signups").await, 0);
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0 + 1,
-        )
-        .await
-        .unwrap();
-        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 2)
-            .await
-            .is_ok());
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0 + 1).await.unwrap();
+        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
     async fn failed_resend_keeps_the_previous_code() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let failed = resend_code(&db.pool, &broken_mailer(), "ann@example.com", T0 + 60).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
-        assert!(
-            verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 61)
-                .await
-                .is_ok()
-        );
+        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 61).await.is_ok());
     }
 
     #[tokio::test]
@@ -514,18 +349,7 @@ pub(crate) mod tests {
             ("ann", "ann@example.com", "short", "password"),
         ];
         for (username, email, password, expected) in cases {
-            match request_code(
-                &db.pool,
-                &mailer,
-                SignupRequest {
-                    username,
-                    email,
-                    password,
-                },
-                T0,
-            )
-            .await
-            {
+            match request_code(&db.pool, &mailer, SignupRequest { username, email, password }, T0).await {
                 Err(Error::InvalidInput { field, .. }) => assert_eq!(field, expected),
                 other => panic!("expected invalid_input, got {other:?}"),
             }
@@ -537,20 +361,10 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_pending_row_holds_only_hashes() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         let (pw, ch): (String, String) =
-            sqlx::query_as("SELECT password_hash, code_hash FROM pending_signups")
-                .fetch_one(&db.pool)
-                .await
-                .unwrap();
+            sqlx::query_as("SELECT password_hash, code_hash FROM pending_signups").fetch_one(&db.pool).await.unwrap();
         assert!(pw.starts_with("$argon2id$") && ch.starts_with("$argon2id$"));
         assert!(!pw.contains("a long enough password") && !ch.contains(&code));
     }
@@ -558,14 +372,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn concurrent_right_codes_create_exactly_one_account() {
         let db = test_db().await;
-        let sent = request_code(
-            &db.pool,
-            &outbox_mailer(&db),
-            req("ann", "ann@example.com"),
-            T0,
-        )
-        .await
-        .unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
@@ -580,9 +387,6 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(ok, 1);
-        assert_eq!(
-            (count(&db, "users").await, count(&db, "sessions").await),
-            (1, 1)
-        );
+        assert_eq!((count(&db, "users").await, count(&db, "sessions").await), (1, 1));
     }
 }

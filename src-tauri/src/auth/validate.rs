@@ -32,10 +32,7 @@ pub fn username(raw: &str) -> Result<Username> {
             format!("Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long."),
         ));
     }
-    if !display
-        .chars()
-        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
-    {
+    if !display.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
         return Err(Error::invalid(
             "username",
             "Username may contain only letters, digits and the characters @ . + - _",
@@ -47,12 +44,7 @@ pub fn username(raw: &str) -> Result<Username> {
 
 pub fn email(raw: &str) -> Result<Email> {
     let display = raw.trim().to_string();
-    let invalid = || {
-        Error::invalid(
-            "email",
-            "Enter a valid email address, like name@example.com.",
-        )
-    };
+    let invalid = || Error::invalid("email", "Enter a valid email address, like name@example.com.");
     if display.is_empty() || display.len() > EMAIL_MAX {
         return Err(invalid());
     }
@@ -62,9 +54,7 @@ pub fn email(raw: &str) -> Result<Email> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -74,9 +64,7 @@ pub fn email(raw: &str) -> Result<Email> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels
-            .last()
-            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
     if !local_ok || !domain_ok {
         return Err(invalid());
     }
@@ -89,31 +77,19 @@ pub fn password(raw: &str) -> Result<String> {
     let normalised: String = raw.nfkc().collect();
     let len = normalised.chars().count();
     if len < PASSWORD_MIN {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at least {PASSWORD_MIN} characters long."),
-        ));
+        return Err(Error::invalid("password", format!("Password must be at least {PASSWORD_MIN} characters long.")));
     }
     if len > PASSWORD_MAX {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at most {PASSWORD_MAX} characters long."),
-        ));
+        return Err(Error::invalid("password", format!("Password must be at most {PASSWORD_MAX} characters long.")));
     }
     Ok(normalised)
 }
 
 /// Accepts pasted codes with spaces or dashes ("123 456", "123-456").
 pub fn code(raw: &str) -> Result<String> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let digits: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     if digits.len() != 6 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::invalid(
-            "code",
-            "Enter the 6-digit code from the email.",
-        ));
+        return Err(Error::invalid("code", "Enter the 6-digit code from the email."));
     }
     Ok(digits)
 }
@@ -131,13 +107,7 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_character_and_length_rules() {
-        assert_eq!(
-            username("  Alice_1 ").unwrap(),
-            Username {
-                display: "Alice_1".into(),
-                key: "alice_1".into()
-            }
-        );
+        assert_eq!(username("  Alice_1 ").unwrap(), Username { display: "Alice_1".into(), key: "alice_1".into() });
         assert!(username("a.b+c-d@e_f").is_ok());
         assert!(username("Zoë").is_ok());
         assert_eq!(field(username("ab").unwrap_err()), "username");
@@ -151,31 +121,14 @@ mod tests {
     #[test]
     fn usernames_are_nfkc_normalised_before_checking() {
         // Fullwidth letters fold to ASCII under NFKC, so they collide with the plain name.
-        assert_eq!(
-            username("ＡＢＣ").unwrap().key,
-            username("abc").unwrap().key
-        );
+        assert_eq!(username("ＡＢＣ").unwrap().key, username("abc").unwrap().key);
     }
 
     #[test]
     fn emails_are_checked_and_keyed_in_lower_case() {
         let e = email(" Bob@Example.COM ").unwrap();
-        assert_eq!(
-            (e.display.as_str(), e.key.as_str()),
-            ("Bob@Example.COM", "bob@example.com")
-        );
-        for bad in [
-            "",
-            "plain",
-            "a@b",
-            "@x.io",
-            "a@.io",
-            "a..b@x.io",
-            "a b@x.io",
-            "a@x-.io",
-            "a@x.123",
-            "<a>@x.io",
-        ] {
+        assert_eq!((e.display.as_str(), e.key.as_str()), ("Bob@Example.COM", "bob@example.com"));
+        for bad in ["", "plain", "a@b", "@x.io", "a@.io", "a..b@x.io", "a b@x.io", "a@x-.io", "a@x.123", "<a>@x.io"] {
             assert_eq!(field(email(bad).unwrap_err()), "email", "{bad}");
         }
         assert!(email(&format!("{}@x.io", "a".repeat(65))).is_err());

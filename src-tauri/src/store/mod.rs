@@ -19,8 +19,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// Opens (creating if needed) the database file with owner-only permissions, then migrates it.
 pub async fn open(path: &Path) -> Result<SqlitePool> {
     // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
-    crate::files::ensure_private_file(path)
-        .map_err(|e| Error::internal("securing the database file", e))?;
+    crate::files::ensure_private_file(path).map_err(|e| Error::internal("securing the database file", e))?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -28,10 +27,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?;
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
@@ -95,15 +91,9 @@ mod tests {
             let mode = std::fs::metadata(db.path()).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db.pool).await.unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&db.pool).await.unwrap();
         assert_eq!(fk, 1);
     }
 
@@ -116,10 +106,7 @@ mod tests {
             .unwrap();
         db.pool.close().await;
         let pool = super::open(&db.path()).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
         assert_eq!(n, 1);
     }
 }

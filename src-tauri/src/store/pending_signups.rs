@@ -64,10 +64,7 @@ pub async fn replace(pool: &SqlitePool, new: &NewPending<'_>) -> Result<i64> {
     Ok(id)
 }
 
-pub async fn find_by_email<'e>(
-    ex: impl SqliteExecutor<'e>,
-    email_key: &str,
-) -> Result<Option<PendingRow>> {
+pub async fn find_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<PendingRow>> {
     Ok(sqlx::query_as(
         "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
          FROM pending_signups WHERE email_key = ?",
@@ -97,19 +94,12 @@ pub async fn reserve_attempt<'e>(
 }
 
 pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM pending_signups WHERE id = ?")
-        .bind(id)
-        .execute(ex)
-        .await?;
+    sqlx::query("DELETE FROM pending_signups WHERE id = ?").bind(id).execute(ex).await?;
     Ok(())
 }
 
 /// Deletes the row only if it still carries this code; false when a resend or another verification won.
-pub async fn delete_if_code<'e>(
-    ex: impl SqliteExecutor<'e>,
-    id: i64,
-    code_hash: &str,
-) -> Result<bool> {
+pub async fn delete_if_code<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<bool> {
     let done = sqlx::query("DELETE FROM pending_signups WHERE id = ? AND code_hash = ?")
         .bind(id)
         .bind(code_hash)
@@ -141,10 +131,7 @@ pub async fn swap_code<'e>(
 }
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM pending_signups WHERE expires_at <= ?")
-        .bind(now)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query("DELETE FROM pending_signups WHERE expires_at <= ?").bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
 
@@ -153,11 +140,7 @@ mod tests {
     use super::*;
     use crate::store::test_support::test_db;
 
-    fn pending<'a>(
-        username_key: &'a str,
-        email_key: &'a str,
-        code_hash: &'a str,
-    ) -> NewPending<'a> {
+    fn pending<'a>(username_key: &'a str, email_key: &'a str, code_hash: &'a str) -> NewPending<'a> {
         NewPending {
             username: username_key,
             username_key,
@@ -173,47 +156,23 @@ mod tests {
     #[tokio::test]
     async fn replace_drops_earlier_rows_for_the_same_username_or_email() {
         let db = test_db().await;
-        replace(&db.pool, &pending("ann", "ann@example.com", "h1"))
-            .await
-            .unwrap();
-        replace(&db.pool, &pending("bea", "bea@example.com", "h2"))
-            .await
-            .unwrap();
+        replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
+        replace(&db.pool, &pending("bea", "bea@example.com", "h2")).await.unwrap();
         // Same username as ann's and same email as bea's: both earlier rows go.
-        replace(&db.pool, &pending("ann", "bea@example.com", "h3"))
-            .await
-            .unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        replace(&db.pool, &pending("ann", "bea@example.com", "h3")).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups").fetch_one(&db.pool).await.unwrap();
         assert_eq!(n, 1);
-        assert!(find_by_email(&db.pool, "ann@example.com")
-            .await
-            .unwrap()
-            .is_none());
-        assert_eq!(
-            find_by_email(&db.pool, "bea@example.com")
-                .await
-                .unwrap()
-                .unwrap()
-                .code_hash,
-            "h3"
-        );
+        assert!(find_by_email(&db.pool, "ann@example.com").await.unwrap().is_none());
+        assert_eq!(find_by_email(&db.pool, "bea@example.com").await.unwrap().unwrap().code_hash, "h3");
     }
 
     #[tokio::test]
     async fn attempts_stop_at_the_limit_and_need_the_current_code() {
         let db = test_db().await;
-        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1"))
-            .await
-            .unwrap();
+        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
         assert_eq!(reserve_attempt(&db.pool, id, "old", 5).await.unwrap(), None);
         for n in 1..=5 {
-            assert_eq!(
-                reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(),
-                Some(n)
-            );
+            assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), Some(n));
         }
         assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), None);
     }
@@ -221,36 +180,19 @@ mod tests {
     #[tokio::test]
     async fn swap_code_is_conditional_on_the_current_code() {
         let db = test_db().await;
-        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1"))
-            .await
-            .unwrap();
-        let h1 = CodeState {
-            code_hash: "h1",
-            attempts: 0,
-            last_sent_at: 100,
-            expires_at: 700,
-        };
-        let h2 = CodeState {
-            code_hash: "h2",
-            attempts: 0,
-            last_sent_at: 200,
-            expires_at: 800,
-        };
+        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
+        let h1 = CodeState { code_hash: "h1", attempts: 0, last_sent_at: 100, expires_at: 700 };
+        let h2 = CodeState { code_hash: "h2", attempts: 0, last_sent_at: 200, expires_at: 800 };
         assert!(swap_code(&db.pool, id, &h1, &h2).await.unwrap());
         assert!(!swap_code(&db.pool, id, &h1, &h2).await.unwrap());
-        let row = find_by_email(&db.pool, "ann@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+        let row = find_by_email(&db.pool, "ann@example.com").await.unwrap().unwrap();
         assert_eq!((row.code_hash.as_str(), row.expires_at), ("h2", 800));
     }
 
     #[tokio::test]
     async fn expiry_purge_keeps_live_rows() {
         let db = test_db().await;
-        replace(&db.pool, &pending("ann", "ann@example.com", "h1"))
-            .await
-            .unwrap();
+        replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
         assert_eq!(delete_expired(&db.pool, 699).await.unwrap(), 0);
         assert_eq!(delete_expired(&db.pool, 700).await.unwrap(), 1);
     }

@@ -22,24 +22,18 @@ pub async fn insert<'e>(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(ex)
-    .await?;
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(ex)
+        .await?;
     Ok(())
 }
 
 /// The profile behind a live session of an active account.
-pub async fn find_profile<'e>(
-    ex: impl SqliteExecutor<'e>,
-    token_hash: &[u8],
-    now: i64,
-) -> Result<Option<ProfileRow>> {
+pub async fn find_profile<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
     Ok(sqlx::query_as(
         "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -52,18 +46,12 @@ pub async fn find_profile<'e>(
 }
 
 pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8]) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(token_hash)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-        .bind(now)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
 
@@ -120,18 +108,9 @@ mod tests {
     async fn counts(pool: &SqlitePool) -> (i64, i64, i64) {
         let q = |t: &str| format!("SELECT count(*) FROM {t}");
         (
-            sqlx::query_scalar(&q("users"))
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            sqlx::query_scalar(&q("pending_signups"))
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            sqlx::query_scalar(&q("sessions"))
-                .fetch_one(pool)
-                .await
-                .unwrap(),
+            sqlx::query_scalar(&q("users")).fetch_one(pool).await.unwrap(),
+            sqlx::query_scalar(&q("pending_signups")).fetch_one(pool).await.unwrap(),
+            sqlx::query_scalar(&q("sessions")).fetch_one(pool).await.unwrap(),
         )
     }
 
@@ -139,26 +118,19 @@ mod tests {
     async fn verify_transaction_creates_user_and_session_and_consumes_the_pending_row() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        let profile = complete_signup(&db.pool, &row, &[7; 32], 20, 20 + 30 * 86_400)
-            .await
-            .unwrap();
+        let profile = complete_signup(&db.pool, &row, &[7; 32], 20, 20 + 30 * 86_400).await.unwrap();
         assert_eq!(profile.username, "ann");
         assert_eq!(profile.date_joined, 20);
         assert_eq!(counts(&db.pool).await, (1, 0, 1));
         // The same pending row cannot be used twice.
-        assert!(matches!(
-            complete_signup(&db.pool, &row, &[8; 32], 21, 99).await,
-            Err(Error::NoPendingSignup)
-        ));
+        assert!(matches!(complete_signup(&db.pool, &row, &[8; 32], 21, 99).await, Err(Error::NoPendingSignup)));
     }
 
     #[tokio::test]
     async fn verify_transaction_rolls_back_entirely_when_the_username_was_taken_meanwhile() {
         let db = test_db().await;
         let first = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &first, &[1; 32], 20, 99)
-            .await
-            .unwrap();
+        complete_signup(&db.pool, &first, &[1; 32], 20, 99).await.unwrap();
         let second = pending(&db.pool, "ann", "other@example.com").await;
         let result = complete_signup(&db.pool, &second, &[2; 32], 21, 99).await;
         assert!(matches!(result, Err(Error::UsernameTaken)));
@@ -170,22 +142,11 @@ mod tests {
     async fn sessions_end_at_their_expiry_and_with_their_user() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &row, &[3; 32], 20, 100)
-            .await
-            .unwrap();
-        assert!(find_profile(&db.pool, &[3; 32], 99)
-            .await
-            .unwrap()
-            .is_some());
-        assert!(find_profile(&db.pool, &[3; 32], 100)
-            .await
-            .unwrap()
-            .is_none());
+        complete_signup(&db.pool, &row, &[3; 32], 20, 100).await.unwrap();
+        assert!(find_profile(&db.pool, &[3; 32], 99).await.unwrap().is_some());
+        assert!(find_profile(&db.pool, &[3; 32], 100).await.unwrap().is_none());
         assert_eq!(delete_expired(&db.pool, 100).await.unwrap(), 1);
-        sqlx::query("DELETE FROM users")
-            .execute(&db.pool)
-            .await
-            .unwrap();
+        sqlx::query("DELETE FROM users").execute(&db.pool).await.unwrap();
         assert_eq!(counts(&db.pool).await, (0, 0, 0));
     }
 
@@ -193,16 +154,8 @@ mod tests {
     async fn inactive_accounts_have_no_profile() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &row, &[4; 32], 20, 100)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE users SET is_active = 0")
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        assert!(find_profile(&db.pool, &[4; 32], 50)
-            .await
-            .unwrap()
-            .is_none());
+        complete_signup(&db.pool, &row, &[4; 32], 20, 100).await.unwrap();
+        sqlx::query("UPDATE users SET is_active = 0").execute(&db.pool).await.unwrap();
+        assert!(find_profile(&db.pool, &[4; 32], 50).await.unwrap().is_none());
     }
 }

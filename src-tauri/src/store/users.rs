@@ -41,21 +41,17 @@ pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Resu
 }
 
 pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ?)")
-            .bind(username_key)
-            .fetch_one(ex)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ?)")
+        .bind(username_key)
+        .fetch_one(ex)
+        .await?)
 }
 
 pub async fn email_exists<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
-            .bind(email_key)
-            .fetch_one(ex)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
+        .bind(email_key)
+        .fetch_one(ex)
+        .await?)
 }
 
 /// Users whose username or email matches; at most two (a username may look like someone's email).
@@ -77,9 +73,7 @@ pub async fn find_for_login<'e>(
 }
 
 pub async fn count<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(ex)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(ex).await?)
 }
 
 #[cfg(test)]
@@ -102,32 +96,18 @@ mod tests {
     #[tokio::test]
     async fn unique_indexes_name_the_conflicting_field() {
         let db = test_db().await;
-        insert(&db.pool, &user("alice", "alice@example.com"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            insert(&db.pool, &user("alice", "other@example.com")).await,
-            Err(Error::UsernameTaken)
-        ));
-        assert!(matches!(
-            insert(&db.pool, &user("bob", "alice@example.com")).await,
-            Err(Error::EmailTaken)
-        ));
+        insert(&db.pool, &user("alice", "alice@example.com")).await.unwrap();
+        assert!(matches!(insert(&db.pool, &user("alice", "other@example.com")).await, Err(Error::UsernameTaken)));
+        assert!(matches!(insert(&db.pool, &user("bob", "alice@example.com")).await, Err(Error::EmailTaken)));
         assert_eq!(count(&db.pool).await.unwrap(), 1);
     }
 
     #[tokio::test]
     async fn login_lookup_prefers_the_username_match() {
         let db = test_db().await;
-        insert(&db.pool, &user("carol@example.com", "carol2@example.com"))
-            .await
-            .unwrap();
-        insert(&db.pool, &user("dave", "carol@example.com"))
-            .await
-            .unwrap();
-        let found = find_for_login(&db.pool, "carol@example.com", "carol@example.com")
-            .await
-            .unwrap();
+        insert(&db.pool, &user("carol@example.com", "carol2@example.com")).await.unwrap();
+        insert(&db.pool, &user("dave", "carol@example.com")).await.unwrap();
+        let found = find_for_login(&db.pool, "carol@example.com", "carol@example.com").await.unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].username, "carol@example.com");
     }
@@ -136,9 +116,7 @@ mod tests {
     async fn sql_metacharacters_are_data_not_code() {
         let db = test_db().await;
         insert(&db.pool, &user("x", "x@example.com")).await.unwrap();
-        let found = find_for_login(&db.pool, "' OR 1=1 --", "' OR '1'='1")
-            .await
-            .unwrap();
+        let found = find_for_login(&db.pool, "' OR 1=1 --", "' OR '1'='1").await.unwrap();
         assert!(found.is_empty());
         assert!(!username_exists(&db.pool, "x' OR 'a'='a").await.unwrap());
     }

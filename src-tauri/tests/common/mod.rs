@@ -14,20 +14,13 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start listening on port {port}"
-        );
+        assert!(Instant::now() < deadline, "{what} did not start listening on port {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -38,10 +31,7 @@ pub struct Group(pub Child, bool);
 
 impl Group {
     pub fn spawn(command: &mut Command) -> Group {
-        let child = command
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+        let child = command.process_group(0).spawn().unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
         Group(child, false)
     }
 
@@ -82,12 +72,8 @@ pub struct SmtpServer {
 impl SmtpServer {
     pub fn start() -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = SmtpServer {
-            port: free_port(),
-            maildir: dir.path().join("maildir"),
-            process: None,
-            _dir: dir,
-        };
+        let mut server =
+            SmtpServer { port: free_port(), maildir: dir.path().join("maildir"), process: None, _dir: dir };
         server.restart();
         server
     }
@@ -97,15 +83,7 @@ impl SmtpServer {
         let listen = format!("127.0.0.1:{}", self.port);
         let mut command = Command::new("/usr/bin/python3");
         command
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &listen,
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &listen, "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -126,10 +104,7 @@ impl SmtpServer {
         };
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
         files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-        files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
+        files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
     }
 
     /// Waits for the `n`th message (1-based) and returns it.
@@ -140,11 +115,7 @@ impl SmtpServer {
             if all.len() >= n {
                 return all.swap_remove(n - 1);
             }
-            assert!(
-                Instant::now() < deadline,
-                "message {n} was not delivered; have {}",
-                all.len()
-            );
+            assert!(Instant::now() < deadline, "message {n} was not delivered; have {}", all.len());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -154,10 +125,7 @@ impl SmtpServer {
 pub fn code_in(message: &str) -> String {
     message
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("    ")
-                .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
-        })
+        .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())))
         .unwrap_or_else(|| panic!("no code in message:\n{message}"))
         .to_string()
 }
