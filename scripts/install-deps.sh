@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # UI tests: WebKitWebDriver and a virtual display, screenshots
   webkit2gtk-driver xvfb xauth
   # Icons from the one SVG source (scripts/make-icons.sh) and screenshots
-  imagemagick librsvg2-bin x11-apps
+  imagemagick librsvg2-bin
   # Keychain tests: a real Secret Service on a private D-Bus session
   gnome-keyring dbus-x11 libsecret-tools
   # Mail tests: a real SMTP server process
@@ -24,6 +24,9 @@ for p in "${APT_PACKAGES[@]}"; do
   fi
 done
 
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
 if ((${#missing[@]})); then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "Latchkey's scripts install packages on Debian/Ubuntu only." >&2
@@ -31,8 +34,6 @@ if ((${#missing[@]})); then
     echo "(see https://v2.tauri.app/start/prerequisites/ for the Tauri ones) and run again." >&2
     exit 1
   fi
-  SUDO=""
-  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   echo "Installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -46,4 +47,15 @@ if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; f
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   echo "Installing tauri-driver"
   cargo install tauri-driver --locked --version '^2'
+fi
+
+# Node tools in .tools/: axe-core for the accessibility checks of the UI tests.
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -f "$ROOT/.tools/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  echo "Installing axe-core"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" axe-core@4.14.1
 fi

@@ -1,6 +1,8 @@
 //! Every command through Tauri's mock runtime: the success and error shapes the UI relies on.
 //! Real SQLite file, real outbox files, real Secret Service; the clock is injected.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,5 +1,7 @@
 //! The session token in the real Secret Service (gnome-keyring on a private D-Bus session).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use std::process::Command;

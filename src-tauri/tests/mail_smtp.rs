@@ -1,5 +1,7 @@
 //! Mail through lettre's SMTP transport to a real SMTP server process on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{code_in, SmtpServer};

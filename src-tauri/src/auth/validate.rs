@@ -26,7 +26,7 @@ pub struct Email {
 pub fn username(raw: &str) -> Result<Username> {
     let display: String = raw.trim().nfkc().collect();
     let len = display.chars().count();
-    if len < USERNAME_MIN || len > USERNAME_MAX {
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
         return Err(Error::invalid(
             "username",
             format!("Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long."),

@@ -2,6 +2,7 @@
 //! find free ports, read delivered mail and clean up process groups.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod fixture;
 pub mod ui;
 
 use std::net::{TcpListener, TcpStream};

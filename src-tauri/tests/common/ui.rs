@@ -11,6 +11,8 @@ use serde_json::json;
 use super::{free_port, wait_for_port, Group};
 
 pub const WAIT: Duration = Duration::from_secs(20);
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
 
 /// One tauri-driver; every `launch` starts the app anew with this environment.
 pub struct Driver {
@@ -120,6 +122,11 @@ impl Window {
         }
     }
 
+    /// Empties `#message`, so the next `wait_message` sees only what comes after.
+    pub async fn clear_message(&self) {
+        self.js("document.getElementById('message').textContent = '';").await;
+    }
+
     pub async fn text(&self, id: &str) -> String {
         self.el(id).await.text().await.unwrap_or_default()
     }
@@ -132,6 +139,47 @@ impl Window {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Types into whatever has focus, as a keyboard would. Use `TAB` and `ENTER` for those keys.
+    pub async fn keys(&self, keys: &str) {
+        self.0.active_element().await.unwrap().send_keys(keys).await.unwrap();
+    }
+
+    pub async fn focused_id(&self) -> String {
+        self.0.active_element().await.unwrap().attr("id").await.ok().flatten().unwrap_or_default()
+    }
+
+    pub async fn attr(&self, id: &str, name: &str) -> Option<String> {
+        self.el(id).await.attr(name).await.ok().flatten()
+    }
+
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.0.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Runs axe-core in the window; fails on any serious or critical violation.
+    pub async fn axe(&self, state: &str) {
+        let loaded = self.js("return typeof window.axe === 'object';").await;
+        if loaded != serde_json::Value::Bool(true) {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/node_modules/axe-core/axe.min.js");
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (scripts/install-deps.sh installs it)", path.display()));
+            self.0.execute(&source, vec![]).await.unwrap();
+        }
+        let run = "const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ['violations'] })
+              .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.map(n => n.target.join(' ')) }))))
+              .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));";
+        let violations = self.0.execute_async(run, vec![]).await.unwrap();
+        let bad: Vec<_> = violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(bad.is_empty(), "axe, {state}: {bad:#?}");
     }
 
     pub async fn close(self) {

@@ -1,0 +1,104 @@
+//! One UI test's world: a fresh data directory, a real SMTP server, a tauri-driver that launches
+//! the app against both, and direct access to the app's database for moving timestamps.
+
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use sqlx::SqlitePool;
+
+use super::ui::{Driver, Window};
+use super::SmtpServer;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// UI tests share the one keychain entry and the display: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub struct Fixture {
+    pub smtp: SmtpServer,
+    pub data: tempfile::TempDir,
+    pub driver: Driver,
+    _serial: MutexGuard<'static, ()>,
+}
+
+pub fn clear_keychain() {
+    let _ = Command::new("secret-tool").args(["clear", "service", "latchkey", "username", "session"]).status();
+}
+
+pub fn keychain_token() -> Option<String> {
+    let out =
+        Command::new("secret-tool").args(["lookup", "service", "latchkey", "username", "session"]).output().ok()?;
+    (out.status.success() && !out.stdout.is_empty()).then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        Self::with_env(&[])
+    }
+
+    /// Extra environment for the app (later entries win).
+    pub fn with_env(extra: &[(&str, String)]) -> Fixture {
+        let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        super::require_session_bus();
+        clear_keychain();
+        let smtp = SmtpServer::start();
+        let data = tempfile::tempdir().unwrap();
+        let mut env = vec![
+            ("LATCHKEY_DATA_DIR", data.path().display().to_string()),
+            ("SMTP_HOST", "127.0.0.1".to_string()),
+            ("SMTP_PORT", smtp.port.to_string()),
+            ("SMTP_SECURITY", "none".to_string()),
+            ("SMTP_FROM", "Latchkey <no-reply@latchkey.test>".to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        let driver = Driver::start(&env);
+        Fixture { smtp, data, driver, _serial: serial }
+    }
+
+    /// Fills and submits the sign-up form, waits for the verify screen, returns the emailed code.
+    pub async fn request_code(&self, w: &Window, username: &str, email: &str) -> String {
+        let before = self.smtp.messages().len();
+        w.fill("signup-username", username).await;
+        w.fill("signup-email", email).await;
+        w.fill("signup-password", PASSWORD).await;
+        w.click("signup-submit").await;
+        w.wait_screen("verify-screen").await;
+        super::code_in(&self.smtp.wait_for_message(before + 1))
+    }
+
+    /// A whole sign-up through the window, ending on the profile screen.
+    pub async fn sign_up(&self, w: &Window, username: &str, email: &str) {
+        let code = self.request_code(w, username, email).await;
+        w.fill("verify-code", &code).await;
+        w.click("verify-submit").await;
+        w.wait_screen("profile-screen").await;
+    }
+
+    pub async fn launch(&self) -> Window {
+        Window(self.driver.launch().await)
+    }
+
+    /// The app's own database, opened beside the running app (WAL allows it).
+    pub async fn db(&self) -> SqlitePool {
+        latchkey_lib::store::open(&self.data.path().join("latchkey.db")).await.unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let pool = self.db().await;
+        let n = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        let pool = self.db().await;
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        clear_keychain();
+    }
+}
