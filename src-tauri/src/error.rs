@@ -29,6 +29,11 @@ pub enum Error {
     InvalidCredentials,
     #[error("You are not signed in. Please sign in.")]
     NotAuthenticated,
+    #[error("Too many failed sign-in attempts. Please wait {} before trying again.", wait_words(*seconds))]
+    LoginThrottled { seconds: i64 },
+    /// Latchkey could not start (data folder, database, settings); `detail` says what to do.
+    #[error("{0}")]
+    StartupFailed(String),
     /// The cause is logged, never shown: it may name paths or carry driver messages.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(String),
@@ -48,6 +53,8 @@ impl Error {
             Error::ResendTooSoon { .. } => "resend_too_soon",
             Error::InvalidCredentials => "invalid_credentials",
             Error::NotAuthenticated => "not_authenticated",
+            Error::LoginThrottled { .. } => "login_throttled",
+            Error::StartupFailed(_) => "startup_failed",
             Error::Internal(_) => "internal",
         }
     }
@@ -60,6 +67,16 @@ impl Error {
         let message = format!("{context}: {cause}");
         log::error!("{message}");
         Error::Internal(message)
+    }
+}
+
+/// "45 seconds", "1 minute", "3 minutes and 20 seconds".
+fn wait_words(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match (seconds / 60, seconds % 60) {
+        (0, s) => plural(s, "second"),
+        (m, 0) => plural(m, "minute"),
+        (m, s) => format!("{} and {}", plural(m, "minute"), plural(s, "second")),
     }
 }
 
@@ -84,7 +101,7 @@ impl From<tokio::task::JoinError> for Error {
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let extra = match self {
-            Error::InvalidInput { .. } | Error::ResendTooSoon { .. } => 1,
+            Error::InvalidInput { .. } | Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } => 1,
             Error::InvalidCode { .. } => 1,
             _ => 0,
         };
@@ -94,7 +111,9 @@ impl Serialize for Error {
         s.serialize_field("detail", &self.to_string())?;
         match self {
             Error::InvalidInput { field, .. } => s.serialize_field("field", field)?,
-            Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
+            Error::ResendTooSoon { seconds } | Error::LoginThrottled { seconds } => {
+                s.serialize_field("retry_after", seconds)?
+            }
             Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
             _ => {}
         }
@@ -113,6 +132,15 @@ mod tests {
         assert_eq!(json["code"], "resend_too_soon");
         assert_eq!(json["retry_after"], 42);
         assert!(json["detail"].as_str().unwrap().contains("42 seconds"));
+    }
+
+    #[test]
+    fn throttling_says_how_long_to_wait() {
+        let json = serde_json::to_value(Error::LoginThrottled { seconds: 90 }).unwrap();
+        assert_eq!((json["code"].as_str(), json["retry_after"].as_i64()), (Some("login_throttled"), Some(90)));
+        assert!(json["detail"].as_str().unwrap().contains("1 minute and 30 seconds"));
+        assert_eq!(wait_words(30), "30 seconds");
+        assert_eq!(wait_words(900), "15 minutes");
     }
 
     #[test]

@@ -5,8 +5,12 @@ use sqlx::SqlitePool;
 use unicode_normalization::UnicodeNormalization;
 
 use super::secret::{self, Token};
-use super::{validate, NewSession, Profile, Timestamp, SESSION_TTL_SECS};
+use super::{
+    validate, NewSession, Profile, Timestamp, LOGIN_FREE_FAILURES, LOGIN_LOCK_BASE_SECS, LOGIN_LOCK_MAX_SECS,
+    SESSION_TTL_SECS,
+};
 use crate::error::{Error, Result};
+use crate::store::login_throttle::{self, ThrottleRow};
 use crate::store::{self, sessions, users};
 
 pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
@@ -17,29 +21,77 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
     if password.is_empty() {
         return Err(Error::invalid("password", "Enter your password."));
     }
-    let password: String = password.nfkc().collect();
     let username_key = identifier.nfkc().collect::<String>().to_lowercase();
-    let candidates = users::find_for_login(pool, &username_key, &identifier.to_lowercase()).await?;
+    // Known or not, an identifier is throttled the same way, so the answer reveals nothing.
+    let throttle = login_throttle::get(pool, &username_key).await?;
+    if let Some(t) = throttle.filter(|t| t.locked_until > now) {
+        return Err(Error::LoginThrottled { seconds: t.locked_until - now });
+    }
+    match check_credentials(pool, &username_key, &identifier.to_lowercase(), password, now).await {
+        Ok(session) => {
+            if throttle.is_some() {
+                login_throttle::clear(pool, &username_key).await?;
+            }
+            Ok(session)
+        }
+        Err(Error::InvalidCredentials) => {
+            let failures = throttle.map_or(0, |t| t.failures) + 1;
+            login_throttle::set(
+                pool,
+                &username_key,
+                ThrottleRow { failures, locked_until: lock_until(failures, now) },
+                now,
+            )
+            .await?;
+            Err(Error::InvalidCredentials)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// No lock for the first failures; then 30 s, doubling with each further failure, at most 15 min.
+fn lock_until(failures: i64, now: Timestamp) -> Timestamp {
+    if failures < LOGIN_FREE_FAILURES {
+        return 0;
+    }
+    let doublings = u32::try_from(failures - LOGIN_FREE_FAILURES).unwrap_or(u32::MAX).min(10);
+    now + (LOGIN_LOCK_BASE_SECS << doublings).min(LOGIN_LOCK_MAX_SECS)
+}
+
+async fn check_credentials(
+    pool: &SqlitePool,
+    username_key: &str,
+    email_key: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let password: String = password.nfkc().collect();
+    let candidates = users::find_for_login(pool, username_key, email_key).await?;
     if candidates.is_empty() || password.chars().count() > validate::PASSWORD_MAX {
         // The same argon2 work as a real check, so timing does not tell whether the account exists.
         secret::hash_blocking(password).await?;
         return Err(Error::InvalidCredentials);
     }
     for user in candidates {
-        if secret::verify_blocking(password.clone(), user.password_hash.clone()).await? && user.is_active {
-            let token = Token::generate()?;
-            let expires_at = now + SESSION_TTL_SECS;
-            sessions::insert(pool, &token.digest(), user.id, now, expires_at).await?;
-            let profile = Profile {
-                username: user.username,
-                email: user.email,
-                is_active: user.is_active,
-                is_admin: user.is_admin,
-                date_joined: user.date_joined,
-                session_expires_at: expires_at,
-            };
-            return Ok(NewSession { token, profile });
+        if !secret::verify_blocking(password.clone(), user.password_hash.clone()).await? || !user.is_active {
+            continue;
         }
+        if secret::needs_rehash(&user.password_hash) {
+            let rehashed = secret::hash_blocking(password.clone()).await?;
+            users::update_password_hash(pool, user.id, &rehashed).await?;
+        }
+        let token = Token::generate()?;
+        let expires_at = now + SESSION_TTL_SECS;
+        sessions::insert(pool, &token.digest(), user.id, now, expires_at).await?;
+        let profile = Profile {
+            username: user.username,
+            email: user.email,
+            is_active: user.is_active,
+            is_admin: user.is_admin,
+            date_joined: user.date_joined,
+            session_expires_at: expires_at,
+        };
+        return Ok(NewSession { token, profile });
     }
     Err(Error::InvalidCredentials)
 }
@@ -121,6 +173,88 @@ mod tests {
             [wrong_password, unknown_user, inactive].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
         assert!(shapes.iter().all(|s| s == &shapes[0]), "{shapes:?}");
         assert!(shapes[0].contains("invalid_credentials"));
+    }
+
+    async fn fail(db: &TestDb, id: &str, at: Timestamp) -> Error {
+        login(&db.pool, id, "wrong horse battery", at).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn five_failures_lock_the_identifier_with_a_doubling_capped_delay() {
+        let db = test_db().await;
+        account(&db).await;
+        for _ in 0..5 {
+            assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
+        }
+        // Locked for 30 s: even the right password is not checked.
+        match login(&db.pool, "ann", "correct horse battery", T0 + 1).await {
+            Err(Error::LoginThrottled { seconds }) => assert_eq!(seconds, 29),
+            other => panic!("expected login_throttled, got {other:?}"),
+        }
+        // The next failure after the lock doubles it; then it keeps doubling up to 15 minutes.
+        let mut at = T0 + 30;
+        for expected in [60, 120, 240, 480, 900, 900] {
+            assert!(matches!(fail(&db, "ann", at).await, Error::InvalidCredentials));
+            match fail(&db, "ann", at).await {
+                Error::LoginThrottled { seconds } => assert_eq!(seconds, expected),
+                other => panic!("expected login_throttled, got {other:?}"),
+            }
+            at += expected;
+        }
+        // A success resets the counter.
+        login(&db.pool, "ann", "correct horse battery", at).await.unwrap();
+        assert!(matches!(fail(&db, "ann", at).await, Error::InvalidCredentials));
+    }
+
+    #[tokio::test]
+    async fn unknown_identifiers_are_throttled_exactly_like_real_ones() {
+        let db = test_db().await;
+        account(&db).await;
+        let mut answers = vec![];
+        for id in ["ann", "nobody"] {
+            for _ in 0..5 {
+                fail(&db, id, T0).await;
+            }
+            answers.push(serde_json::to_value(fail(&db, id, T0 + 10).await).unwrap());
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0]["code"], "login_throttled");
+        // Per identifier: the email is a different identifier and is not locked.
+        assert!(login(&db.pool, "ann@example.com", "correct horse battery", T0 + 10).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn throttling_survives_a_restart() {
+        let db = test_db().await;
+        account(&db).await;
+        for _ in 0..5 {
+            fail(&db, "ann", T0).await;
+        }
+        db.pool.close().await;
+        let pool = crate::store::open(&db.path()).await.unwrap();
+        assert!(matches!(
+            login(&pool, "ann", "correct horse battery", T0 + 5).await,
+            Err(Error::LoginThrottled { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_weaker_hash_is_upgraded_on_the_next_successful_login() {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let db = test_db().await;
+        account(&db).await;
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(4096, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(&[9; 16]).unwrap();
+        let old = weak.hash_password(b"correct horse battery", &salt).unwrap();
+        sqlx::query("UPDATE users SET password_hash = ?").bind(old.to_string()).execute(&db.pool).await.unwrap();
+        login(&db.pool, "ann", "correct horse battery", T0).await.unwrap();
+        let now: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db.pool).await.unwrap();
+        assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
+        assert!(login(&db.pool, "ann", "correct horse battery", T0 + 1).await.is_ok());
     }
 
     #[tokio::test]

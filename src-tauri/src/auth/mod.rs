@@ -1,7 +1,9 @@
 //! The domain: sign-up with an emailed code, login and sessions. No Tauri and no SQL here; the
 //! current time is always an argument.
 
+mod common_passwords;
 pub mod login;
+pub mod policy;
 pub mod secret;
 pub mod signup;
 pub mod validate;
@@ -16,6 +18,11 @@ pub const CODE_TTL_SECS: i64 = 10 * 60;
 pub const RESEND_COOLDOWN_SECS: i64 = 60;
 /// The fifth wrong code cancels the sign-up.
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
+/// Five failed logins in a row lock an identifier for 30 s, doubling with each further failure,
+/// up to 15 minutes.
+pub const LOGIN_FREE_FAILURES: i64 = 5;
+pub const LOGIN_LOCK_BASE_SECS: i64 = 30;
+pub const LOGIN_LOCK_MAX_SECS: i64 = 15 * 60;
 /// Sessions last 30 days from login.
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 

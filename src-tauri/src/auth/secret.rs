@@ -42,6 +42,16 @@ pub fn verify(secret: &str, phc: &str) -> Result<bool> {
     Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
+/// True when a stored hash was made with other parameters than today's policy, so the next
+/// successful login should re-hash the password.
+pub fn needs_rehash(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else { return true };
+    let Ok(params) = Params::try_from(&parsed) else { return true };
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || (params.m_cost(), params.t_cost(), params.p_cost()) != (ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST)
+}
+
 /// Argon2 is deliberately slow; keep it off the async workers.
 pub async fn hash_blocking(secret: String) -> Result<String> {
     tokio::task::spawn_blocking(move || hash(&secret)).await?
@@ -104,6 +114,18 @@ mod tests {
         assert!(!verify("correct horsf", &h).unwrap());
         // Salted: the same secret hashes differently each time.
         assert_ne!(h, hash("correct horse").unwrap());
+    }
+
+    #[test]
+    fn hashes_with_other_parameters_need_a_rehash() {
+        assert!(!needs_rehash(&hash("pw").unwrap()));
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(4096, 1, 1, None).unwrap());
+        let salt = SaltString::encode_b64(&[1; 16]).unwrap();
+        let old = weak.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(needs_rehash(&old));
+        assert!(verify("pw", &old).unwrap(), "old hashes still verify");
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::default());
+        assert!(needs_rehash(&argon2i.hash_password(b"pw", &salt).unwrap().to_string()));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub async fn request_code(
 ) -> Result<CodeSent> {
     let username = validate::username(req.username)?;
     let email = validate::email(req.email)?;
-    let password = validate::password(req.password)?;
+    let password = validate::password(req.password, &username.display, &email.display)?;
     store::purge_expired(pool, now).await?;
     if users::username_exists(pool, &username.key).await? {
         return Err(Error::UsernameTaken);

@@ -72,17 +72,13 @@ pub fn email(raw: &str) -> Result<Email> {
     Ok(Email { display, key })
 }
 
-/// NFKC-normalised password; never trimmed, no composition rules.
-pub fn password(raw: &str) -> Result<String> {
-    let normalised: String = raw.nfkc().collect();
-    let len = normalised.chars().count();
-    if len < PASSWORD_MIN {
-        return Err(Error::invalid("password", format!("Password must be at least {PASSWORD_MIN} characters long.")));
+/// NFKC-normalised password, if the password policy accepts it; never trimmed.
+pub fn password(raw: &str, username: &str, email: &str) -> Result<String> {
+    let verdict = super::policy::check(raw, username, email);
+    if !verdict.acceptable {
+        return Err(Error::invalid("password", verdict.hint));
     }
-    if len > PASSWORD_MAX {
-        return Err(Error::invalid("password", format!("Password must be at most {PASSWORD_MAX} characters long.")));
-    }
-    Ok(normalised)
+    Ok(raw.nfkc().collect())
 }
 
 /// Accepts pasted codes with spaces or dashes ("123 456", "123-456").
@@ -135,15 +131,15 @@ mod tests {
     }
 
     #[test]
-    fn passwords_have_length_limits_only() {
-        assert!(password("short7!").is_err());
-        assert!(password("abcdefgh").is_ok());
-        assert_eq!(password(&"x".repeat(128)).unwrap().len(), 128);
-        assert_eq!(field(password(&"x".repeat(129)).unwrap_err()), "password");
-        // Not trimmed: spaces count.
-        assert_eq!(password("  pass  word  ").unwrap(), "  pass  word  ");
+    fn passwords_follow_the_policy_and_are_normalised_not_trimmed() {
+        let pw = |p: &str| password(p, "someone", "someone@example.com");
+        assert!(pw("short7!").is_err());
+        assert!(pw("vT9#qLm2").is_ok());
+        assert_eq!(pw(&"xq7".repeat(42)).unwrap().len(), 126);
+        assert_eq!(field(pw(&"x".repeat(129)).unwrap_err()), "password");
+        assert_eq!(pw("  zebra  quilt  ").unwrap(), "  zebra  quilt  ");
         // NFKC: the ligature "ﬁ" becomes "fi".
-        assert_eq!(password("ﬁxedpassword").unwrap(), "fixedpassword");
+        assert_eq!(pw("ﬁxed zebra lantern").unwrap(), "fixed zebra lantern");
     }
 
     #[test]

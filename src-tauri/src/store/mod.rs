@@ -1,5 +1,6 @@
 //! All SQL lives here. Functions take an executor so they compose into transactions.
 
+pub mod login_throttle;
 pub mod pending_signups;
 pub mod sessions;
 pub mod users;
@@ -36,7 +37,8 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
 pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
     let pending = pending_signups::delete_expired(pool, now).await?;
     let sessions = sessions::delete_expired(pool, now).await?;
-    Ok(pending + sessions)
+    let throttles = login_throttle::delete_stale(pool, now).await?;
+    Ok(pending + sessions + throttles)
 }
 
 /// Maps a unique-index violation on `users` to the error a person can act on.

@@ -72,6 +72,11 @@ pub async fn find_for_login<'e>(
     .await?)
 }
 
+pub async fn update_password_hash<'e>(ex: impl SqliteExecutor<'e>, id: i64, password_hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(password_hash).bind(id).execute(ex).await?;
+    Ok(())
+}
+
 pub async fn count<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(ex).await?)
 }
