@@ -5,12 +5,12 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
 
-use crate::auth::{self, login::Startup, signup::CodeSent, Profile};
+use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::error::{Error, Result};
 use crate::mail::Delivery;
-use crate::state::App;
+use crate::state::{App, StartupFailure};
 
 /// Every success: `{success: true, detail, ...data}`.
 #[derive(Debug, Serialize)]
@@ -74,14 +74,28 @@ fn signed_in_detail(greeting: String, remembered: bool) -> String {
     }
 }
 
+/// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
+/// failed, there is no `App`, only the reason.
 #[tauri::command]
-pub async fn startup(state: State<'_, App>) -> Result<Reply<Startup>> {
+pub async fn startup<R: Runtime>(app: AppHandle<R>) -> Result<Reply<Startup>> {
+    let Some(state) = app.try_state::<App>() else {
+        let reason = app.try_state::<StartupFailure>().map(|f| f.0.clone()).unwrap_or_default();
+        return Err(Error::StartupFailed(reason));
+    };
     let token = state.current_token().await;
     let startup = auth::login::startup(&state.pool, token.as_ref(), state.now()).await?;
     if token.is_some() && startup.profile.is_none() {
         state.sign_out().await; // an expired or revoked session: forget it everywhere
     }
     reply("", startup)
+}
+
+/// The live password hint on the sign-up screen: the very rules sign-up enforces.
+#[tauri::command]
+pub async fn check_password(request: Option<Value>) -> Result<Reply<PasswordCheck>> {
+    let r = Request::parse(request)?;
+    let verdict = auth::policy::check(r.text("password")?, r.text("username")?, r.text("email")?);
+    reply(verdict.hint.clone(), verdict)
 }
 
 #[tauri::command]

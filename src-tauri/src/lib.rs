@@ -19,6 +19,7 @@ pub use state::App;
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::startup,
+        commands::check_password,
         commands::request_signup,
         commands::resend_code,
         commands::verify_signup,
@@ -28,23 +29,36 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     ])
 }
 
+/// Builds the managed state. Never fails: when something is wrong (settings, data folder, database),
+/// the window opens on an error screen that says what to do, instead of the app crashing.
 fn setup<R: Runtime>(app: &mut tauri::App<R>) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let paths = app.path();
-    let config = config::Config::load(paths.app_config_dir().ok().as_deref())?;
+    match tauri::async_runtime::block_on(open_state(app.path())) {
+        Ok(state) => {
+            app.manage(state);
+        }
+        Err(e) => {
+            log::error!("start-up failed: {e}");
+            app.manage(state::StartupFailure(e.to_string()));
+        }
+    }
+    Ok(())
+}
+
+async fn open_state<R: Runtime>(paths: &tauri::path::PathResolver<R>) -> std::result::Result<App, state::StartupError> {
+    let config = config::Config::load(paths.app_config_dir().ok().as_deref()).map_err(state::StartupError::Settings)?;
     let data_dir = match &config.data_dir {
         Some(dir) => dir.clone(),
-        None => paths.app_data_dir()?,
+        None => paths
+            .app_data_dir()
+            .map_err(|e| state::StartupError::Other { dir: Default::default(), cause: e.to_string() })?,
     };
-    let keychain = keychain::Keychain::new(keychain::SERVICE, keychain::ACCOUNT);
-    let state = tauri::async_runtime::block_on(App::open(&config, &data_dir, keychain, state::system_clock()))
-        .map_err(|e| format!("{e:?}"))?;
     log::info!(
         "data in {}; mail via {}",
         data_dir.display(),
         if config.smtp.is_some() { "SMTP" } else { "the outbox" }
     );
-    app.manage(state);
-    Ok(())
+    let keychain = keychain::Keychain::new(keychain::SERVICE, keychain::ACCOUNT);
+    App::open(&config, &data_dir, keychain, state::system_clock()).await
 }
 
 pub fn run() {

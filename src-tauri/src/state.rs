@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 use crate::auth::secret::Token;
 use crate::auth::Timestamp;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
 use crate::{files, store};
@@ -32,16 +32,67 @@ pub struct App {
     session: Mutex<Option<Option<Token>>>,
 }
 
+/// Why Latchkey could not start, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("Latchkey's settings are not valid: {0}. Fix the environment or .env.local, then open Latchkey again.")]
+    Settings(String),
+    #[error("Latchkey cannot write to its data folder {}. Make sure the folder exists and that you may write to it (or set LATCHKEY_DATA_DIR to another folder), then open Latchkey again.", .0.display())]
+    NotWritable(PathBuf),
+    #[error("The disk that holds Latchkey's data ({}) is full. Free some space, then open Latchkey again.", .0.display())]
+    DiskFull(PathBuf),
+    #[error("Latchkey's database {} is damaged or is not a Latchkey database, so it was left untouched. Move it somewhere safe (or restore a backup), then open Latchkey again to start with a new one.", .0.display())]
+    Damaged(PathBuf),
+    #[error("Latchkey could not open its data in {}: {cause}. Try again; if this keeps happening, check that folder and the disk.", .dir.display())]
+    Other { dir: PathBuf, cause: String },
+}
+
+impl StartupError {
+    fn from_io(dir: &Path, e: &std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            PermissionDenied | ReadOnlyFilesystem => StartupError::NotWritable(dir.to_path_buf()),
+            StorageFull | QuotaExceeded => StartupError::DiskFull(dir.to_path_buf()),
+            _ => StartupError::Other { dir: dir.to_path_buf(), cause: e.to_string() },
+        }
+    }
+
+    fn from_database(dir: &Path, db: &Path, e: &Error) -> Self {
+        let cause = match e {
+            Error::Internal(cause) => cause.to_lowercase(),
+            other => other.to_string().to_lowercase(),
+        };
+        if cause.contains("not a database") || cause.contains("malformed") || cause.contains("corrupt") {
+            StartupError::Damaged(db.to_path_buf())
+        } else if cause.contains("full") || cause.contains("no space") {
+            StartupError::DiskFull(dir.to_path_buf())
+        } else if cause.contains("readonly") || cause.contains("read-only") || cause.contains("permission denied") {
+            StartupError::NotWritable(dir.to_path_buf())
+        } else {
+            StartupError::Other { dir: dir.to_path_buf(), cause }
+        }
+    }
+}
+
+/// Managed instead of `App` when start-up failed, so the window can explain.
+pub struct StartupFailure(pub String);
+
 impl App {
-    pub async fn open(config: &Config, data_dir: &Path, keychain: Keychain, clock: Clock) -> Result<Self> {
-        files::create_private_dir(data_dir).map_err(|e| Error::internal("creating the data directory", e))?;
-        let pool = store::open(&data_dir.join(store::DB_FILE)).await?;
+    pub async fn open(
+        config: &Config,
+        data_dir: &Path,
+        keychain: Keychain,
+        clock: Clock,
+    ) -> Result<Self, StartupError> {
+        files::create_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
+        let db_path = data_dir.join(store::DB_FILE);
+        let pool = store::open(&db_path).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
         let mailer = match &config.smtp {
             Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
             None => Mailer::outbox(&data_dir.join(OUTBOX_DIR), &config.mail_from),
         }
-        .map_err(|e| Error::internal("mail settings", e))?;
-        store::purge_expired(&pool, clock()).await?;
+        .map_err(StartupError::Settings)?;
+        store::purge_expired(&pool, clock()).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
         Ok(App { pool, mailer, data_dir: data_dir.to_path_buf(), keychain, clock, session: Mutex::new(None) })
     }
 

@@ -21,6 +21,7 @@ export async function call(command, request) {
 
 export const api = {
   startup: () => call("startup"),
+  checkPassword: (username, email, password) => call("check_password", { username, email, password }),
   requestSignup: (username, email, password) => call("request_signup", { username, email, password }),
   resendCode: (email) => call("resend_code", { email }),
   verifySignup: (email, code) => call("verify_signup", { email, code }),

@@ -1,7 +1,7 @@
 import { api } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["loading", "signup", "verify", "login", "profile"];
+const SCREENS = ["loading", "error", "signup", "verify", "login", "profile"];
 const message = $("message");
 
 // Which input shows an error for an `invalid_input` field, per screen.
@@ -201,12 +201,47 @@ for (const toggle of document.querySelectorAll(".reveal")) {
   });
 }
 
+// The live strength hint asks the Rust side, so it applies exactly the rules sign-up enforces.
+let strengthTimer = null;
+let strengthAsked = 0;
+function updateStrength() {
+  clearTimeout(strengthTimer);
+  strengthTimer = setTimeout(async () => {
+    const output = $("signup-password-strength");
+    const password = $("signup-password").value;
+    const asked = ++strengthAsked;
+    if (!password) {
+      output.textContent = "";
+      output.dataset.strength = "";
+      return;
+    }
+    try {
+      const reply = await api.checkPassword($("signup-username").value, $("signup-email").value, password);
+      if (asked !== strengthAsked) return; // an answer to an older keystroke
+      output.dataset.strength = reply.strength;
+      output.textContent = `${reply.strength[0].toUpperCase()}${reply.strength.slice(1)}: ${reply.detail}`;
+    } catch {
+      output.textContent = "";
+      output.dataset.strength = "";
+    }
+  }, 150);
+}
+for (const id of ["signup-password", "signup-username", "signup-email"]) {
+  $(id).addEventListener("input", updateStrength);
+}
+
 async function start() {
   try {
     const reply = await api.startup();
     if (reply.screen === "profile" && reply.profile) showProfile(reply.profile);
     else show(reply.screen);
   } catch (error) {
+    if (error.code === "startup_failed") {
+      $("error-detail").textContent = error.detail;
+      show("error");
+      say(error.detail, error.code);
+      return;
+    }
     show("login");
     showError(error);
   }

@@ -69,7 +69,7 @@ async fn check_credentials(
     let candidates = users::find_for_login(pool, username_key, email_key).await?;
     if candidates.is_empty() || password.chars().count() > validate::PASSWORD_MAX {
         // The same argon2 work as a real check, so timing does not tell whether the account exists.
-        secret::hash_blocking(password).await?;
+        secret::verify_blocking(password, secret::DUMMY_HASH.to_string()).await?;
         return Err(Error::InvalidCredentials);
     }
     for user in candidates {

@@ -42,6 +42,12 @@ pub fn verify(secret: &str, phc: &str) -> Result<bool> {
     Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
+/// What an unknown user's password is checked against, so that a login for a missing account
+/// does exactly the work of a real one. Made with the policy's parameters from a random password
+/// nobody knows; a test keeps it in step with the policy.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$teN4pT73tPuY7N6gRkHCGw$i3XKK4JbIVKDCaFjOEcS3cJ/2eWZHgcj0gzgEoqnQ2I";
+
 /// True when a stored hash was made with other parameters than today's policy, so the next
 /// successful login should re-hash the password.
 pub fn needs_rehash(phc: &str) -> bool {
@@ -126,6 +132,20 @@ mod tests {
         assert!(verify("pw", &old).unwrap(), "old hashes still verify");
         let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::default());
         assert!(needs_rehash(&argon2i.hash_password(b"pw", &salt).unwrap().to_string()));
+    }
+
+    #[test]
+    fn the_dummy_hash_follows_the_policy() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!needs_rehash(DUMMY_HASH));
+        assert!(!verify("correct horse battery", DUMMY_HASH).unwrap());
+    }
+
+    #[test]
+    #[ignore = "prints a new DUMMY_HASH"]
+    fn print_a_new_dummy_hash() {
+        let password = Base64UrlUnpadded::encode_string(&random_bytes::<32>().unwrap());
+        println!("{}", hash(&password).unwrap());
     }
 
     #[test]

@@ -20,7 +20,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// Opens (creating if needed) the database file with owner-only permissions, then migrates it.
 pub async fn open(path: &Path) -> Result<SqlitePool> {
     // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
-    crate::files::ensure_private_file(path).map_err(|e| Error::internal("securing the database file", e))?;
+    crate::files::ensure_private_file(path).map_err(|e| Error::internal("creating the database file", e))?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)

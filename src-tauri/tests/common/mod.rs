@@ -122,6 +122,25 @@ impl SmtpServer {
     }
 }
 
+/// `tests/support/smtp_fault.py`: a server that refuses the recipient or drops the connection
+/// in the middle of the message.
+pub struct FaultySmtp {
+    pub port: u16,
+    _process: Group,
+}
+
+impl FaultySmtp {
+    pub fn start(mode: &str) -> FaultySmtp {
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_fault.py");
+        let mut command = Command::new("/usr/bin/python3");
+        command.arg(script).args([&port.to_string(), mode]).stdout(Stdio::null()).stderr(Stdio::null());
+        let process = Group::spawn(&mut command);
+        wait_for_port(port, "smtp_fault.py");
+        FaultySmtp { port, _process: process }
+    }
+}
+
 /// The code in a delivered message: the plain-text line that is four spaces and six digits.
 pub fn code_in(message: &str) -> String {
     message

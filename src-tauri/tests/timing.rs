@@ -1,0 +1,58 @@
+//! Login timing, in its own test binary so no other test shares the machine while it measures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use latchkey_lib::auth::{login, signup};
+use latchkey_lib::config::DEFAULT_FROM;
+use latchkey_lib::mail::{Delivery, Mailer};
+use latchkey_lib::{store, Error};
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_and_wrong_password_take_the_same_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("latchkey.db")).await.unwrap();
+    let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
+    let req = signup::SignupRequest { username: "timer", email: "timer@example.com", password: PASSWORD };
+    let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
+    let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
+    let code = common::code_in(&std::fs::read_to_string(path).unwrap());
+    signup::verify(&pool, "timer@example.com", &code, 1_000).await.unwrap();
+    let timed = |identifier: String| {
+        let pool = pool.clone();
+        async move {
+            // Throttling would skip the argon2 work; this test measures the work itself.
+            sqlx::query("DELETE FROM login_throttle").execute(&pool).await.unwrap();
+            let started = Instant::now();
+            let result = login::login(&pool, &identifier, "wrong horse battery", 1_000).await;
+            let elapsed = started.elapsed();
+            assert!(matches!(result, Err(Error::InvalidCredentials)));
+            elapsed
+        }
+    };
+    // Warm-up, then alternate so both see the same machine load.
+    timed("timer".into()).await;
+    timed("nobody".into()).await;
+    let (mut known, mut unknown) = (vec![], vec![]);
+    for i in 0..30 {
+        known.push(timed("timer".into()).await);
+        unknown.push(timed(format!("nobody{i}")).await);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let ratio = u.as_secs_f64() / k.as_secs_f64();
+    println!(
+        "figure: timing: median login {:.1} ms for a wrong password, {:.1} ms for an unknown user (ratio {ratio:.3}, 30 each)",
+        k.as_secs_f64() * 1e3,
+        u.as_secs_f64() * 1e3
+    );
+    assert!((0.9..=1.1).contains(&ratio), "ratio {ratio}");
+}
