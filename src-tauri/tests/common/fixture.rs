@@ -17,6 +17,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 pub struct Fixture {
     pub smtp: SmtpServer,
     pub data: tempfile::TempDir,
+    /// Everything the app and the drivers printed.
+    pub log: std::path::PathBuf,
+    _logs: tempfile::TempDir,
     pub driver: Driver,
     _serial: MutexGuard<'static, ()>,
 }
@@ -51,8 +54,10 @@ impl Fixture {
             ("SMTP_FROM", "Latchkey <no-reply@latchkey.test>".to_string()),
         ];
         env.extend(extra.iter().cloned());
-        let driver = Driver::start(&env);
-        Fixture { smtp, data, driver, _serial: serial }
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("app.log");
+        let driver = Driver::start_logged(&env, Some(&log));
+        Fixture { smtp, data, log, _logs: logs, driver, _serial: serial }
     }
 
     /// Fills and submits the sign-up form, waits for the verify screen, returns the emailed code.

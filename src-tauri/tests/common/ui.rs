@@ -22,16 +22,28 @@ pub struct Driver {
 
 impl Driver {
     pub fn start(env: &[(&str, String)]) -> Driver {
+        Self::start_logged(env, None)
+    }
+
+    /// Like `start`, with the app's (and the drivers') output in `log`.
+    pub fn start_logged(env: &[(&str, String)], log: Option<&Path>) -> Driver {
         assert!(std::env::var_os("DISPLAY").is_some(), "no display: run through `make test`");
         let port = free_port();
         let native_port = free_port();
         let mut command = Command::new(tauri_driver());
         command
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        match log {
+            Some(path) => {
+                let file = std::fs::File::create(path).unwrap();
+                command.stdout(file.try_clone().unwrap()).stderr(file);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
         let process = Group::spawn(&mut command);
         wait_for_port(port, "tauri-driver");
         Driver { port, _process: process }
