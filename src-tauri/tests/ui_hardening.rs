@@ -134,7 +134,7 @@ async fn startup_error(data_dir: &Path, shot: Option<&str>) -> String {
     let w = f.launch().await;
     w.wait_screen("error-screen").await;
     let detail = w.wait_message("startup_failed").await;
-    assert_eq!(w.text("error-detail").await, detail);
+    assert!(w.text("error-title").await.contains("could not start"));
     if let Some(name) = shot {
         w.axe("start-up error").await;
         w.screenshot(name).await;

@@ -237,7 +237,6 @@ async function start() {
     else show(reply.screen);
   } catch (error) {
     if (error.code === "startup_failed") {
-      $("error-detail").textContent = error.detail;
       show("error");
       say(error.detail, error.code);
       return;
