@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # UI tests: WebKitWebDriver and a virtual display, screenshots
   webkit2gtk-driver xvfb xauth
   # Icons from the one SVG source (scripts/make-icons.sh) and screenshots
-  imagemagick librsvg2-bin
+  imagemagick librsvg2-bin icnsutils
   # Keychain tests: a real Secret Service on a private D-Bus session
   gnome-keyring dbus-x11 libsecret-tools
   # Mail tests: a real SMTP server process
