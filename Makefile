@@ -2,11 +2,12 @@
 #   make run    install what is missing, build, open the app (mail goes to the outbox)
 #   make test   install what is missing, then fmt, clippy, unit, integration and UI tests
 #   make dist   release installers (.deb, .rpm) under target/release/bundle/
+#   make bench-startup   start-up time, memory and .deb size against a blank Tauri window
 
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps run build test lint unit-and-integration dist icons clean
+.PHONY: all deps run build test lint test-dist dist bench-startup icons clean
 
 all: build
 
@@ -28,9 +29,18 @@ lint: deps
 
 test: lint
 	scripts/with-test-services.sh $(CARGO) test --workspace
+	$(MAKE) test-dist
+
+# Builds the release .deb, installs it, runs it, upgrades it and removes it.
+test-dist: deps
+	scripts/test-dist.sh
 
 dist: deps
 	scripts/dist.sh
+
+# Start-up time, memory and installer size against a blank Tauri window (release builds).
+bench-startup: deps
+	scripts/bench-startup.sh
 
 icons:
 	scripts/make-icons.sh

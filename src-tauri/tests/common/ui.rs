@@ -51,9 +51,14 @@ impl Driver {
 
     /// Starts the app and returns a WebDriver session on its window.
     pub async fn launch(&self) -> Client {
+        self.launch_binary(Path::new(env!("CARGO_BIN_EXE_latchkey"))).await
+    }
+
+    /// Starts the app from another binary (an installed package, say).
+    pub async fn launch_binary(&self, binary: &Path) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
-        caps.insert("tauri:options".into(), json!({ "application": env!("CARGO_BIN_EXE_latchkey") }));
+        caps.insert("tauri:options".into(), json!({ "application": binary }));
         let url = format!("http://127.0.0.1:{}", self.port);
         // tauri-driver can answer before its native driver listens: retry for a few seconds.
         let deadline = Instant::now() + WAIT;
