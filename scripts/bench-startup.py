@@ -24,6 +24,7 @@ APPS = {
     "latchkey": {"binary": f"{ROOT}/target/release/latchkey", "first": "signup-screen"},
     "blank": {"binary": f"{ROOT}/target/release/latchkey-blank", "first": "ready"},
 }
+BREAKDOWN = {}
 TARGETS = {"time": 1.15, "memory": 1.10, "deb": 1.6}
 DEB_CAP = 6 * 1024 * 1024
 
@@ -101,7 +102,15 @@ def measure(port, name):
     elapsed = time.monotonic() - start
     time.sleep(3)
     pid = app_pid(os.path.basename(app["binary"]))
-    memory = sum(pss_kib(p) for p in tree(pid)) if pid else 0
+    procs = tree(pid) if pid else []
+    memory = sum(pss_kib(p) for p in procs)
+    BREAKDOWN[name] = {}
+    for p in procs:
+        try:
+            comm = open(f"/proc/{p}/comm").read().strip()
+        except OSError:
+            continue
+        BREAKDOWN[name][comm] = BREAKDOWN[name].get(comm, 0) + pss_kib(p)
     call(port, "DELETE", f"/session/{session}")
     time.sleep(0.5)
     return elapsed, memory
@@ -158,6 +167,8 @@ def main():
     print(f"{'.deb':10} {app_deb/1048576:>10.2f}MB {blank_deb/1048576:>10.2f}MB {ratios['deb']:>7.3f} {TARGETS['deb']:>7}")
     print("raw times (s):", {n: [round(t, 3) for t in r["time"]] for n, r in results.items()})
     print("raw PSS (MiB):", {n: [round(m / 1024, 1) for m in r["memory"]] for n, r in results.items()})
+    print("PSS by process, last run (MiB):",
+          {n: {c: round(k / 1024, 1) for c, k in b.items()} for n, b in BREAKDOWN.items()})
     missed = [k for k in TARGETS if ratios[k] > TARGETS[k]]
     if app_deb > DEB_CAP:
         missed.append("deb over 6 MiB")

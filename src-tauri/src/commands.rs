@@ -82,9 +82,8 @@ pub async fn startup<R: Runtime>(app: AppHandle<R>) -> Result<Reply<Startup>> {
         let reason = app.try_state::<StartupFailure>().map(|f| f.0.clone()).unwrap_or_default();
         return Err(Error::StartupFailed(reason));
     };
-    let token = state.current_token().await;
-    let startup = auth::login::startup(&state.pool, token.as_ref(), state.now()).await?;
-    if token.is_some() && startup.profile.is_none() {
+    let startup = auth::login::startup(&state.pool, state.now(), || state.current_token()).await?;
+    if startup.stale_token {
         state.sign_out().await; // an expired or revoked session: forget it everywhere
     }
     reply("", startup)

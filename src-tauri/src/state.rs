@@ -92,7 +92,7 @@ impl App {
             None => Mailer::outbox(&data_dir.join(OUTBOX_DIR), &config.mail_from),
         }
         .map_err(StartupError::Settings)?;
-        store::purge_expired(&pool, clock()).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+        // Expired rows are purged by the first screen's `startup` call, after the window shows.
         Ok(App { pool, mailer, data_dir: data_dir.to_path_buf(), keychain, clock, session: Mutex::new(None) })
     }
 

@@ -99,7 +99,7 @@ async fn check_credentials(
 pub async fn whoami(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     let token = token.ok_or(Error::NotAuthenticated)?;
     let profile = sessions::find_profile(pool, &token.digest(), now).await?;
-    profile.map(Profile::from).ok_or(Error::NotAuthenticated)
+    profile.ok_or(Error::NotAuthenticated)
 }
 
 pub async fn logout(pool: &SqlitePool, token: &Token) -> Result<()> {
@@ -120,18 +120,27 @@ pub enum Screen {
 pub struct Startup {
     pub screen: Screen,
     pub profile: Option<Profile>,
+    /// A remembered token that no longer opens a session (expired, revoked): forget it.
+    #[serde(skip)]
+    pub stale_token: bool,
 }
 
-/// Purges what has expired, then decides the first screen from the remembered token, if any.
-pub async fn startup(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Startup> {
+/// Purges what has expired, then decides the first screen. The remembered token is asked for only
+/// when there are accounts at all, so a first start never waits on the keychain.
+pub async fn startup<F>(pool: &SqlitePool, now: Timestamp, remembered: impl FnOnce() -> F) -> Result<Startup>
+where
+    F: std::future::Future<Output = Option<Token>>,
+{
     store::purge_expired(pool, now).await?;
-    match whoami(pool, token, now).await {
-        Ok(profile) => return Ok(Startup { screen: Screen::Profile, profile: Some(profile) }),
-        Err(Error::NotAuthenticated) => {}
-        Err(e) => return Err(e),
+    if users::count(pool).await? == 0 {
+        return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false });
     }
-    let screen = if users::count(pool).await? == 0 { Screen::Signup } else { Screen::Login };
-    Ok(Startup { screen, profile: None })
+    let token = remembered().await;
+    match whoami(pool, token.as_ref(), now).await {
+        Ok(profile) => Ok(Startup { screen: Screen::Profile, profile: Some(profile), stale_token: false }),
+        Err(Error::NotAuthenticated) => Ok(Startup { screen: Screen::Login, profile: None, stale_token: token.is_some() }),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -277,12 +286,20 @@ mod tests {
     #[tokio::test]
     async fn startup_picks_the_screen_and_purges_expired_sessions() {
         let db = test_db().await;
-        assert_eq!(startup(&db.pool, None, T0).await.unwrap().screen, Screen::Signup);
+        let asked = std::cell::Cell::new(false);
+        let remembered = |token: Option<Token>| {
+            asked.set(true);
+            async move { token }
+        };
+        assert_eq!(startup(&db.pool, T0, || remembered(None)).await.unwrap().screen, Screen::Signup);
+        assert!(!asked.get(), "no accounts: the keychain is not asked");
         let s = account(&db).await;
-        assert_eq!(startup(&db.pool, Some(&s.token), T0 + 1).await.unwrap().screen, Screen::Profile);
-        assert_eq!(startup(&db.pool, None, T0 + 1).await.unwrap().screen, Screen::Login);
-        let later = startup(&db.pool, Some(&s.token), T0 + SESSION_TTL_SECS).await.unwrap();
+        let t = || remembered(Some(s.token.clone()));
+        assert_eq!(startup(&db.pool, T0 + 1, t).await.unwrap().screen, Screen::Profile);
+        assert_eq!(startup(&db.pool, T0 + 1, || remembered(None)).await.unwrap().screen, Screen::Login);
+        let later = startup(&db.pool, T0 + SESSION_TTL_SECS, t).await.unwrap();
         assert_eq!(later.screen, Screen::Login);
+        assert!(later.stale_token);
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db.pool).await.unwrap();
         assert_eq!(left, 0);
     }

@@ -8,10 +8,6 @@ pub mod secret;
 pub mod signup;
 pub mod validate;
 
-use serde::Serialize;
-
-use crate::store::sessions::ProfileRow;
-
 /// A code is valid for 10 minutes.
 pub const CODE_TTL_SECS: i64 = 10 * 60;
 /// At most one code email per minute per pending sign-up.
@@ -29,29 +25,8 @@ pub const SESSION_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 /// Seconds since the Unix epoch; what every `now` argument means.
 pub type Timestamp = i64;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Profile {
-    pub username: String,
-    pub email: String,
-    pub is_active: bool,
-    pub is_admin: bool,
-    /// Seconds since the Unix epoch.
-    pub date_joined: i64,
-    pub session_expires_at: i64,
-}
-
-impl From<ProfileRow> for Profile {
-    fn from(r: ProfileRow) -> Self {
-        Profile {
-            username: r.username,
-            email: r.email,
-            is_active: r.is_active,
-            is_admin: r.is_admin,
-            date_joined: r.date_joined,
-            session_expires_at: r.session_expires_at,
-        }
-    }
-}
+/// Who is signed in: the account without its password hash, and when the session ends.
+pub use crate::store::sessions::ProfileRow as Profile;
 
 /// A freshly created session: the raw token goes to the keychain, never to the database.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use super::common_passwords::COMMON_PASSWORDS;
+use super::common_passwords;
 use super::validate::{PASSWORD_MAX, PASSWORD_MIN};
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,7 +61,7 @@ pub fn check(password: &str, username: &str, email: &str) -> PasswordCheck {
 /// In the list itself, or a listed word dressed up with digits, symbols and look-alike letters
 /// ("P@ssw0rd2024!").
 fn is_common(lower: &str) -> bool {
-    let listed = |w: &str| COMMON_PASSWORDS.binary_search(&w).is_ok();
+    let listed = common_passwords::contains;
     let strip = |w: &str| w.trim_matches(|c: char| !c.is_alphabetic()).to_string();
     let core = strip(lower);
     let plain: String = core
@@ -85,13 +85,6 @@ mod tests {
 
     fn ok(p: &str) -> bool {
         check(p, "someone", "someone@example.com").acceptable
-    }
-
-    #[test]
-    fn the_list_is_big_sorted_and_lower_case() {
-        assert!(COMMON_PASSWORDS.len() >= 10_000);
-        assert!(COMMON_PASSWORDS.windows(2).all(|w| w[0] < w[1]));
-        assert!(COMMON_PASSWORDS.iter().all(|w| w.to_lowercase() == *w));
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub async fn verify(pool: &SqlitePool, email: &str, code: &str, now: Timestamp) 
     }
     let token = Token::generate()?;
     match store::sessions::complete_signup(pool, &row, &token.digest(), now, now + SESSION_TTL_SECS).await {
-        Ok(profile) => Ok(NewSession { token, profile: profile.into() }),
+        Ok(profile) => Ok(NewSession { token, profile }),
         Err(e @ (Error::UsernameTaken | Error::EmailTaken)) => {
             // Someone else took the name meanwhile; this sign-up can never finish.
             pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;

@@ -5,12 +5,13 @@ use super::users::{self, NewUser};
 use crate::error::{Error, Result};
 
 /// What "who am I" returns: no password hash here.
-#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, serde::Serialize)]
 pub struct ProfileRow {
     pub username: String,
     pub email: String,
     pub is_active: bool,
     pub is_admin: bool,
+    /// Seconds since the Unix epoch, like every timestamp here.
     pub date_joined: i64,
     pub session_expires_at: i64,
 }
