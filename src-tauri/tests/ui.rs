@@ -104,6 +104,28 @@ async fn sign_up_errors_are_shown_on_their_fields() {
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
 
+    // The live hint applies the sign-up rules as the password is typed.
+    w.fill("signup-username", "annie").await;
+    w.fill("signup-email", "annie@example.com").await;
+    for (typed, strength, words) in [
+        ("password123", "weak", "most common"),
+        ("annie-rocks-2024", "weak", "username"),
+        ("zebra-lantern-quilt", "strong", "Strong"),
+    ] {
+        w.fill("signup-password", typed).await;
+        let deadline = std::time::Instant::now() + common::ui::WAIT;
+        while w.attr("signup-password-strength", "data-strength").await.as_deref() != Some(strength)
+            || !w.text("signup-password-strength").await.contains(words)
+        {
+            assert!(std::time::Instant::now() < deadline, "{typed}: {}", w.text("signup-password-strength").await);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    w.fill("signup-password", "password123").await;
+    w.click("signup-submit").await;
+    assert!(w.wait_message("invalid_input").await.contains("most common"));
+    w.screenshot("error-common-password").await;
+
     let cases = [
         ("ab", "ann@example.com", PASSWORD, "signup-username", "3 to 150"),
         ("bad name", "ann@example.com", PASSWORD, "signup-username", "only letters"),
