@@ -138,7 +138,9 @@ where
     let token = remembered().await;
     match whoami(pool, token.as_ref(), now).await {
         Ok(profile) => Ok(Startup { screen: Screen::Profile, profile: Some(profile), stale_token: false }),
-        Err(Error::NotAuthenticated) => Ok(Startup { screen: Screen::Login, profile: None, stale_token: token.is_some() }),
+        Err(Error::NotAuthenticated) => {
+            Ok(Startup { screen: Screen::Login, profile: None, stale_token: token.is_some() })
+        }
         Err(e) => Err(e),
     }
 }
