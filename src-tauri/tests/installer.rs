@@ -88,9 +88,7 @@ async fn the_deb_installs_runs_upgrades_and_uninstalls_cleanly() {
 
     let w = launch().await;
     w.wait_screen("signup-screen").await;
-    w.fill("signup-username", "packaged").await;
-    w.fill("signup-email", "packaged@example.com").await;
-    w.fill("signup-password", PASSWORD).await;
+    w.fill_signup("packaged", "packaged@example.com", PASSWORD).await;
     w.click("signup-submit").await;
     w.wait_screen("verify-screen").await;
     let outbox = data_dir.join("outbox");

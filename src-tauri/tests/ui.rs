@@ -133,9 +133,7 @@ async fn sign_up_errors_are_shown_on_their_fields() {
         ("annie", "ann@example.com", "short", "signup-password", "at least 8"),
     ];
     for (username, email, password, field, words) in cases {
-        w.fill("signup-username", username).await;
-        w.fill("signup-email", email).await;
-        w.fill("signup-password", password).await;
+        w.fill_signup(username, email, password).await;
         w.click("signup-submit").await;
         let detail = w.wait_message("invalid_input").await;
         assert!(detail.contains(words), "{field}: {detail}");
@@ -160,9 +158,7 @@ async fn sign_up_errors_are_shown_on_their_fields() {
     for (username, email, code) in
         [("TAKEN_ONE", "fresh@example.com", "username_taken"), ("fresh_one", "Taken@EXAMPLE.com", "email_taken")]
     {
-        w.fill("signup-username", username).await;
-        w.fill("signup-email", email).await;
-        w.fill("signup-password", PASSWORD).await;
+        w.fill_signup(username, email, PASSWORD).await;
         w.click("signup-submit").await;
         w.wait_message(code).await;
     }
@@ -273,9 +269,7 @@ async fn mail_failure_is_clear_leaves_nothing_and_a_retry_works() {
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
     f.smtp.stop();
-    w.fill("signup-username", "mona").await;
-    w.fill("signup-email", "mona@example.com").await;
-    w.fill("signup-password", PASSWORD).await;
+    w.fill_signup("mona", "mona@example.com", PASSWORD).await;
     w.click("signup-submit").await;
     let detail = w.wait_message("mail_failed").await;
     assert!(detail.contains("try again"), "{detail}");
@@ -358,9 +352,7 @@ async fn double_submission_sends_one_request_and_one_email() {
     let f = Fixture::new();
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
-    w.fill("signup-username", "dora").await;
-    w.fill("signup-email", "dora@example.com").await;
-    w.fill("signup-password", PASSWORD).await;
+    w.fill_signup("dora", "dora@example.com", PASSWORD).await;
     // Two clicks and an Enter in the same moment, as an impatient person would.
     w.js("const b = document.getElementById('signup-submit'); b.click(); b.click();
           document.getElementById('signup-password').dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));
@@ -411,9 +403,7 @@ async fn outbox_mode_says_where_the_message_was_written() {
     let f = Fixture::with_env(&[("SMTP_HOST", String::new())]);
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
-    w.fill("signup-username", "otto").await;
-    w.fill("signup-email", "otto@example.com").await;
-    w.fill("signup-password", PASSWORD).await;
+    w.fill_signup("otto", "otto@example.com", PASSWORD).await;
     w.click("signup-submit").await;
     w.wait_screen("verify-screen").await;
     let detail = w.wait_message("").await;

@@ -63,9 +63,7 @@ impl Fixture {
     /// Fills and submits the sign-up form, waits for the verify screen, returns the emailed code.
     pub async fn request_code(&self, w: &Window, username: &str, email: &str) -> String {
         let before = self.smtp.messages().len();
-        w.fill("signup-username", username).await;
-        w.fill("signup-email", email).await;
-        w.fill("signup-password", PASSWORD).await;
+        w.fill_signup(username, email, PASSWORD).await;
         w.click("signup-submit").await;
         w.wait_screen("verify-screen").await;
         super::code_in(&self.smtp.wait_for_message(before + 1))

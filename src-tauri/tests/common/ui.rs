@@ -100,6 +100,13 @@ impl Window {
         input.send_keys(text).await.unwrap();
     }
 
+    /// Types the three sign-up fields (without submitting).
+    pub async fn fill_signup(&self, username: &str, email: &str, password: &str) {
+        self.fill("signup-username", username).await;
+        self.fill("signup-email", email).await;
+        self.fill("signup-password", password).await;
+    }
+
     pub async fn click(&self, id: &str) {
         self.el(id).await.click().await.unwrap_or_else(|e| panic!("click #{id}: {e}"));
     }
