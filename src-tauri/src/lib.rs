@@ -32,8 +32,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// Builds the managed state. Never fails: when something is wrong (settings, data folder, database),
 /// the window opens on an error screen that says what to do, instead of the app crashing.
 fn setup<R: Runtime>(app: &mut tauri::App<R>) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
     match tauri::async_runtime::block_on(open_state(app.path())) {
         Ok(state) => {
+            log::info!("ready in {} ms", started.elapsed().as_millis());
             app.manage(state);
         }
         Err(e) => {

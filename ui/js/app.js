@@ -1,5 +1,7 @@
 import { api } from "./api.js";
 
+performance.mark("latchkey:app-js");
+
 const $ = (id) => document.getElementById(id);
 const SCREENS = ["loading", "error", "signup", "verify", "login", "profile"];
 const message = $("message");
@@ -17,6 +19,8 @@ let resendAt = 0; // milliseconds since the epoch
 let countdown = null;
 
 function show(name, { focus = true } = {}) {
+  // For the start-up benchmark: when the first real screen appeared, in page time.
+  if (current === "loading" && name !== "loading") performance.mark("latchkey:first-screen");
   current = name;
   for (const screen of SCREENS) $(`${screen}-screen`).hidden = screen !== name;
   if (!focus) return;
