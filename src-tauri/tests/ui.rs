@@ -134,6 +134,7 @@ async fn sign_up_errors_are_shown_on_their_fields() {
     ];
     for (username, email, password, field, words) in cases {
         w.fill_signup(username, email, password).await;
+        w.clear_message().await; // the previous case left an invalid_input message too
         w.click("signup-submit").await;
         let detail = w.wait_message("invalid_input").await;
         assert!(detail.contains(words), "{field}: {detail}");
@@ -203,9 +204,15 @@ async fn verify_errors_wrong_code_attempt_limit_too_soon_expired_and_missing() {
     w.fill("verify-code", &other(&code)).await;
     w.click("verify-submit").await;
     w.wait_message("too_many_attempts").await;
-    w.wait_screen("signup-screen").await;
     assert_eq!(f.count("pending_signups").await, 0);
     w.screenshot("error-too-many-attempts").await;
+    // After that even the right code fails.
+    w.fill("verify-code", &code).await;
+    w.click("verify-submit").await;
+    w.wait_message("no_pending_signup").await;
+    assert_eq!(f.count("users").await, 0);
+    w.click("verify-back").await;
+    w.wait_screen("signup-screen").await;
 
     // Expired: the code's ten minutes are moved into the past.
     let code = f.request_code(&w, "vera", "vera@example.com").await;
@@ -213,8 +220,9 @@ async fn verify_errors_wrong_code_attempt_limit_too_soon_expired_and_missing() {
     w.fill("verify-code", &code).await;
     w.click("verify-submit").await;
     w.wait_message("code_expired").await;
-    w.wait_screen("signup-screen").await;
     assert_eq!(f.count("pending_signups").await, 0);
+    w.click("verify-back").await;
+    w.wait_screen("signup-screen").await;
 
     // No pending sign-up: it vanished (say, purged) while the verify screen was open.
     let code = f.request_code(&w, "vera", "vera@example.com").await;

@@ -132,18 +132,12 @@ onSubmit("signup-form", () =>
 
 onSubmit("verify-form", () =>
   busy($("verify-submit"), "Verifying…", async () => {
-    try {
-      const reply = await api.verifySignup(pendingEmail, $("verify-code").value);
-      $("signup-password").value = "";
-      say(reply.detail);
-      showProfile(reply.profile);
-    } catch (error) {
-      if (["too_many_attempts", "code_expired", "no_pending_signup"].includes(error.code)) {
-        show("signup", { focus: false });
-        $("signup-submit").focus();
-      }
-      throw error;
-    }
+    // On too_many_attempts or code_expired the message says to sign up again; the screen stays,
+    // and "Wrong address? Go back" returns to the filled-in form.
+    const reply = await api.verifySignup(pendingEmail, $("verify-code").value);
+    $("signup-password").value = "";
+    say(reply.detail);
+    showProfile(reply.profile);
   }),
 );
 

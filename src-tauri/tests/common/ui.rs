@@ -127,10 +127,13 @@ impl Window {
         }
     }
 
-    /// The `#message` text and its `data-code` ("" on success).
+    /// The `#message` text and its `data-code` ("" on success), read together in one step so a
+    /// message being replaced is never seen half old, half new.
     pub async fn message(&self) -> (String, String) {
-        let m = self.el("message").await;
-        (m.text().await.unwrap_or_default(), m.attr("data-code").await.ok().flatten().unwrap_or_default())
+        let read = "const m = document.getElementById('message'); return [m.textContent, m.dataset.code || ''];";
+        let value = self.js(read).await;
+        let part = |i: usize| value[i].as_str().unwrap_or_default().to_string();
+        (part(0), part(1))
     }
 
     /// Waits for `#message` to carry this code ("" for a success) and returns its text.
