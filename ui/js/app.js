@@ -56,6 +56,7 @@ function showError(error) {
     note.textContent = error.detail;
     input.closest(".field").append(note);
     input.setAttribute("aria-invalid", "true");
+    if (inputId === "signup-password") clearStrength(); // the error below says it more precisely
     input.setAttribute("aria-describedby", `${input.dataset.describedby} ${note.id}`.trim());
     input.focus();
   }
@@ -209,20 +210,25 @@ function updateStrength() {
     const password = $("signup-password").value;
     const asked = ++strengthAsked;
     if (!password) {
-      output.textContent = "";
-      output.dataset.strength = "";
+      clearStrength();
       return;
     }
     try {
       const reply = await api.checkPassword($("signup-username").value, $("signup-email").value, password);
       if (asked !== strengthAsked) return; // an answer to an older keystroke
       output.dataset.strength = reply.strength;
-      output.textContent = `${reply.strength[0].toUpperCase()}${reply.strength.slice(1)}: ${reply.detail}`;
+      output.textContent = reply.acceptable ? `Strength: ${reply.detail}` : reply.detail;
     } catch {
-      output.textContent = "";
-      output.dataset.strength = "";
+      clearStrength();
     }
   }, 150);
+}
+
+function clearStrength() {
+  clearTimeout(strengthTimer);
+  strengthAsked++; // an answer still on its way is now stale
+  $("signup-password-strength").textContent = "";
+  $("signup-password-strength").dataset.strength = "";
 }
 for (const id of ["signup-password", "signup-username", "signup-email"]) {
   $(id).addEventListener("input", updateStrength);

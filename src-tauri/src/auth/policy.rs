@@ -51,9 +51,9 @@ pub fn check(password: &str, username: &str, email: &str) -> PasswordCheck {
         );
     }
     let (strength, hint) = match len {
-        ..=11 => (Strength::Fair, "Acceptable. A longer password, like a short phrase, is much harder to guess."),
-        12..=15 => (Strength::Good, "Good password."),
-        _ => (Strength::Strong, "Strong password."),
+        ..=11 => (Strength::Fair, "Fair. A longer password, like a short phrase, is much harder to guess."),
+        12..=15 => (Strength::Good, "Good."),
+        _ => (Strength::Strong, "Strong."),
     };
     PasswordCheck { acceptable: true, strength, hint: hint.to_string() }
 }
