@@ -24,7 +24,6 @@ pub fn system_clock() -> Clock {
 pub struct App {
     pub pool: SqlitePool,
     pub mailer: Mailer,
-    pub data_dir: PathBuf,
     keychain: Keychain,
     clock: Clock,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
@@ -93,7 +92,7 @@ impl App {
         }
         .map_err(StartupError::Settings)?;
         // Expired rows are purged by the first screen's `startup` call, after the window shows.
-        Ok(App { pool, mailer, data_dir: data_dir.to_path_buf(), keychain, clock, session: Mutex::new(None) })
+        Ok(App { pool, mailer, keychain, clock, session: Mutex::new(None) })
     }
 
     pub fn now(&self) -> Timestamp {
