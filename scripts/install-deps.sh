@@ -7,6 +7,8 @@ APT_PACKAGES=(
   # Tauri 2 build prerequisites on Linux
   libwebkit2gtk-4.1-dev build-essential file pkg-config libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev
+  # The system SQLite (linked, not built in, on Linux): headers, and libclang for sqlx's bindings
+  libsqlite3-dev libclang-dev
   # UI tests: WebKitWebDriver and a virtual display, screenshots
   webkit2gtk-driver xvfb xauth
   # Icons from the one SVG source (scripts/make-icons.sh) and screenshots

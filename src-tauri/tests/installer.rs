@@ -46,6 +46,59 @@ fn bumped(deb: &Path, dir: &Path) -> PathBuf {
     out
 }
 
+/// The packages a `Depends` value names, and everything they depend on in turn (as installed here).
+fn dependency_closure(depends: &str) -> std::collections::BTreeSet<String> {
+    let names = |value: &str| -> Vec<String> {
+        value
+            .split([',', '|'])
+            .filter_map(|d| d.split_whitespace().next())
+            .map(|d| d.split(':').next().unwrap_or(d).to_string())
+            .filter(|d| !d.is_empty())
+            .collect()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = names(depends);
+    while let Some(package) = todo.pop() {
+        if !seen.insert(package.clone()) {
+            continue;
+        }
+        let out = Command::new("dpkg-query").args(["-W", "-f=${Depends},${Pre-Depends}", &package]).output().unwrap();
+        todo.extend(names(&String::from_utf8_lossy(&out.stdout)));
+    }
+    seen
+}
+
+/// What dpkg-shlibdeps would check: each shared library the installed binary links against belongs
+/// to a package that `Depends` pulls in, so installing the .deb on a bare system is enough to run it.
+fn every_linked_library_is_a_declared_dependency(depends: &str) {
+    let closure = dependency_closure(depends);
+    let dynamic = run(Command::new("objdump").args(["-p", INSTALLED]));
+    let needed: Vec<&str> = dynamic.lines().filter_map(|l| l.trim().strip_prefix("NEEDED")).map(str::trim).collect();
+    assert!(needed.iter().any(|l| l.starts_with("libsqlite3")), "links the system SQLite: {needed:?}");
+    let resolved = run(Command::new("ldd").arg(INSTALLED));
+    for library in needed {
+        let path = resolved
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(library)?.trim().strip_prefix("=> ")?.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{library} does not resolve: {resolved}"));
+        // dpkg records some libraries under /lib and some under /usr/lib (merged /usr): ask for each.
+        let real = std::fs::canonicalize(path).unwrap().display().to_string();
+        let candidates = [path.to_string(), real.clone(), real.replacen("/usr/lib/", "/lib/", 1)];
+        let owner = candidates
+            .iter()
+            .find_map(|p| {
+                let out = Command::new("dpkg").arg("-S").arg(p).env("LC_ALL", "C").output().ok()?;
+                out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            })
+            .unwrap_or_else(|| panic!("no package owns {library} ({candidates:?})"));
+        let package = owner.split(':').next().unwrap().trim().to_string();
+        assert!(
+            closure.contains(&package),
+            "{library} comes from {package}, which Depends ({depends}) does not pull in"
+        );
+    }
+}
+
 fn remove() {
     let _ =
         Command::new("apt-get").args(["purge", "-y", "-qq", PACKAGE]).env("DEBIAN_FRONTEND", "noninteractive").output();
@@ -73,6 +126,7 @@ async fn the_deb_installs_runs_upgrades_and_uninstalls_cleanly() {
         deps.contains("libwebkit2gtk-4.1-0") && deps.contains("libgtk-3-0") && deps.contains("libdbus-1-3"),
         "{deps}"
     );
+    every_linked_library_is_a_declared_dependency(&deps);
 
     // The user's data lives where the OS says (XDG), with no LATCHKEY_DATA_DIR and no SMTP: the defaults.
     let home = tempfile::tempdir().unwrap();

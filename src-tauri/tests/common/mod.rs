@@ -66,15 +66,27 @@ impl Drop for Group {
 pub struct SmtpServer {
     pub port: u16,
     maildir: PathBuf,
+    /// aiosmtpd's TLS options (certificate and key), if any.
+    tls_args: Vec<String>,
     process: Option<Group>,
     _dir: tempfile::TempDir,
 }
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::start_with(&[])
+    }
+
+    /// With extra aiosmtpd options, e.g. `--tlscert`/`--tlskey` (STARTTLS) or `--smtpscert`/`--smtpskey`.
+    pub fn start_with(tls_args: &[&str]) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut server =
-            SmtpServer { port: free_port(), maildir: dir.path().join("maildir"), process: None, _dir: dir };
+        let mut server = SmtpServer {
+            port: free_port(),
+            maildir: dir.path().join("maildir"),
+            tls_args: tls_args.iter().map(|a| a.to_string()).collect(),
+            process: None,
+            _dir: dir,
+        };
         server.restart();
         server
     }
@@ -84,7 +96,9 @@ impl SmtpServer {
         let listen = format!("127.0.0.1:{}", self.port);
         let mut command = Command::new("/usr/bin/python3");
         command
-            .args(["-m", "aiosmtpd", "-n", "-l", &listen, "-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-m", "aiosmtpd", "-n", "-l", &listen])
+            .args(&self.tls_args)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
