@@ -7,6 +7,7 @@ For each app, alternating, after one warm-up each: the time from asking tauri-dr
 size (PSS) of the app's process tree. Medians of RUNS runs. Prints the ratios and exits non-zero
 when a target is missed.
 """
+import http.client
 import json
 import os
 import shutil
@@ -40,8 +41,17 @@ def call(port, method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read() or b"{}")
+    # tauri-driver keeps its connection to WebKitWebDriver alive between requests, and now and then
+    # that connection is closed under it ("client error (SendRequest)"): ask again once. Never for
+    # a new session, which would launch a second app.
+    attempts = 1 if path == "/session" else 2
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return json.loads(r.read() or b"{}")
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            if attempt + 1 == attempts:
+                raise
 
 
 def pss_kib(pid):

@@ -79,9 +79,9 @@ async fn the_webview_refuses_inline_script_eval_remote_fetches_and_foreign_comma
             let fetchResult;
             try { await fetch('https://example.com/'); fetchResult = 'fetched'; } catch (e) { fetchResult = 'blocked: ' + e.name; }
             let plugin;
-            try { await window.__TAURI__.core.invoke('plugin:app|version'); plugin = 'allowed'; } catch (e) { plugin = String(e); }
+            try { await window.__TAURI_INTERNALS__.invoke('plugin:app|version'); plugin = 'allowed'; } catch (e) { plugin = String(e); }
             let own;
-            try { own = (await window.__TAURI__.core.invoke('startup', {})).success; } catch (e) { own = String(e); }
+            try { own = (await window.__TAURI_INTERNALS__.invoke('startup', {})).success; } catch (e) { own = String(e); }
             setTimeout(() => done({ inline: !!window.__inlineRan, evalResult, fnResult, fetchResult, plugin, own, violations }), 300);
         })();
     "#;
