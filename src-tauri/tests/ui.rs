@@ -26,6 +26,8 @@ async fn happy_path_sign_up_relaunch_logout_and_login_by_username_and_email() {
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
     assert_eq!(w.focused_id().await, "signup-username", "focus starts in the first field");
+    let overflow = w.js("return document.documentElement.scrollHeight - window.innerHeight;").await;
+    assert!(overflow.as_i64().unwrap() <= 0, "the sign-up form fits the default window: {overflow} px too tall");
     w.axe("sign-up screen").await;
     w.screenshot("signup").await;
 
