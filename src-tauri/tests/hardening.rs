@@ -17,7 +17,7 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INV
 use tauri::webview::InvokeRequest;
 
 use latchkey_lib::auth::{login, signup};
-use latchkey_lib::config::{Config, Security, SmtpSettings, DEFAULT_FROM};
+use latchkey_lib::config::{Config, Security, DEFAULT_FROM};
 use latchkey_lib::keychain::Keychain;
 use latchkey_lib::mail::{Delivery, Mailer};
 use latchkey_lib::{store, App, Error};
@@ -327,9 +327,7 @@ async fn crashes_at_random_points_keep_the_database_consistent() {
 // Mail faults
 
 fn faulty_mailer(port: u16) -> Mailer {
-    let smtp =
-        SmtpSettings { host: "127.0.0.1".into(), port, username: None, password: None, security: Security::None };
-    Mailer::smtp(&smtp, DEFAULT_FROM).unwrap()
+    common::smtp_mailer("127.0.0.1", port, Security::None)
 }
 
 #[tokio::test]

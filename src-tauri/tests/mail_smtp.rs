@@ -6,14 +6,12 @@ mod common;
 
 use common::{code_in, SmtpServer};
 use latchkey_lib::auth::signup::{self, SignupRequest};
-use latchkey_lib::config::{Security, SmtpSettings};
+use latchkey_lib::config::Security;
 use latchkey_lib::mail::{CodeEmail, Delivery, Mailer};
 use latchkey_lib::Error;
 
 fn smtp_mailer(port: u16) -> Mailer {
-    let settings =
-        SmtpSettings { host: "127.0.0.1".into(), port, username: None, password: None, security: Security::None };
-    Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
+    common::smtp_mailer("127.0.0.1", port, Security::None)
 }
 
 #[tokio::test]
@@ -66,14 +64,7 @@ async fn server_down_gives_mail_failed_and_leaves_nothing_then_a_retry_works() {
 #[tokio::test]
 async fn starttls_required_but_not_offered_fails_cleanly() {
     let server = SmtpServer::start();
-    let settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: server.port,
-        username: None,
-        password: None,
-        security: Security::StartTls,
-    };
-    let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
+    let mailer = common::smtp_mailer("127.0.0.1", server.port, Security::StartTls);
     let email = CodeEmail { username: "ann", to: "ann@example.com", code: "314159", valid_minutes: 10 };
     assert!(matches!(mailer.send_code(&email).await, Err(Error::MailFailed(_))));
     assert!(server.messages().is_empty());

@@ -13,9 +13,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{code_in, SmtpServer};
-use latchkey_lib::config::{Security, SmtpSettings};
-use latchkey_lib::mail::{CodeEmail, Delivery, Mailer};
+use common::{code_in, smtp_mailer, SmtpServer};
+use latchkey_lib::config::Security;
+use latchkey_lib::mail::{CodeEmail, Delivery};
 use latchkey_lib::Error;
 
 /// A CA and a `localhost` certificate it signed, made with the openssl command.
@@ -71,11 +71,6 @@ fn make_certificates(dir: &Path) {
     ]);
 }
 
-fn mailer(port: u16, security: Security) -> Mailer {
-    let settings = SmtpSettings { host: "localhost".into(), port, username: None, password: None, security };
-    Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
-}
-
 fn email() -> CodeEmail<'static> {
     CodeEmail { username: "ann", to: "ann@example.com", code: "271828", valid_minutes: 10 }
 }
@@ -92,7 +87,7 @@ async fn tls_is_verified_against_the_system_trust_store() {
 
     // Not trusted yet: both refuse, nothing is delivered.
     for (server, security) in [(&starttls, Security::StartTls), (&implicit, Security::Tls)] {
-        let sent = mailer(server.port, security).send_code(&email()).await;
+        let sent = smtp_mailer("localhost", server.port, security).send_code(&email()).await;
         let Err(Error::MailFailed(reason)) = sent else { panic!("an untrusted certificate was accepted: {sent:?}") };
         println!("untrusted: {reason}");
         assert!(server.messages().is_empty());
@@ -101,19 +96,12 @@ async fn tls_is_verified_against_the_system_trust_store() {
     // The system now trusts the test CA (OpenSSL reads SSL_CERT_FILE when a connection is set up).
     std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
     for (server, security) in [(&starttls, Security::StartTls), (&implicit, Security::Tls)] {
-        assert_eq!(mailer(server.port, security).send_code(&email()).await.unwrap(), Delivery::Smtp);
+        assert_eq!(smtp_mailer("localhost", server.port, security).send_code(&email()).await.unwrap(), Delivery::Smtp);
         assert_eq!(code_in(&server.wait_for_message(1)), "271828");
     }
 
     // A trusted certificate for another name is still refused: the host name is checked too.
-    let settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: starttls.port,
-        username: None,
-        password: None,
-        security: Security::StartTls,
-    };
-    let other_name = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap().send_code(&email()).await;
+    let other_name = smtp_mailer("127.0.0.1", starttls.port, Security::StartTls).send_code(&email()).await;
     assert!(matches!(other_name, Err(Error::MailFailed(_))), "{other_name:?}");
     assert_eq!(starttls.messages().len(), 1);
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use latchkey_lib::config::{Security, SmtpSettings};
+use latchkey_lib::mail::Mailer;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -60,6 +62,12 @@ impl Drop for Group {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A mailer for a test SMTP server: no login, the given host name and security.
+pub fn smtp_mailer(host: &str, port: u16, security: Security) -> Mailer {
+    let settings = SmtpSettings { host: host.into(), port, username: None, password: None, security };
+    Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
 }
 
 /// Debian's aiosmtpd as a real SMTP server on loopback, delivering into a Maildir.
