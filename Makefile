@@ -1,6 +1,7 @@
 # Latchkey: the only entry points a person needs.
 #   make run    install what is missing, build, open the app (mail goes to the outbox)
-#   make test   install what is missing, then fmt, clippy, unit, integration and UI tests
+#   make test   install what is missing, then fmt, clippy, unit, integration and UI tests,
+#               and the release .deb installed, run, upgraded and removed (test-dist)
 #   make dist   release installers (.deb, .rpm) under target/release/bundle/
 #   make bench-startup   start-up time, memory and .deb size against a blank Tauri window
 
