@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tauri::{AppHandle, Manager, Runtime, State};
 
+use crate::auth::account::{self, EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::error::{Error, Result};
 use crate::mail::Delivery;
@@ -30,6 +31,24 @@ pub struct SignedIn {
     profile: Profile,
     /// False when the keychain is unavailable: the session lasts for this run only.
     remembered: bool,
+}
+
+/// After a password reset or change: signed in with a fresh session.
+#[derive(Debug, Serialize)]
+pub struct Renewed {
+    profile: Profile,
+    remembered: bool,
+    notice_sent: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignedInProfile {
+    profile: Profile,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    notice_sent: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +82,30 @@ fn code_sent_detail(sent: &CodeSent, again: bool) -> String {
             "Mail delivery is not set up on this computer, so the email with your {new}code was saved as a file instead: {}",
             path.display()
         ),
+    }
+}
+
+fn reset_sent_detail(sent: &CodeSent, again: bool) -> String {
+    let new = if again { "new " } else { "" };
+    match &sent.delivery {
+        Delivery::Smtp => format!(
+            "If an account uses {}, we have emailed it a {new}6-digit code. It is valid for 10 minutes.",
+            sent.email
+        ),
+        Delivery::Outbox { path } => format!(
+            "Mail delivery is not set up on this computer, so emails are saved as files in {}. If an account uses {}, the email with its {new}code is there.",
+            path.display(),
+            sent.email
+        ),
+    }
+}
+
+/// A security notice that could not be sent does not undo the change, but the person should know.
+fn with_notice(done: String, notice_sent: bool) -> String {
+    if notice_sent {
+        done
+    } else {
+        format!("{done} We could not send the email notice about this change.")
     }
 }
 
@@ -147,4 +190,88 @@ pub async fn logout(state: State<'_, App>) -> Result<Reply<Empty>> {
         auth::login::logout(&state.pool, &token).await?;
     }
     reply("You have signed out.", Empty {})
+}
+
+#[tauri::command]
+pub async fn request_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
+    let r = Request::parse(request)?;
+    let sent = account::request_reset(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
+    reply(reset_sent_detail(&sent, false), sent)
+}
+
+#[tauri::command]
+pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
+    let r = Request::parse(request)?;
+    let sent = account::resend_reset(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
+    reply(reset_sent_detail(&sent, true), sent)
+}
+
+#[tauri::command]
+pub async fn reset_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
+    let r = Request::parse(request)?;
+    let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
+    let done = account::reset_password(&state.pool, &state.mailer, req, state.now()).await?;
+    renewed(&state, done, "Your password was reset and every other session was signed out. You are signed in.").await
+}
+
+#[tauri::command]
+pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
+    let r = Request::parse(request)?;
+    let (current, new) = (r.text("current_password")?, r.text("new_password")?);
+    let token = state.current_token().await;
+    let done = account::change_password(&state.pool, &state.mailer, token.as_ref(), current, new, state.now()).await?;
+    renewed(&state, done, "Your password was changed and every other session was signed out.").await
+}
+
+/// Keeps the fresh session of a password reset or change and shapes the reply.
+async fn renewed(state: &App, done: PasswordReplaced, what: &str) -> Result<Reply<Renewed>> {
+    let remembered = state.sign_in(done.session.token).await;
+    let detail = signed_in_detail(with_notice(what.to_string(), done.notice_sent), remembered);
+    reply(detail, Renewed { profile: done.session.profile, remembered, notice_sent: done.notice_sent })
+}
+
+#[tauri::command]
+pub async fn request_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<EmailChangeStarted>> {
+    let r = Request::parse(request)?;
+    let (password, new_email) = (r.text("password")?, r.text("new_email")?);
+    let token = state.current_token().await;
+    let started =
+        account::request_email_change(&state.pool, &state.mailer, token.as_ref(), password, new_email, state.now())
+            .await?;
+    reply(code_sent_detail(&started.sent, false), started)
+}
+
+#[tauri::command]
+pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailChangeStarted>> {
+    let token = state.current_token().await;
+    let started = account::resend_email_change(&state.pool, &state.mailer, token.as_ref(), state.now()).await?;
+    reply(code_sent_detail(&started.sent, true), started)
+}
+
+#[tauri::command]
+pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<EmailChanged>> {
+    let r = Request::parse(request)?;
+    let token = state.current_token().await;
+    let changed =
+        account::verify_email_change(&state.pool, &state.mailer, token.as_ref(), r.text("code")?, state.now()).await?;
+    let done = format!("Your email address is now {}.", changed.profile.email);
+    reply(with_notice(done, changed.notice_sent), changed)
+}
+
+#[tauri::command]
+pub async fn cancel_email_change(state: State<'_, App>) -> Result<Reply<SignedInProfile>> {
+    let token = state.current_token().await;
+    let profile = account::cancel_email_change(&state.pool, token.as_ref(), state.now()).await?;
+    reply("The email change was cancelled. Your address stays as it was.", SignedInProfile { profile })
+}
+
+#[tauri::command]
+pub async fn delete_account(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Deleted>> {
+    let r = Request::parse(request)?;
+    let (password, confirm) = (r.text("password")?, r.text("confirm")?);
+    let token = state.current_token().await;
+    let notice_sent =
+        account::delete_account(&state.pool, &state.mailer, token.as_ref(), password, confirm, state.now()).await?;
+    state.sign_out().await;
+    reply(with_notice("Your account was deleted.".to_string(), notice_sent), Deleted { notice_sent })
 }

@@ -13,24 +13,30 @@ pub enum Error {
     UsernameTaken,
     #[error("An account with that email address already exists. Sign in instead.")]
     EmailTaken,
-    #[error("We could not send the verification email. Check the mail settings or your connection and try again.")]
+    #[error("We could not send the email with your code. Check the mail settings or your connection and try again.")]
     MailFailed(String),
     #[error("There is no sign-up waiting for a code for that email address. Please sign up again.")]
     NoPendingSignup,
     #[error("That code is not right. {attempts_left} {} left.", if *attempts_left == 1 { "attempt" } else { "attempts" })]
     InvalidCode { attempts_left: u32 },
-    #[error("That code has expired. Please sign up again to get a new one.")]
-    CodeExpired,
-    #[error("Too many wrong codes. This sign-up was cancelled; please sign up again.")]
-    TooManyAttempts,
+    #[error("That code has expired. {}", .0.start_again())]
+    CodeExpired(Flow),
+    #[error("Too many wrong codes, so this {} was cancelled. {}", .0.noun(), .0.start_again())]
+    TooManyAttempts(Flow),
     #[error("A code was sent moments ago. You can ask for a new one in {seconds} {}.", if *seconds == 1 { "second" } else { "seconds" })]
     ResendTooSoon { seconds: i64 },
     #[error("The username, email or password is not right.")]
     InvalidCredentials,
-    #[error("You are not signed in. Please sign in.")]
+    #[error("You are not signed in, or your session has ended. Please sign in.")]
     NotAuthenticated,
-    #[error("Too many failed sign-in attempts. Please wait {} before trying again.", wait_words(*seconds))]
+    #[error("Too many failed sign-in attempts. Please wait {} before trying again, or reset your password with \"Forgot password?\" instead of waiting.", wait_words(*seconds))]
     LoginThrottled { seconds: i64 },
+    #[error("That is not your current password.")]
+    WrongPassword,
+    #[error("There is no password reset in progress for that address. Ask for a new code.")]
+    NoPendingReset,
+    #[error("There is no email change waiting for a code. Start the change again.")]
+    NoPendingEmailChange,
     /// Latchkey could not start (data folder, database, settings); `detail` says what to do.
     #[error("{0}")]
     StartupFailed(String),
@@ -48,12 +54,15 @@ impl Error {
             Error::MailFailed(_) => "mail_failed",
             Error::NoPendingSignup => "no_pending_signup",
             Error::InvalidCode { .. } => "invalid_code",
-            Error::CodeExpired => "code_expired",
-            Error::TooManyAttempts => "too_many_attempts",
+            Error::CodeExpired(_) => "code_expired",
+            Error::TooManyAttempts(_) => "too_many_attempts",
             Error::ResendTooSoon { .. } => "resend_too_soon",
             Error::InvalidCredentials => "invalid_credentials",
             Error::NotAuthenticated => "not_authenticated",
             Error::LoginThrottled { .. } => "login_throttled",
+            Error::WrongPassword => "wrong_password",
+            Error::NoPendingReset => "no_pending_reset",
+            Error::NoPendingEmailChange => "no_pending_email_change",
             Error::StartupFailed(_) => "startup_failed",
             Error::Internal(_) => "internal",
         }
@@ -63,10 +72,44 @@ impl Error {
         Error::InvalidInput { field, detail: detail.into() }
     }
 
+    /// The same error about another field: a rule shared by several forms, shown on this form's input.
+    pub fn on_field(self, field: &'static str) -> Self {
+        match self {
+            Error::InvalidInput { detail, .. } => Error::InvalidInput { field, detail },
+            other => other,
+        }
+    }
+
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
         let message = format!("{context}: {cause}");
         log::error!("{message}");
         Error::Internal(message)
+    }
+}
+
+/// Which emailed code an error is about, so its sentence says what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Signup,
+    PasswordReset,
+    EmailChange,
+}
+
+impl Flow {
+    fn noun(self) -> &'static str {
+        match self {
+            Flow::Signup => "sign-up",
+            Flow::PasswordReset => "password reset",
+            Flow::EmailChange => "email change",
+        }
+    }
+
+    fn start_again(self) -> &'static str {
+        match self {
+            Flow::Signup => "Please sign up again to get a new code.",
+            Flow::PasswordReset => "Please ask for a new code.",
+            Flow::EmailChange => "Please start the email change again.",
+        }
     }
 }
 

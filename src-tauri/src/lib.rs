@@ -26,6 +26,15 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::login,
         commands::whoami,
         commands::logout,
+        commands::request_password_reset,
+        commands::resend_password_reset,
+        commands::reset_password,
+        commands::change_password,
+        commands::request_email_change,
+        commands::resend_email_change,
+        commands::verify_email_change,
+        commands::cancel_email_change,
+        commands::delete_account,
     ])
 }
 

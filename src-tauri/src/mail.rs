@@ -26,17 +26,53 @@ pub enum Delivery {
     },
 }
 
+#[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Outbox { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
 }
 
+/// Cheap to clone: the SMTP transport is a shared pool.
+#[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
 }
 
-/// What a code email says.
+/// Who a message is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+}
+
+/// Which emailed code a code message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    Signup,
+    PasswordReset,
+    EmailChange,
+}
+
+/// Every message Latchkey sends. Only code messages carry a code; none carries a password or a
+/// session token.
+#[derive(Debug, Clone, Copy)]
+pub enum Letter<'a> {
+    Code {
+        purpose: CodePurpose,
+        code: &'a str,
+        valid_minutes: i64,
+    },
+    PasswordReset,
+    PasswordChanged,
+    /// To the old address; the new one is shown partly masked.
+    EmailChanged {
+        masked_new_address: &'a str,
+    },
+    AccountDeleted,
+}
+
+/// What a sign-up code email says (the sign-up flow's shorthand for a code letter).
 pub struct CodeEmail<'a> {
     pub username: &'a str,
     pub to: &'a str,
@@ -68,8 +104,39 @@ impl Mailer {
         })
     }
 
+    /// Where messages go, as far as can be said without sending one: the outbox folder, if any.
+    pub fn destination(&self) -> Delivery {
+        match &self.transport {
+            Transport::Smtp(_) => Delivery::Smtp,
+            Transport::Outbox { dir, .. } => Delivery::Outbox { path: dir.clone() },
+        }
+    }
+
     pub async fn send_code(&self, email: &CodeEmail<'_>) -> Result<Delivery> {
-        let message = build_message(&self.from, email)?;
+        let letter =
+            Letter::Code { purpose: CodePurpose::Signup, code: email.code, valid_minutes: email.valid_minutes };
+        self.send(Recipient { name: email.username, address: email.to }, letter).await
+    }
+
+    pub async fn send(&self, to: Recipient<'_>, letter: Letter<'_>) -> Result<Delivery> {
+        let message = build_message(&self.from, to, letter)?;
+        self.deliver(message).await
+    }
+
+    /// Sends in the background: the caller's answer and timing must not depend on whether (or how
+    /// fast) the message goes out. A failure is logged.
+    pub fn send_detached(&self, to: Recipient<'_>, letter: Letter<'_>) {
+        let message = match build_message(&self.from, to, letter) {
+            Ok(message) => message,
+            Err(_) => return, // already logged
+        };
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            let _ = mailer.deliver(message).await; // a failure is logged by `mail_failed`
+        });
+    }
+
+    async fn deliver(&self, message: Message) -> Result<Delivery> {
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;
@@ -90,42 +157,161 @@ fn parse_from(from: &str) -> Result<Mailbox, String> {
 
 fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
     // The cause names hosts and SMTP replies, never the message body.
-    log::warn!("sending the verification email through {via} failed: {cause}");
+    log::warn!("sending an email through {via} failed: {cause}");
     Error::MailFailed(format!("{via}: {cause}"))
 }
 
-fn build_message(from: &Mailbox, email: &CodeEmail<'_>) -> Result<Message> {
-    let address = email.to.parse().map_err(|e| mail_failed("address", e))?;
-    let to = Mailbox::new(Some(email.username.to_string()), address);
-    let (plain, html) = bodies(email);
+fn build_message(from: &Mailbox, to: Recipient<'_>, letter: Letter<'_>) -> Result<Message> {
+    let address = to.address.parse().map_err(|e| mail_failed("address", e))?;
+    let mailbox = Mailbox::new(Some(to.name.to_string()), address);
+    let text = compose(to.name, letter);
     Message::builder()
         .from(from.clone())
-        .to(to)
-        .subject("Your Latchkey verification code")
-        .multipart(MultiPart::alternative_plain_html(plain, html))
+        .to(mailbox)
+        .subject(text.subject)
+        .multipart(MultiPart::alternative_plain_html(text.plain(), text.html()))
         .map_err(|e| mail_failed("message", e))
 }
 
-/// The plain-text and HTML versions of the message.
-fn bodies(email: &CodeEmail<'_>) -> (String, String) {
-    let (code, minutes) = (email.code, email.valid_minutes);
-    let plain = format!(
-        "Hello {name},\n\n\
-         Your Latchkey verification code is:\n\n    {code}\n\n\
-         It is valid for {minutes} minutes. Enter it in the Latchkey window to finish creating your account.\n\n\
-         If you did not ask for this code, you can ignore this email: no account will be created.\n",
-        name = email.username,
-    );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;color:#1b1f2a\">\
-         <p>Hello {name},</p><p>Your Latchkey verification code is:</p>\
-         <p style=\"font-size:28px;font-weight:bold;letter-spacing:6px\">{code}</p>\
-         <p>It is valid for {minutes} minutes. Enter it in the Latchkey window to finish creating your account.</p>\
-         <p style=\"color:#5b6275\">If you did not ask for this code, you can ignore this email: no account will be created.</p>\
-         </body></html>",
-        name = html_escape(email.username),
-    );
-    (plain, html)
+/// One block of a message; the plain and HTML versions are both drawn from the same blocks.
+enum Block {
+    Para(String),
+    Code(String),
+    /// The closing "what if this was not you" line, shown quieter in HTML.
+    Aside(String),
+}
+
+struct Text {
+    subject: &'static str,
+    greeting: String,
+    blocks: Vec<Block>,
+}
+
+impl Text {
+    fn plain(&self) -> String {
+        let mut out = format!("{},\n\n", self.greeting);
+        for block in &self.blocks {
+            match block {
+                Block::Para(p) | Block::Aside(p) => out.push_str(&format!("{p}\n\n")),
+                Block::Code(code) => out.push_str(&format!("    {code}\n\n")),
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        out
+    }
+
+    fn html(&self) -> String {
+        let mut out = String::from("<!doctype html><html><body style=\"font-family:sans-serif;color:#1b1f2a\">");
+        out.push_str(&format!("<p>{},</p>", html_escape(&self.greeting)));
+        for block in &self.blocks {
+            match block {
+                Block::Para(p) => out.push_str(&format!("<p>{}</p>", html_escape(p))),
+                Block::Code(code) => out.push_str(&format!(
+                    "<p style=\"font-size:28px;font-weight:bold;letter-spacing:6px\">{}</p>",
+                    html_escape(code)
+                )),
+                Block::Aside(p) => out.push_str(&format!("<p style=\"color:#5b6275\">{}</p>", html_escape(p))),
+            }
+        }
+        out.push_str("</body></html>");
+        out
+    }
+}
+
+/// Every message's words, in one place.
+fn compose(name: &str, letter: Letter<'_>) -> Text {
+    use Block::{Aside, Code, Para};
+    let not_you = "If this was not you, reset your password at once with \"Forgot password?\" on Latchkey's \
+                   sign-in screen: that ends every session of your account.";
+    let (subject, blocks) = match letter {
+        Letter::Code { purpose, code, valid_minutes } => {
+            let (subject, what, ignore) = match purpose {
+                CodePurpose::Signup => (
+                    "Your Latchkey verification code",
+                    "Your Latchkey verification code is:",
+                    "If you did not ask for this code, you can ignore this email: no account will be created.",
+                ),
+                CodePurpose::PasswordReset => (
+                    "Your Latchkey password reset code",
+                    "Someone asked to reset the password of your Latchkey account. Your code is:",
+                    "If you did not ask for this code, you can ignore this email: your password stays as it is.",
+                ),
+                CodePurpose::EmailChange => (
+                    "Confirm your new Latchkey email address",
+                    "To make this your Latchkey account's email address, enter this code:",
+                    "If you did not ask for this, you can ignore this email: nothing changes.",
+                ),
+            };
+            let enter = match purpose {
+                CodePurpose::Signup => "Enter it in the Latchkey window to finish creating your account.",
+                CodePurpose::PasswordReset => "Enter it in the Latchkey window with your new password.",
+                CodePurpose::EmailChange => "Enter it in the Latchkey window to confirm the change.",
+            };
+            let validity = format!("It is valid for {valid_minutes} minutes. {enter}");
+            (subject, vec![Para(what.into()), Code(code.into()), Para(validity), Aside(ignore.into())])
+        }
+        Letter::PasswordReset => (
+            "Your Latchkey password was reset",
+            vec![
+                Para(
+                    "The password of your Latchkey account was just reset with a code sent to this address. \
+                      Every session that was signed in has been signed out."
+                        .into(),
+                ),
+                Aside(not_you.into()),
+            ],
+        ),
+        Letter::PasswordChanged => (
+            "Your Latchkey password was changed",
+            vec![
+                Para(
+                    "The password of your Latchkey account was just changed. Every other session has been \
+                      signed out."
+                        .into(),
+                ),
+                Aside(not_you.into()),
+            ],
+        ),
+        Letter::EmailChanged { masked_new_address } => (
+            "Your Latchkey email address was changed",
+            vec![
+                Para(format!(
+                    "The email address of your Latchkey account was just changed to {masked_new_address}. \
+                     This address will no longer receive messages about the account."
+                )),
+                Aside(
+                    "If this was not you, someone who knows your password has taken over your account: \
+                       sign in if you still can, change your password and your address back, and tell whoever \
+                       looks after this computer."
+                        .into(),
+                ),
+            ],
+        ),
+        Letter::AccountDeleted => (
+            "Your Latchkey account was deleted",
+            vec![
+                Para(
+                    "Your Latchkey account and everything it held were deleted, as asked. Your username and \
+                      this address are free to use again."
+                        .into(),
+                ),
+                Aside(
+                    "If this was not you, someone who knew your password deleted the account; you can sign \
+                       up again with the same username and address."
+                        .into(),
+                ),
+            ],
+        ),
+    };
+    Text { subject, greeting: format!("Hello {name}"), blocks }
+}
+
+/// "an****@example.com": enough for the owner to recognise, not enough to read off.
+pub fn mask_address(address: &str) -> String {
+    let Some((local, domain)) = address.rsplit_once('@') else { return "***".to_string() };
+    let shown: String = local.chars().take(if local.chars().count() > 4 { 2 } else { 1 }).collect();
+    format!("{shown}{}@{domain}", "*".repeat(local.chars().count().saturating_sub(shown.chars().count()).max(3)))
 }
 
 fn html_escape(s: &str) -> String {
@@ -173,9 +359,37 @@ mod tests {
 
     #[test]
     fn html_part_escapes_the_username() {
-        let (plain, text) = bodies(&email("a<b>&c"));
-        assert!(plain.contains("Hello a<b>&c,"));
-        assert!(text.contains("<p>Hello a&lt;b&gt;&amp;c,</p>"));
-        assert!(!text.contains("<p>Hello a<b>"));
+        let text = compose("a<b>&c", Letter::PasswordChanged);
+        assert!(text.plain().starts_with("Hello a<b>&c,"));
+        assert!(text.html().contains("<p>Hello a&lt;b&gt;&amp;c,</p>"));
+        assert!(!text.html().contains("<p>Hello a<b>"));
+    }
+
+    #[test]
+    fn only_code_letters_carry_a_code_and_each_notice_says_what_happened() {
+        let letters = [
+            (Letter::PasswordReset, "was just reset"),
+            (Letter::PasswordChanged, "was just changed"),
+            (Letter::EmailChanged { masked_new_address: "ne***@example.org" }, "ne***@example.org"),
+            (Letter::AccountDeleted, "were deleted"),
+        ];
+        for (letter, words) in letters {
+            let text = compose("ann", letter);
+            assert!(text.subject.contains("Latchkey"));
+            assert!(text.plain().contains(words) && text.html().contains(words), "{words}");
+            assert!(!text.blocks.iter().any(|b| matches!(b, Block::Code(_))), "{words}");
+        }
+        for purpose in [CodePurpose::Signup, CodePurpose::PasswordReset, CodePurpose::EmailChange] {
+            let text = compose("ann", Letter::Code { purpose, code: "042917", valid_minutes: 10 });
+            assert!(text.plain().contains("\n    042917\n") && text.html().contains(">042917<"));
+            assert!(text.plain().contains("valid for 10 minutes"));
+        }
+    }
+
+    #[test]
+    fn masked_addresses_keep_the_domain_and_hide_most_of_the_name() {
+        assert_eq!(mask_address("newname@example.org"), "ne*****@example.org");
+        assert_eq!(mask_address("al@x.io"), "a***@x.io");
+        assert!(!mask_address("secretname@x.io").contains("secret"));
     }
 }

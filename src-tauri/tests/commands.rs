@@ -242,3 +242,100 @@ fn no_secret_is_stored_in_plaintext() {
     }
     h.call("logout", json!({})).unwrap();
 }
+
+/// The newest file in the outbox folder a reset reply names (the reply itself names no file).
+fn newest_in(folder: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    std::fs::read_to_string(files.last().unwrap()).unwrap()
+}
+
+#[test]
+fn the_account_life_commands_answer_in_the_documented_shapes() {
+    let h = Harness::new("cmd-account-life");
+    h.sign_up("Ann", "ann@example.com");
+    let keychain = Keychain::new("latchkey-test", "cmd-account-life");
+    let token = |k: &Keychain| tauri::async_runtime::block_on(k.load()).unwrap().map(|t| t.expose().to_string());
+    let first = token(&keychain).unwrap();
+
+    // Change password: a fresh token replaces the old one in the keychain.
+    let e =
+        h.err("change_password", json!({"current_password": "nope nope nope", "new_password": "violet tundra marble"}));
+    assert_eq!(e["code"], "wrong_password");
+    let e = h.err("change_password", json!({"current_password": "correct horse battery"}));
+    assert_eq!((e["code"].as_str(), e["field"].as_str()), (Some("invalid_input"), Some("new_password")));
+    let changed = h.ok(
+        "change_password",
+        json!({"current_password": "correct horse battery", "new_password": "violet tundra marble"}),
+    );
+    assert_eq!((changed["profile"]["username"].as_str(), changed["notice_sent"].as_bool()), (Some("Ann"), Some(true)));
+    assert_eq!(changed["remembered"], true);
+    let second = token(&keychain).unwrap();
+    assert_ne!(first, second);
+
+    // Change email: pending on the profile, then confirmed by code.
+    h.advance(1);
+    let e = h.err("request_email_change", json!({"password": "violet tundra marble", "new_email": "nope"}));
+    assert_eq!(e["field"], "new_email");
+    let started =
+        h.ok("request_email_change", json!({"password": "violet tundra marble", "new_email": "ann@new.example"}));
+    assert_eq!(
+        (started["email"].as_str(), started["profile"]["pending_email"].as_str()),
+        (Some("ann@new.example"), Some("ann@new.example"))
+    );
+    let code = h.code_from(&started);
+    assert_eq!(h.err("resend_email_change", json!({}))["code"], "resend_too_soon");
+    let e = h.err("verify_email_change", json!({"code": other(&code)}));
+    assert_eq!((e["code"].as_str(), e["attempts_left"].as_i64()), (Some("invalid_code"), Some(4)));
+    let done = h.ok("verify_email_change", json!({"code": code}));
+    assert_eq!(
+        (done["profile"]["email"].as_str(), done["notice_sent"].as_bool()),
+        (Some("ann@new.example"), Some(true))
+    );
+    assert!(done["profile"]["pending_email"].is_null());
+    assert_eq!(h.err("verify_email_change", json!({"code": code}))["code"], "no_pending_email_change");
+    assert!(h.ok("cancel_email_change", json!({}))["profile"]["pending_email"].is_null());
+
+    // Forgot password, signed out: the reply names the outbox folder, never a file.
+    h.ok("logout", json!({}));
+    assert_eq!(
+        h.err("change_password", json!({"current_password": "a", "new_password": "b"}))["code"],
+        "not_authenticated"
+    );
+    h.advance(61);
+    let sent = h.ok("request_password_reset", json!({"email": "ANN@new.example"}));
+    let folder = sent["delivery"]["path"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&folder).is_dir(), "{folder}");
+    assert!(sent["detail"].as_str().unwrap().contains("If an account uses"));
+    assert_eq!(h.err("resend_password_reset", json!({"email": "ann@new.example"}))["code"], "resend_too_soon");
+    assert_eq!(h.err("resend_password_reset", json!({"email": "nobody@x.example"}))["code"], "no_pending_reset");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mail = loop {
+        let newest = newest_in(&folder);
+        if newest.contains("password reset code") {
+            break newest;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reset mail");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let e = h.err(
+        "reset_password",
+        json!({"email": "ann@new.example", "code": common::code_in(&mail), "password": "short"}),
+    );
+    assert_eq!(e["field"], "password");
+    let reset = h.ok(
+        "reset_password",
+        json!({"email": "ann@new.example", "code": common::code_in(&mail), "password": "amber quarry lantern"}),
+    );
+    assert_eq!((reset["profile"]["username"].as_str(), reset["remembered"].as_bool()), (Some("Ann"), Some(true)));
+    assert!(token(&keychain).is_some());
+
+    // Delete: the keychain entry goes with the account.
+    let e = h.err("delete_account", json!({"password": "amber quarry lantern", "confirm": "bob"}));
+    assert_eq!((e["code"].as_str(), e["field"].as_str()), (Some("invalid_input"), Some("confirm")));
+    let gone = h.ok("delete_account", json!({"password": "amber quarry lantern", "confirm": "ann"}));
+    assert_eq!(gone["notice_sent"], true);
+    assert!(gone["detail"].as_str().unwrap().contains("deleted"));
+    assert_eq!(token(&keychain), None);
+    assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "signup");
+}

@@ -127,6 +127,15 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
         ("whoami", &[]),
         ("logout", &[]),
         ("startup", &[]),
+        ("request_password_reset", &["email"]),
+        ("resend_password_reset", &["email"]),
+        ("reset_password", &["email", "code", "password"]),
+        ("change_password", &["current_password", "new_password"]),
+        ("request_email_change", &["password", "new_email"]),
+        ("resend_email_change", &[]),
+        ("verify_email_change", &["code"]),
+        ("cancel_email_change", &[]),
+        ("delete_account", &["password", "confirm"]),
     ];
     let mut rng = StdRng::seed_from_u64(0x01a7_c4e4);
     let (mut cases, mut refused_unchanged, mut structured) = (0, 0, 0);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use latchkey_lib::auth::{login, signup};
+use latchkey_lib::auth::{account, login, signup};
 use latchkey_lib::config::DEFAULT_FROM;
 use latchkey_lib::mail::{Delivery, Mailer};
 use latchkey_lib::{store, Error};
@@ -51,6 +51,53 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
     let ratio = u.as_secs_f64() / k.as_secs_f64();
     println!(
         "figure: timing: median login {:.1} ms for a wrong password, {:.1} ms for an unknown user (ratio {ratio:.3}, 30 each)",
+        k.as_secs_f64() * 1e3,
+        u.as_secs_f64() * 1e3
+    );
+    assert!((0.9..=1.1).contains(&ratio), "ratio {ratio}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("latchkey.db")).await.unwrap();
+    let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
+    let req = signup::SignupRequest { username: "timer", email: "timer@example.com", password: PASSWORD };
+    let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
+    let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
+    let code = common::code_in(&std::fs::read_to_string(path).unwrap());
+    signup::verify(&pool, "timer@example.com", &code, 1_000).await.unwrap();
+    let timed = |email: &'static str, now: i64| {
+        let (pool, outbox) = (pool.clone(), outbox.clone());
+        async move {
+            let started = Instant::now();
+            let reply = account::request_reset(&pool, &outbox, email, now).await.unwrap();
+            (started.elapsed(), serde_json::to_value(reply).unwrap())
+        }
+    };
+    // Warm-up, then alternate so both see the same machine load; each round is past the cooldown.
+    timed("timer@example.com", 2_000).await;
+    timed("nobody@example.com", 2_000).await;
+    let (mut known, mut unknown) = (vec![], vec![]);
+    for i in 1..=30 {
+        let now = 2_000 + 61 * i;
+        let (k, mut k_reply) = timed("timer@example.com", now).await;
+        let (u, mut u_reply) = timed("nobody@example.com", now).await;
+        for reply in [&mut k_reply, &mut u_reply] {
+            reply.as_object_mut().unwrap().remove("email");
+        }
+        assert_eq!(k_reply, u_reply, "the same reply");
+        known.push(k);
+        unknown.push(u);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let ratio = u.as_secs_f64() / k.as_secs_f64();
+    println!(
+        "figure: reset timing: median reset request {:.1} ms for a known address, {:.1} ms for an unknown one (ratio {ratio:.3}, 30 each)",
         k.as_secs_f64() * 1e3,
         u.as_secs_f64() * 1e3
     );

@@ -23,10 +23,7 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
     }
     let username_key = identifier.nfkc().collect::<String>().to_lowercase();
     // Known or not, an identifier is throttled the same way, so the answer reveals nothing.
-    let throttle = login_throttle::get(pool, &username_key).await?;
-    if let Some(t) = throttle.filter(|t| t.locked_until > now) {
-        return Err(Error::LoginThrottled { seconds: t.locked_until - now });
-    }
+    let throttle = check_throttle(pool, &username_key, now).await?;
     match check_credentials(pool, &username_key, &identifier.to_lowercase(), password, now).await {
         Ok(session) => {
             if throttle.is_some() {
@@ -35,18 +32,31 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
             Ok(session)
         }
         Err(Error::InvalidCredentials) => {
-            let failures = throttle.map_or(0, |t| t.failures) + 1;
-            login_throttle::set(
-                pool,
-                &username_key,
-                ThrottleRow { failures, locked_until: lock_until(failures, now) },
-                now,
-            )
-            .await?;
+            record_failure(pool, &username_key, throttle, now).await?;
             Err(Error::InvalidCredentials)
         }
         Err(e) => Err(e),
     }
+}
+
+/// `login_throttled` while the key is locked; otherwise its failure count so far, if any.
+pub(crate) async fn check_throttle(pool: &SqlitePool, key: &str, now: Timestamp) -> Result<Option<ThrottleRow>> {
+    let throttle = login_throttle::get(pool, key).await?;
+    if let Some(t) = throttle.filter(|t| t.locked_until > now) {
+        return Err(Error::LoginThrottled { seconds: t.locked_until - now });
+    }
+    Ok(throttle)
+}
+
+/// Counts one more failed password check for the key, locking it once there are enough.
+pub(crate) async fn record_failure(
+    pool: &SqlitePool,
+    key: &str,
+    before: Option<ThrottleRow>,
+    now: Timestamp,
+) -> Result<()> {
+    let failures = before.map_or(0, |t| t.failures) + 1;
+    login_throttle::set(pool, key, ThrottleRow { failures, locked_until: lock_until(failures, now) }, now).await
 }
 
 /// No lock for the first failures; then 30 s, doubling with each further failure, at most 15 min.
@@ -83,14 +93,8 @@ async fn check_credentials(
         let token = Token::generate()?;
         let expires_at = now + SESSION_TTL_SECS;
         sessions::insert(pool, &token.digest(), user.id, now, expires_at).await?;
-        let profile = Profile {
-            username: user.username,
-            email: user.email,
-            is_active: user.is_active,
-            is_admin: user.is_admin,
-            date_joined: user.date_joined,
-            session_expires_at: expires_at,
-        };
+        let profile = sessions::find_profile(pool, &token.digest(), now).await?;
+        let profile = profile.ok_or_else(|| Error::internal("login", "the new session was not found"))?;
         return Ok(NewSession { token, profile });
     }
     Err(Error::InvalidCredentials)

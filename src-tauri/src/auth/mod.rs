@@ -1,6 +1,7 @@
 //! The domain: sign-up with an emailed code, login and sessions. No Tauri and no SQL here; the
 //! current time is always an argument.
 
+pub mod account;
 mod common_passwords;
 pub mod login;
 pub mod policy;

@@ -7,7 +7,7 @@ use super::secret::{self, Token};
 use super::{
     validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Flow, Result};
 use crate::mail::{CodeEmail, Delivery, Mailer};
 use crate::store::{self, pending_signups, pending_signups::CodeState, pending_signups::NewPending, users};
 
@@ -79,7 +79,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: T
     let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
-        return Err(Error::CodeExpired);
+        return Err(Error::CodeExpired(Flow::Signup));
     }
     let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
     if wait > 0 {
@@ -120,16 +120,16 @@ pub async fn verify(pool: &SqlitePool, email: &str, code: &str, now: Timestamp) 
     let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
-        return Err(Error::CodeExpired);
+        return Err(Error::CodeExpired(Flow::Signup));
     }
     // No attempt left while the last ones are still being checked: those decide the row's fate.
     let Some(attempt) = pending_signups::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await? else {
-        return Err(Error::TooManyAttempts);
+        return Err(Error::TooManyAttempts(Flow::Signup));
     };
     if !secret::verify_blocking(code, row.code_hash.clone()).await? {
         if attempt >= MAX_CODE_ATTEMPTS {
             pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;
-            return Err(Error::TooManyAttempts);
+            return Err(Error::TooManyAttempts(Flow::Signup));
         }
         return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
     }
@@ -223,7 +223,10 @@ pub(crate) mod tests {
             verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 599).await,
             Err(Error::InvalidCode { .. })
         ));
-        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 600).await, Err(Error::CodeExpired)));
+        assert!(matches!(
+            verify(&db.pool, "ann@example.com", &code, T0 + 600).await,
+            Err(Error::CodeExpired(Flow::Signup))
+        ));
         // The expired row is gone.
         assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 601).await, Err(Error::NoPendingSignup)));
     }
@@ -248,7 +251,7 @@ pub(crate) mod tests {
         }
         assert!(matches!(
             verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await,
-            Err(Error::TooManyAttempts)
+            Err(Error::TooManyAttempts(Flow::Signup))
         ));
         assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 2).await, Err(Error::NoPendingSignup)));
         assert_eq!(count(&db, "users").await, 0);

@@ -1,5 +1,7 @@
 //! All SQL lives here. Functions take an executor so they compose into transactions.
 
+pub mod account_codes;
+pub mod lifecycle;
 pub mod login_throttle;
 pub mod pending_signups;
 pub mod sessions;
@@ -38,7 +40,8 @@ pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
     let pending = pending_signups::delete_expired(pool, now).await?;
     let sessions = sessions::delete_expired(pool, now).await?;
     let throttles = login_throttle::delete_stale(pool, now).await?;
-    Ok(pending + sessions + throttles)
+    let codes = account_codes::delete_expired(pool, now).await?;
+    Ok(pending + sessions + throttles + codes)
 }
 
 /// Maps a unique-index violation on `users` to the error a person can act on.

@@ -1,7 +1,7 @@
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
 use super::pending_signups::{self, PendingRow};
-use super::users::{self, NewUser};
+use super::users::{self, NewUser, UserRow};
 use crate::error::{Error, Result};
 
 /// What "who am I" returns: no password hash here.
@@ -14,6 +14,8 @@ pub struct ProfileRow {
     /// Seconds since the Unix epoch, like every timestamp here.
     pub date_joined: i64,
     pub session_expires_at: i64,
+    /// The new address of an email change waiting for its code.
+    pub pending_email: Option<String>,
 }
 
 pub async fn insert<'e>(
@@ -36,7 +38,23 @@ pub async fn insert<'e>(
 /// The profile behind a live session of an active account.
 pub async fn find_profile<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
     Ok(sqlx::query_as(
-        "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at
+        "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
+           (SELECT c.new_email FROM account_codes c
+            WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > ?2) AS pending_email
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.is_active = 1",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// The account behind a live session of an active account.
+pub async fn find_user<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.username, u.username_key, u.email, u.email_key, u.password_hash, u.is_active, u.is_admin,
+           u.date_joined
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ? AND s.expires_at > ? AND u.is_active = 1",
     )
@@ -44,6 +62,12 @@ pub async fn find_profile<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], no
     .bind(now)
     .fetch_optional(ex)
     .await?)
+}
+
+/// Ends every session of an account.
+pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id).execute(ex).await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8]) -> Result<bool> {

@@ -7,7 +7,9 @@ use crate::error::Result;
 pub struct UserRow {
     pub id: i64,
     pub username: String,
+    pub username_key: String,
     pub email: String,
+    pub email_key: String,
     pub password_hash: String,
     pub is_active: bool,
     pub is_admin: bool,
@@ -61,15 +63,48 @@ pub async fn find_for_login<'e>(
     username_key: &str,
     email_key: &str,
 ) -> Result<Vec<UserRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, username, email, password_hash, is_active, is_admin, date_joined FROM users
+    Ok(sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users
          WHERE username_key = ?1 OR email_key = ?2
-         ORDER BY username_key = ?1 DESC LIMIT 2",
-    )
+         ORDER BY username_key = ?1 DESC LIMIT 2"
+    ))
     .bind(username_key)
     .bind(email_key)
     .fetch_all(ex)
     .await?)
+}
+
+const USER_COLUMNS: &str =
+    "id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined";
+
+pub async fn find_by_id<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<Option<UserRow>> {
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(ex).await?)
+}
+
+/// The active account with this email address, if any.
+pub async fn find_active_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<UserRow>> {
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ? AND is_active = 1"))
+        .bind(email_key)
+        .fetch_optional(ex)
+        .await?)
+}
+
+/// Changes the address; `email_taken` if another account has it meanwhile.
+pub async fn update_email<'e>(ex: impl SqliteExecutor<'e>, id: i64, email: &str, email_key: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET email = ?, email_key = ? WHERE id = ?")
+        .bind(email)
+        .bind(email_key)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map_err(super::map_user_conflict)?;
+    Ok(())
+}
+
+/// Removes the account; its sessions and codes go with it (foreign keys cascade).
+pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn update_password_hash<'e>(ex: impl SqliteExecutor<'e>, id: i64, password_hash: &str) -> Result<()> {

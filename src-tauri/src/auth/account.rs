@@ -1,0 +1,791 @@
+//! The rest of an account's life: forgot password, change password, change email, delete.
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+use unicode_normalization::UnicodeNormalization;
+
+use super::login::{check_throttle, record_failure};
+use super::secret::{self, Token};
+use super::signup::CodeSent;
+use super::{
+    policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS,
+    SESSION_TTL_SECS,
+};
+use crate::error::{Error, Flow, Result};
+use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
+use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
+use crate::store::lifecycle::{self, NewSessionRow};
+use crate::store::pending_signups::CodeState;
+use crate::store::users::{self, UserRow};
+use crate::store::{self, login_throttle, sessions};
+
+/// A new password is in place and this desktop has a fresh session.
+#[derive(Debug)]
+pub struct PasswordReplaced {
+    pub session: NewSession,
+    /// False when the security notice could not be sent (the change stands).
+    pub notice_sent: bool,
+}
+
+/// An email change is waiting for the code sent to the new address.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailChangeStarted {
+    #[serde(flatten)]
+    pub sent: CodeSent,
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailChanged {
+    pub profile: Profile,
+    pub notice_sent: bool,
+}
+
+pub struct ResetRequest<'a> {
+    pub email: &'a str,
+    pub code: &'a str,
+    pub password: &'a str,
+}
+
+// Forgot password. A known and an unknown address take the same path, the same hashing work and
+// the same time, and get the same answer: only a known address gets mail, sent in the background.
+
+pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
+    let email = validate::email(email)?;
+    store::purge_expired(pool, now).await?;
+    let subject = Subject::Reset(&email.key);
+    if let Some(row) = account_codes::find(pool, subject).await? {
+        refuse_if_too_soon(&row, now)?;
+    }
+    let user = users::find_active_by_email(pool, &email.key).await?;
+    let code = secret::new_code()?;
+    let code_hash = secret::hash_blocking(code.clone()).await?;
+    let new = NewCode {
+        subject,
+        user_id: user.as_ref().map(|u| u.id),
+        email_key: &email.key,
+        new_email: None,
+        code_hash: &code_hash,
+        now,
+        expires_at: now + CODE_TTL_SECS,
+    };
+    account_codes::replace(pool, &new, RESEND_COOLDOWN_SECS)
+        .await?
+        .map_err(|seconds| Error::ResendTooSoon { seconds })?;
+    if let Some(user) = &user {
+        mailer.send_detached(recipient(user), code_letter(CodePurpose::PasswordReset, &code));
+    }
+    Ok(reset_sent(mailer, email.display, now, new.expires_at))
+}
+
+pub async fn resend_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
+    let email = validate::email(email)?;
+    let row = account_codes::find(pool, Subject::Reset(&email.key)).await?.ok_or(Error::NoPendingReset)?;
+    let Resent { code, expires_at, .. } = swap_in_new_code(pool, &row, Flow::PasswordReset, now).await?;
+    if let Some(user) = match row.user_id {
+        Some(id) => users::find_by_id(pool, id).await?,
+        None => None,
+    } {
+        mailer.send_detached(recipient(&user), code_letter(CodePurpose::PasswordReset, &code));
+    }
+    Ok(reset_sent(mailer, email.display, now, expires_at))
+}
+
+/// The same answer whether or not an account has the address; the outbox is named as a folder,
+/// since a file would show that a message was written.
+fn reset_sent(mailer: &Mailer, email: String, now: Timestamp, expires_at: Timestamp) -> CodeSent {
+    CodeSent { email, delivery: mailer.destination(), resend_at: now + RESEND_COOLDOWN_SECS, expires_at }
+}
+
+pub async fn reset_password(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    req: ResetRequest<'_>,
+    now: Timestamp,
+) -> Result<PasswordReplaced> {
+    let email = validate::email(req.email)?;
+    let code = validate::code(req.code)?;
+    // The rules that need no account come first, so a refusal here says nothing about the address.
+    let verdict = policy::check(req.password, "", "");
+    if !verdict.acceptable {
+        return Err(Error::invalid("password", verdict.hint));
+    }
+    let subject = Subject::Reset(&email.key);
+    let row = match account_codes::find(pool, subject).await? {
+        Some(row) => row,
+        None => {
+            // No reset in progress: answer exactly as a wrong code would, attempts and all, against
+            // a hash no 6-digit code matches.
+            let phantom = NewCode {
+                subject,
+                user_id: None,
+                email_key: &email.key,
+                new_email: None,
+                code_hash: secret::DUMMY_HASH,
+                now,
+                expires_at: now + CODE_TTL_SECS,
+            };
+            account_codes::insert_if_absent(pool, &phantom, now - RESEND_COOLDOWN_SECS).await?;
+            account_codes::find(pool, subject).await?.ok_or(Error::NoPendingReset)?
+        }
+    };
+    check_code(pool, &row, code, Flow::PasswordReset, now).await?;
+    let user = match row.user_id {
+        Some(id) => users::find_by_id(pool, id).await?,
+        None => None,
+    }
+    .ok_or(Error::NoPendingReset)?;
+    let password = match validate::password(req.password, &user.username, &user.email) {
+        Ok(password) => password,
+        Err(e) => {
+            // The right code stays usable with a better password.
+            account_codes::refund_attempt(pool, row.id, &row.code_hash).await?;
+            return Err(e);
+        }
+    };
+    let session = replace_password(pool, &user, password, Some(&row), now).await?;
+    let notice_sent = notify(mailer, &user, Letter::PasswordReset).await;
+    Ok(PasswordReplaced { session, notice_sent })
+}
+
+// Signed in.
+
+pub async fn change_password(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    token: Option<&Token>,
+    current: &str,
+    new: &str,
+    now: Timestamp,
+) -> Result<PasswordReplaced> {
+    let user = signed_in(pool, token, now).await?;
+    if current.is_empty() {
+        return Err(Error::invalid("current_password", "Enter your current password."));
+    }
+    let new = validate::password(new, &user.username, &user.email).map_err(|e| e.on_field("new_password"))?;
+    confirm_password(pool, &user, current, now).await?;
+    if new == current.nfkc().collect::<String>() {
+        return Err(Error::invalid("new_password", "Choose a password different from your current one."));
+    }
+    let session = replace_password(pool, &user, new, None, now).await?;
+    let notice_sent = notify(mailer, &user, Letter::PasswordChanged).await;
+    Ok(PasswordReplaced { session, notice_sent })
+}
+
+pub async fn request_email_change(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    token: Option<&Token>,
+    password: &str,
+    new_email: &str,
+    now: Timestamp,
+) -> Result<EmailChangeStarted> {
+    let user = signed_in(pool, token, now).await?;
+    if password.is_empty() {
+        return Err(Error::invalid("password", "Enter your password."));
+    }
+    let new = validate::email(new_email).map_err(|e| e.on_field("new_email"))?;
+    if new.key == user.email_key {
+        return Err(Error::invalid("new_email", "That is already your email address."));
+    }
+    confirm_password(pool, &user, password, now).await?;
+    if users::email_exists(pool, &new.key).await? {
+        return Err(Error::EmailTaken);
+    }
+    let subject = Subject::EmailChange(user.id);
+    if let Some(row) = account_codes::find(pool, subject).await? {
+        refuse_if_too_soon(&row, now)?;
+    }
+    let code = secret::new_code()?;
+    let code_hash = secret::hash_blocking(code.clone()).await?;
+    let pending = NewCode {
+        subject,
+        user_id: Some(user.id),
+        email_key: &new.key,
+        new_email: Some(&new.display),
+        code_hash: &code_hash,
+        now,
+        expires_at: now + CODE_TTL_SECS,
+    };
+    let id = account_codes::replace(pool, &pending, RESEND_COOLDOWN_SECS)
+        .await?
+        .map_err(|seconds| Error::ResendTooSoon { seconds })?;
+    let to = Recipient { name: &user.username, address: &new.display };
+    let delivery = match mailer.send(to, code_letter(CodePurpose::EmailChange, &code)).await {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            // A retry must start clean.
+            account_codes::delete(pool, id).await?;
+            return Err(e);
+        }
+    };
+    let expires_at = pending.expires_at;
+    let sent = CodeSent { email: new.display, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at };
+    Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
+}
+
+pub async fn resend_email_change(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    token: Option<&Token>,
+    now: Timestamp,
+) -> Result<EmailChangeStarted> {
+    let user = signed_in(pool, token, now).await?;
+    let row = account_codes::find(pool, Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
+    let new_email = row.new_email.clone().ok_or(Error::NoPendingEmailChange)?;
+    let resent = swap_in_new_code(pool, &row, Flow::EmailChange, now).await?;
+    let expires_at = resent.expires_at;
+    let to = Recipient { name: &user.username, address: &new_email };
+    let delivery = match mailer.send(to, code_letter(CodePurpose::EmailChange, &resent.code)).await {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            // Nothing changes when the email could not be sent: the previous code keeps working.
+            account_codes::swap_code(pool, row.id, &resent.state(now), &row.code_state()).await?;
+            return Err(e);
+        }
+    };
+    let sent = CodeSent { email: new_email, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at };
+    Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
+}
+
+pub async fn verify_email_change(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    token: Option<&Token>,
+    code: &str,
+    now: Timestamp,
+) -> Result<EmailChanged> {
+    let user = signed_in(pool, token, now).await?;
+    let code = validate::code(code)?;
+    let row = account_codes::find(pool, Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
+    check_code(pool, &row, code, Flow::EmailChange, now).await?;
+    if let Err(e) = lifecycle::change_email(pool, user.id, &row).await {
+        if matches!(e, Error::EmailTaken) {
+            // Another account took the address meanwhile; this change can never finish.
+            account_codes::delete(pool, row.id).await?;
+        }
+        return Err(e);
+    }
+    let masked = mask_address(row.new_email.as_deref().unwrap_or_default());
+    // To the old address: the one that can tell its owner something happened.
+    let notice_sent = notify(mailer, &user, Letter::EmailChanged { masked_new_address: &masked }).await;
+    Ok(EmailChanged { profile: profile(pool, token, now).await?, notice_sent })
+}
+
+pub async fn cancel_email_change(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
+    let user = signed_in(pool, token, now).await?;
+    if let Some(row) = account_codes::find(pool, Subject::EmailChange(user.id)).await? {
+        account_codes::delete(pool, row.id).await?;
+    }
+    profile(pool, token, now).await
+}
+
+/// Deletes the account; returns whether the last notice could be sent.
+pub async fn delete_account(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    token: Option<&Token>,
+    password: &str,
+    confirm: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let user = signed_in(pool, token, now).await?;
+    if password.is_empty() {
+        return Err(Error::invalid("password", "Enter your password."));
+    }
+    let confirmed = validate::username(confirm).is_ok_and(|typed| typed.key == user.username_key);
+    if !confirmed {
+        let detail = format!("Type your username, {}, exactly as shown to confirm.", user.username);
+        return Err(Error::invalid("confirm", detail));
+    }
+    confirm_password(pool, &user, password, now).await?;
+    lifecycle::delete_account(pool, user.id, &[&user.username_key, &user.email_key]).await?;
+    Ok(notify(mailer, &user, Letter::AccountDeleted).await)
+}
+
+// Shared steps.
+
+async fn signed_in(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<UserRow> {
+    let token = token.ok_or(Error::NotAuthenticated)?;
+    sessions::find_user(pool, &token.digest(), now).await?.ok_or(Error::NotAuthenticated)
+}
+
+async fn profile(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
+    super::login::whoami(pool, token, now).await
+}
+
+/// The account's password, checked under the same throttle as signing in with its username:
+/// a wrong one is `wrong_password` and counts as a failed login.
+async fn confirm_password(pool: &SqlitePool, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
+    let key = &user.username_key;
+    let throttle = check_throttle(pool, key, now).await?;
+    let password: String = password.nfkc().collect();
+    let fits = password.chars().count() <= validate::PASSWORD_MAX;
+    if fits && secret::verify_blocking(password, user.password_hash.clone()).await? {
+        if throttle.is_some() {
+            login_throttle::clear(pool, key).await?;
+        }
+        return Ok(());
+    }
+    record_failure(pool, key, throttle, now).await?;
+    Err(Error::WrongPassword)
+}
+
+/// The new password's hash in one transaction with the end of every session and code of the
+/// account; this desktop gets the one new session.
+async fn replace_password(
+    pool: &SqlitePool,
+    user: &UserRow,
+    password: String,
+    code: Option<&CodeRow>,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let hash = secret::hash_blocking(password).await?;
+    let token = Token::generate()?;
+    let digest = token.digest();
+    let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
+    let keys = [user.username_key.as_str(), user.email_key.as_str()];
+    let profile = lifecycle::replace_password(pool, user.id, &hash, code, &keys, &session).await?;
+    Ok(NewSession { token, profile })
+}
+
+/// The emailed-code rules: 10 minutes, the attempt reserved before the check, the fifth wrong code
+/// voids the code.
+async fn check_code(pool: &SqlitePool, row: &CodeRow, code: String, flow: Flow, now: Timestamp) -> Result<()> {
+    if now >= row.expires_at {
+        account_codes::delete(pool, row.id).await?;
+        return Err(Error::CodeExpired(flow));
+    }
+    let Some(attempt) = account_codes::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await? else {
+        return Err(Error::TooManyAttempts(flow));
+    };
+    if secret::verify_blocking(code, row.code_hash.clone()).await? {
+        return Ok(());
+    }
+    if attempt >= MAX_CODE_ATTEMPTS {
+        account_codes::delete_if_code(pool, row.id, &row.code_hash).await?;
+        return Err(Error::TooManyAttempts(flow));
+    }
+    Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) })
+}
+
+fn refuse_if_too_soon(row: &CodeRow, now: Timestamp) -> Result<()> {
+    let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
+    if wait > 0 && now < row.expires_at {
+        return Err(Error::ResendTooSoon { seconds: wait });
+    }
+    Ok(())
+}
+
+/// A code that replaced the previous one.
+struct Resent {
+    code: String,
+    code_hash: String,
+    expires_at: Timestamp,
+}
+
+impl Resent {
+    fn state(&self, now: Timestamp) -> CodeState<'_> {
+        CodeState { code_hash: &self.code_hash, attempts: 0, last_sent_at: now, expires_at: self.expires_at }
+    }
+}
+
+/// A resend: a new code replaces the old one and restarts the 10 minutes and the attempts.
+async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<Resent> {
+    if now >= row.expires_at {
+        account_codes::delete(pool, row.id).await?;
+        return Err(Error::CodeExpired(flow));
+    }
+    refuse_if_too_soon(row, now)?;
+    let code = secret::new_code()?;
+    let code_hash = secret::hash_blocking(code.clone()).await?;
+    let resent = Resent { code, code_hash, expires_at: now + CODE_TTL_SECS };
+    // Claiming the row first makes two simultaneous resends send one email, not two.
+    if !account_codes::swap_code(pool, row.id, &row.code_state(), &resent.state(now)).await? {
+        return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
+    }
+    Ok(resent)
+}
+
+fn code_letter(purpose: CodePurpose, code: &str) -> Letter<'_> {
+    Letter::Code { purpose, code, valid_minutes: CODE_TTL_SECS / 60 }
+}
+
+fn recipient(user: &UserRow) -> Recipient<'_> {
+    Recipient { name: &user.username, address: &user.email }
+}
+
+/// A security notice to the account's address. A failure is logged and reported, never undone.
+async fn notify(mailer: &Mailer, user: &UserRow, letter: Letter<'_>) -> bool {
+    mailer.send(recipient(user), letter).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::login;
+    use crate::auth::signup::{self, tests::code_in, tests::outbox_mailer, SignupRequest};
+    use crate::mail::Delivery;
+    use crate::store::test_support::{test_db, TestDb};
+
+    const T0: Timestamp = 1_800_000_000;
+    const PW: &str = "correct horse battery";
+    const NEW_PW: &str = "violet tundra marble";
+
+    /// Ann's account, signed in once; returns that session.
+    async fn account(db: &TestDb, mailer: &Mailer) -> NewSession {
+        let req = SignupRequest { username: "Ann", email: "ann@example.com", password: PW };
+        let sent = signup::request_code(&db.pool, mailer, req, T0).await.unwrap();
+        let Delivery::Outbox { path } = sent.delivery else { panic!("outbox expected") };
+        let code = code_in(&std::fs::read_to_string(path).unwrap());
+        signup::verify(&db.pool, "ann@example.com", &code, T0).await.unwrap()
+    }
+
+    /// The outbox's messages, oldest first.
+    fn outbox(db: &TestDb) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(db.dir.path().join("outbox")) else { return vec![] };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    /// Waits (up to 10 s) for the background send to write message number `n` (1-based).
+    async fn message(db: &TestDb, n: usize) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut all = outbox(db);
+            if all.len() >= n {
+                return all.swap_remove(n - 1);
+            }
+            assert!(std::time::Instant::now() < deadline, "message {n} never came; have {}", all.len());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn count(db: &TestDb, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
+    }
+
+    fn wrong(code: &str) -> String {
+        format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+    }
+
+    fn reset<'a>(email: &'a str, code: &'a str, password: &'a str) -> ResetRequest<'a> {
+        ResetRequest { email, code, password }
+    }
+
+    #[tokio::test]
+    async fn a_reset_changes_the_password_ends_every_session_and_signs_this_desktop_in() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let first = account(&db, &mailer).await;
+        let second = login::login(&db.pool, "ann", PW, T0 + 1).await.unwrap();
+        assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, 2);
+        for _ in 0..3 {
+            let _ = login::login(&db.pool, "ann", "wrong horse battery", T0 + 2).await;
+        }
+        request_email_change(&db.pool, &mailer, Some(&first.token), PW, "ann2@example.com", T0 + 3).await.unwrap();
+
+        let sent = request_reset(&db.pool, &mailer, "ANN@example.com", T0 + 10).await.unwrap();
+        assert_eq!((sent.resend_at, sent.expires_at), (T0 + 70, T0 + 610));
+        let mail = message(&db, 3).await;
+        assert!(
+            mail.contains("Subject: Your Latchkey password reset code") && mail.contains("To: Ann <ann@example.com>")
+        );
+        let done = reset_password(&db.pool, &mailer, reset("ann@example.com", &code_in(&mail), NEW_PW), T0 + 20)
+            .await
+            .unwrap();
+        assert!(done.notice_sent);
+        assert_eq!(done.session.profile.username, "Ann");
+        // Every earlier session ended; only this desktop's new one is left.
+        for old in [&first.token, &second.token] {
+            assert!(matches!(login::whoami(&db.pool, Some(old), T0 + 21).await, Err(Error::NotAuthenticated)));
+        }
+        assert!(login::whoami(&db.pool, Some(&done.session.token), T0 + 21).await.is_ok());
+        assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, 1);
+        // Other pending codes were voided, the throttle cleared, the notice sent.
+        assert_eq!(count(&db, "SELECT count(*) FROM account_codes").await, 0);
+        assert_eq!(count(&db, "SELECT count(*) FROM login_throttle").await, 0);
+        assert!(message(&db, 4).await.contains("Subject: Your Latchkey password was reset"));
+        assert!(matches!(login::login(&db.pool, "ann", PW, T0 + 30).await, Err(Error::InvalidCredentials)));
+        assert!(login::login(&db.pool, "ann", NEW_PW, T0 + 30).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn known_and_unknown_addresses_get_the_same_answers_and_only_a_known_one_gets_mail() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        account(&db, &mailer).await;
+        let shape = |r: Result<CodeSent>| {
+            let mut v = serde_json::to_value(r.map_err(|e| serde_json::to_value(e).unwrap())).unwrap();
+            for reply in v.as_object_mut().unwrap().values_mut() {
+                reply.as_object_mut().unwrap().remove("email");
+            }
+            v
+        };
+        let known = shape(request_reset(&db.pool, &mailer, "ann@example.com", T0).await);
+        let unknown = shape(request_reset(&db.pool, &mailer, "nobody@example.com", T0).await);
+        assert_eq!(known, unknown);
+        // The same cooldown for both.
+        let known = shape(request_reset(&db.pool, &mailer, "ann@example.com", T0 + 30).await);
+        let unknown = shape(request_reset(&db.pool, &mailer, "nobody@example.com", T0 + 30).await);
+        assert_eq!((known.clone(), known["Err"]["retry_after"].as_i64()), (unknown, Some(30)));
+        let known = shape(resend_reset(&db.pool, &mailer, "ann@example.com", T0 + 60).await);
+        let unknown = shape(resend_reset(&db.pool, &mailer, "nobody@example.com", T0 + 60).await);
+        assert_eq!(known, unknown);
+        // Mail: the sign-up code, then two reset codes, all to Ann; nothing for the unknown address.
+        message(&db, 3).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let all = outbox(&db);
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|m| !m.contains("nobody@example.com")));
+        // Wrong codes count down the same way for a known address, an unknown one and one with no
+        // reset in progress at all.
+        let mut answers = vec![];
+        for email in ["ann@example.com", "nobody@example.com", "never-asked@example.com"] {
+            let mut seen = vec![];
+            for _ in 0..6 {
+                let e = reset_password(&db.pool, &mailer, reset(email, "000000", NEW_PW), T0 + 61).await.unwrap_err();
+                seen.push(serde_json::to_value(e).unwrap());
+            }
+            answers.push(seen);
+        }
+        // (000000 could be Ann's real code once in a million runs; then the first answer differs.)
+        assert_eq!(answers[1], answers[2]);
+        assert_eq!(answers[1][0]["attempts_left"], 4);
+        assert_eq!(answers[1][4]["code"], "too_many_attempts");
+        assert_eq!(answers[1][5]["attempts_left"], 4, "a new round starts, as after a voided code");
+        if answers[0][0]["code"] == "invalid_code" {
+            assert_eq!(answers[0], answers[1]);
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_codes_follow_the_ten_minutes_five_tries_and_one_minute_rules() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        account(&db, &mailer).await;
+        request_reset(&db.pool, &mailer, "ann@example.com", T0).await.unwrap();
+        let code = code_in(&message(&db, 2).await);
+        // 10 minutes: a wrong code at 599 s is wrong, the right one at 600 s has expired.
+        let at_599 = reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&code), NEW_PW), T0 + 599).await;
+        assert!(matches!(at_599, Err(Error::InvalidCode { attempts_left: 4 })));
+        let at_600 = reset_password(&db.pool, &mailer, reset("ann@example.com", &code, NEW_PW), T0 + 600).await;
+        assert!(matches!(at_600, Err(Error::CodeExpired(Flow::PasswordReset))));
+
+        // One minute between codes; a resend replaces the code and restarts the attempts.
+        request_reset(&db.pool, &mailer, "ann@example.com", T0 + 1000).await.unwrap();
+        let old = code_in(&message(&db, 3).await);
+        assert!(reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&old), NEW_PW), T0 + 1001)
+            .await
+            .is_err());
+        match resend_reset(&db.pool, &mailer, "ann@example.com", T0 + 1059).await {
+            Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
+            other => panic!("expected resend_too_soon, got {other:?}"),
+        }
+        let again = resend_reset(&db.pool, &mailer, "ann@example.com", T0 + 1060).await.unwrap();
+        assert_eq!(again.expires_at, T0 + 1660);
+        let new = code_in(&message(&db, 4).await);
+        // Five tries: the fifth wrong code voids the reset, after which the right code cannot work.
+        for left in (1..=4).rev() {
+            let r = reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&new), NEW_PW), T0 + 1061).await;
+            assert!(matches!(r, Err(Error::InvalidCode { attempts_left }) if attempts_left == left), "{r:?}");
+        }
+        let fifth = reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&new), NEW_PW), T0 + 1062).await;
+        assert!(matches!(fifth, Err(Error::TooManyAttempts(Flow::PasswordReset))));
+        assert!(reset_password(&db.pool, &mailer, reset("ann@example.com", &new, NEW_PW), T0 + 1063).await.is_err());
+        assert!(login::login(&db.pool, "ann", PW, T0 + 1064).await.is_ok(), "the password is unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_reset_refuses_a_weak_password_without_spending_the_code() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        account(&db, &mailer).await;
+        request_reset(&db.pool, &mailer, "ann@example.com", T0).await.unwrap();
+        let code = code_in(&message(&db, 2).await);
+        for (weak, words) in [("short", "at least 8"), ("password123", "common"), ("ann-and-her-cat", "username")] {
+            match reset_password(&db.pool, &mailer, reset("ann@example.com", &code, weak), T0 + 1).await {
+                Err(Error::InvalidInput { field: "password", detail }) => assert!(detail.contains(words), "{detail}"),
+                other => panic!("{weak}: expected invalid_input, got {other:?}"),
+            }
+        }
+        let attempts = count(&db, "SELECT attempts FROM account_codes").await;
+        assert_eq!(attempts, 0, "no attempt was spent");
+        assert!(reset_password(&db.pool, &mailer, reset("ann@example.com", &code, NEW_PW), T0 + 2).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let here = account(&db, &mailer).await;
+        let elsewhere = login::login(&db.pool, "ann", PW, T0 + 1).await.unwrap();
+        let t = Some(&here.token);
+        let wrong = change_password(&db.pool, &mailer, t, "wrong horse battery", NEW_PW, T0 + 2).await;
+        assert!(matches!(wrong, Err(Error::WrongPassword)));
+        let same = change_password(&db.pool, &mailer, t, PW, PW, T0 + 3).await;
+        assert!(matches!(same, Err(Error::InvalidInput { field: "new_password", .. })));
+        let weak = change_password(&db.pool, &mailer, t, PW, "password1", T0 + 3).await;
+        assert!(matches!(weak, Err(Error::InvalidInput { field: "new_password", .. })));
+        let none = change_password(&db.pool, &mailer, None, PW, NEW_PW, T0 + 3).await;
+        assert!(matches!(none, Err(Error::NotAuthenticated)));
+
+        let done = change_password(&db.pool, &mailer, t, PW, NEW_PW, T0 + 4).await.unwrap();
+        assert!(done.notice_sent);
+        assert!(message(&db, 2).await.contains("Subject: Your Latchkey password was changed"));
+        // This desktop has a fresh token; the old one and the other desktop's are gone.
+        for old in [&here.token, &elsewhere.token] {
+            assert!(matches!(login::whoami(&db.pool, Some(old), T0 + 5).await, Err(Error::NotAuthenticated)));
+        }
+        assert!(login::whoami(&db.pool, Some(&done.session.token), T0 + 5).await.is_ok());
+        assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, 1);
+        assert!(login::login(&db.pool, "ann", NEW_PW, T0 + 6).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn wrong_current_passwords_count_toward_the_login_throttle() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let here = account(&db, &mailer).await;
+        for _ in 0..5 {
+            let r = change_password(&db.pool, &mailer, Some(&here.token), "wrong horse battery", NEW_PW, T0).await;
+            assert!(matches!(r, Err(Error::WrongPassword)));
+        }
+        let locked = change_password(&db.pool, &mailer, Some(&here.token), PW, NEW_PW, T0 + 1).await;
+        assert!(matches!(locked, Err(Error::LoginThrottled { seconds: 29 })));
+        assert!(matches!(login::login(&db.pool, "ann", PW, T0 + 1).await, Err(Error::LoginThrottled { .. })));
+        let e = serde_json::to_value(locked.unwrap_err()).unwrap();
+        assert!(e["detail"].as_str().unwrap().contains("Forgot password?"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_email_change_waits_for_the_code_sent_to_the_new_address_and_tells_the_old_one() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let t = Some(&me.token);
+        let bad_pw = request_email_change(&db.pool, &mailer, t, "wrong horse battery", "new@example.org", T0).await;
+        assert!(matches!(bad_pw, Err(Error::WrongPassword)));
+        let same = request_email_change(&db.pool, &mailer, t, PW, "ANN@example.com", T0).await;
+        assert!(matches!(same, Err(Error::InvalidInput { field: "new_email", .. })));
+        let bad = request_email_change(&db.pool, &mailer, t, PW, "not an address", T0).await;
+        assert!(matches!(bad, Err(Error::InvalidInput { field: "new_email", .. })));
+
+        let started = request_email_change(&db.pool, &mailer, t, PW, "Newname@Example.org", T0 + 1).await.unwrap();
+        assert_eq!(started.sent.email, "Newname@Example.org");
+        assert_eq!(started.profile.email, "ann@example.com", "the old address stays until the code is entered");
+        assert_eq!(started.profile.pending_email.as_deref(), Some("Newname@Example.org"));
+        let mail = message(&db, 2).await;
+        assert!(mail.contains("To: Ann <Newname@Example.org>") && mail.contains("Confirm your new Latchkey email"));
+        let code = code_in(&mail);
+        // Cancelled, the code no longer works.
+        let cancelled = cancel_email_change(&db.pool, t, T0 + 2).await.unwrap();
+        assert_eq!(cancelled.pending_email, None);
+        let after = verify_email_change(&db.pool, &mailer, t, &code, T0 + 3).await;
+        assert!(matches!(after, Err(Error::NoPendingEmailChange)));
+
+        request_email_change(&db.pool, &mailer, t, PW, "Newname@Example.org", T0 + 100).await.unwrap();
+        let code = code_in(&message(&db, 3).await);
+        let w = verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 101).await;
+        assert!(matches!(w, Err(Error::InvalidCode { attempts_left: 4 })));
+        let changed = verify_email_change(&db.pool, &mailer, t, &code, T0 + 102).await.unwrap();
+        assert_eq!((changed.profile.email.as_str(), changed.profile.pending_email), ("Newname@Example.org", None));
+        assert!(changed.notice_sent);
+        let notice = message(&db, 4).await;
+        assert!(notice.contains("To: Ann <ann@example.com>"), "the notice goes to the old address");
+        assert!(notice.contains("Ne*****@Example.org") && !notice.contains("Newname@"), "{notice}");
+        assert!(login::login(&db.pool, "newname@example.org", PW, T0 + 103).await.is_ok());
+        assert!(matches!(
+            login::login(&db.pool, "ann@example.com", PW, T0 + 103).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+
+    #[tokio::test]
+    async fn email_change_codes_expire_run_out_and_refuse_a_taken_address() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let t = Some(&me.token);
+        let req = SignupRequest { username: "bob", email: "bob@example.com", password: PW };
+        let sent = signup::request_code(&db.pool, &mailer, req, T0).await.unwrap();
+        let Delivery::Outbox { path } = sent.delivery else { panic!() };
+        signup::verify(&db.pool, "bob@example.com", &code_in(&std::fs::read_to_string(path).unwrap()), T0)
+            .await
+            .unwrap();
+        let taken = request_email_change(&db.pool, &mailer, t, PW, "BOB@example.com", T0).await;
+        assert!(matches!(taken, Err(Error::EmailTaken)));
+
+        request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0).await.unwrap();
+        let code = code_in(&message(&db, 3).await);
+        let soon = resend_email_change(&db.pool, &mailer, t, T0 + 59).await;
+        assert!(matches!(soon, Err(Error::ResendTooSoon { seconds: 1 })));
+        let late = verify_email_change(&db.pool, &mailer, t, &code, T0 + 600).await;
+        assert!(matches!(late, Err(Error::CodeExpired(Flow::EmailChange))));
+        assert!(matches!(resend_email_change(&db.pool, &mailer, t, T0 + 601).await, Err(Error::NoPendingEmailChange)));
+
+        request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0 + 700).await.unwrap();
+        let code = code_in(&message(&db, 4).await);
+        for _ in 0..4 {
+            assert!(verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 701).await.is_err());
+        }
+        let fifth = verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 701).await;
+        assert!(matches!(fifth, Err(Error::TooManyAttempts(Flow::EmailChange))));
+        assert!(matches!(
+            verify_email_change(&db.pool, &mailer, t, &code, T0 + 702).await,
+            Err(Error::NoPendingEmailChange)
+        ));
+    }
+
+    #[tokio::test]
+    async fn deleting_needs_the_password_and_the_username_and_frees_both_names() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let other = login::login(&db.pool, "ann", PW, T0).await.unwrap();
+        let t = Some(&me.token);
+        let _ = login::login(&db.pool, "ann@example.com", "wrong horse battery", T0).await;
+        request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0).await.unwrap();
+        let mismatch = delete_account(&db.pool, &mailer, t, PW, "anne", T0 + 1).await;
+        assert!(matches!(mismatch, Err(Error::InvalidInput { field: "confirm", .. })));
+        let wrong = delete_account(&db.pool, &mailer, t, "wrong horse battery", "ann", T0 + 1).await;
+        assert!(matches!(wrong, Err(Error::WrongPassword)));
+        assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+
+        assert!(delete_account(&db.pool, &mailer, t, PW, " ANN ", T0 + 2).await.unwrap());
+        for table in ["users", "sessions", "account_codes", "login_throttle"] {
+            assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 0, "{table}");
+        }
+        assert!(matches!(login::whoami(&db.pool, Some(&other.token), T0 + 3).await, Err(Error::NotAuthenticated)));
+        assert!(message(&db, 3).await.contains("Subject: Your Latchkey account was deleted"));
+        // The username and address are free again.
+        let again = account(&db, &mailer).await;
+        assert_eq!(again.profile.username, "Ann");
+    }
+
+    #[tokio::test]
+    async fn no_mail_ever_holds_a_password_and_only_code_mails_hold_a_code() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let changed = change_password(&db.pool, &mailer, Some(&me.token), PW, NEW_PW, T0 + 1).await.unwrap();
+        let t = Some(&changed.session.token);
+        request_email_change(&db.pool, &mailer, t, NEW_PW, "ann@new.example", T0 + 2).await.unwrap();
+        let code = code_in(&message(&db, 3).await);
+        verify_email_change(&db.pool, &mailer, t, &code, T0 + 3).await.unwrap();
+        delete_account(&db.pool, &mailer, t, NEW_PW, "ann", T0 + 4).await.unwrap();
+        let all = outbox(&db);
+        assert_eq!(all.len(), 5);
+        for mail in &all {
+            for secret in [PW, NEW_PW, me.token.expose(), changed.session.token.expose()] {
+                assert!(!mail.contains(secret), "a mail holds a secret");
+            }
+            let is_code_mail = mail.contains("code");
+            let has_code = mail
+                .lines()
+                .any(|l| l.len() == 10 && l.starts_with("    ") && l[4..].bytes().all(|b| b.is_ascii_digit()));
+            assert_eq!(has_code, is_code_mail && !mail.contains("was changed") && !mail.contains("was deleted"));
+        }
+    }
+}
