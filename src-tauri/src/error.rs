@@ -29,8 +29,8 @@ pub enum Error {
     InvalidCredentials,
     #[error("You are not signed in, or your session has ended. Please sign in.")]
     NotAuthenticated,
-    #[error("Too many failed sign-in attempts. Please wait {} before trying again, or reset your password with \"Forgot password?\" instead of waiting.", wait_words(*seconds))]
-    LoginThrottled { seconds: i64 },
+    #[error("{}", throttled_words(*seconds))]
+    LoginThrottled { seconds: Option<i64> },
     #[error("That is not your current password.")]
     WrongPassword,
     #[error("There is no password reset in progress for that address. Ask for a new code.")]
@@ -113,6 +113,17 @@ impl Flow {
     }
 }
 
+/// `None`: locked until the password is reset.
+fn throttled_words(seconds: Option<i64>) -> String {
+    match seconds {
+        Some(s) => format!(
+            "Too many failed sign-in attempts. Please wait {} before trying again, or reset your password with \"Forgot password?\" instead of waiting.",
+            wait_words(s)
+        ),
+        None => "This account is locked after too many failed sign-in attempts. Reset the password with \"Forgot password?\" to unlock it.".to_string(),
+    }
+}
+
 /// "45 seconds", "1 minute", "3 minutes and 20 seconds".
 fn wait_words(seconds: i64) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -154,9 +165,8 @@ impl Serialize for Error {
         s.serialize_field("detail", &self.to_string())?;
         match self {
             Error::InvalidInput { field, .. } => s.serialize_field("field", field)?,
-            Error::ResendTooSoon { seconds } | Error::LoginThrottled { seconds } => {
-                s.serialize_field("retry_after", seconds)?
-            }
+            Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
+            Error::LoginThrottled { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
             _ => {}
         }
@@ -179,9 +189,11 @@ mod tests {
 
     #[test]
     fn throttling_says_how_long_to_wait() {
-        let json = serde_json::to_value(Error::LoginThrottled { seconds: 90 }).unwrap();
+        let json = serde_json::to_value(Error::LoginThrottled { seconds: Some(90) }).unwrap();
         assert_eq!((json["code"].as_str(), json["retry_after"].as_i64()), (Some("login_throttled"), Some(90)));
         assert!(json["detail"].as_str().unwrap().contains("1 minute and 30 seconds"));
+        let hard = serde_json::to_value(Error::LoginThrottled { seconds: None }).unwrap();
+        assert!(hard["retry_after"].is_null() && hard["detail"].as_str().unwrap().contains("Forgot password?"));
         assert_eq!(wait_words(30), "30 seconds");
         assert_eq!(wait_words(900), "15 minutes");
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 use unicode_normalization::UnicodeNormalization;
 
-use super::login::{check_throttle, record_failure};
+use super::login::{account_throttle_key, reserve_attempt};
 use super::secret::{self, Token};
 use super::signup::CodeSent;
 use super::{
@@ -299,7 +299,7 @@ pub async fn delete_account(
         return Err(Error::invalid("confirm", detail));
     }
     confirm_password(pool, &user, password, now).await?;
-    lifecycle::delete_account(pool, user.id, &[&user.username_key, &user.email_key]).await?;
+    lifecycle::delete_account(pool, user.id, &account_throttle_key(user.id)).await?;
     Ok(notify(mailer, &user, Letter::AccountDeleted).await)
 }
 
@@ -314,20 +314,17 @@ async fn profile(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Re
     super::login::whoami(pool, token, now).await
 }
 
-/// The account's password, checked under the same throttle as signing in with its username:
-/// a wrong one is `wrong_password` and counts as a failed login.
+/// The account's password, checked under the account's login throttle: a wrong one is
+/// `wrong_password` and counts as a failed login.
 async fn confirm_password(pool: &SqlitePool, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
-    let key = &user.username_key;
-    let throttle = check_throttle(pool, key, now).await?;
+    let key = account_throttle_key(user.id);
+    reserve_attempt(pool, &key, now).await?;
     let password: String = password.nfkc().collect();
     let fits = password.chars().count() <= validate::PASSWORD_MAX;
     if fits && secret::verify_blocking(password, user.password_hash.clone()).await? {
-        if throttle.is_some() {
-            login_throttle::clear(pool, key).await?;
-        }
+        login_throttle::clear(pool, &key).await?;
         return Ok(());
     }
-    record_failure(pool, key, throttle, now).await?;
     Err(Error::WrongPassword)
 }
 
@@ -344,8 +341,8 @@ async fn replace_password(
     let token = Token::generate()?;
     let digest = token.digest();
     let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
-    let keys = [user.username_key.as_str(), user.email_key.as_str()];
-    let profile = lifecycle::replace_password(pool, user.id, &hash, code, &keys, &session).await?;
+    let key = account_throttle_key(user.id);
+    let profile = lifecycle::replace_password(pool, user.id, &hash, code, &key, &session).await?;
     Ok(NewSession { token, profile })
 }
 
@@ -653,7 +650,7 @@ mod tests {
             assert!(matches!(r, Err(Error::WrongPassword)));
         }
         let locked = change_password(&db.pool, &mailer, Some(&here.token), PW, NEW_PW, T0 + 1).await;
-        assert!(matches!(locked, Err(Error::LoginThrottled { seconds: 29 })));
+        assert!(matches!(locked, Err(Error::LoginThrottled { seconds: Some(29) })));
         assert!(matches!(login::login(&db.pool, "ann", PW, T0 + 1).await, Err(Error::LoginThrottled { .. })));
         let e = serde_json::to_value(locked.unwrap_err()).unwrap();
         assert!(e["detail"].as_str().unwrap().contains("Forgot password?"), "{e}");

@@ -6,11 +6,11 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::secret::{self, Token};
 use super::{
-    validate, NewSession, Profile, Timestamp, LOGIN_FREE_FAILURES, LOGIN_LOCK_BASE_SECS, LOGIN_LOCK_MAX_SECS,
-    SESSION_TTL_SECS,
+    validate, NewSession, Profile, Timestamp, LOGIN_FREE_FAILURES, LOGIN_HARD_LIMIT, LOGIN_LOCK_BASE_SECS,
+    LOGIN_LOCK_MAX_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Result};
-use crate::store::login_throttle::{self, ThrottleRow};
+use crate::store::login_throttle::{self, LockPolicy, Reservation};
 use crate::store::{self, sessions, users};
 
 pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
@@ -18,65 +18,60 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
     if identifier.is_empty() {
         return Err(Error::invalid("identifier", "Enter your username or email address."));
     }
+    // Longer than any username or email could be: refused before any database work.
+    if identifier.chars().count() > validate::USERNAME_MAX.max(validate::EMAIL_MAX) {
+        return Err(Error::invalid("identifier", "That is longer than any username or email address."));
+    }
     if password.is_empty() {
         return Err(Error::invalid("password", "Enter your password."));
     }
     let username_key = identifier.nfkc().collect::<String>().to_lowercase();
-    // Known or not, an identifier is throttled the same way, so the answer reveals nothing.
-    let throttle = check_throttle(pool, &username_key, now).await?;
-    match check_credentials(pool, &username_key, &identifier.to_lowercase(), password, now).await {
+    let candidates = users::find_for_login(pool, &username_key, &identifier.to_lowercase()).await?;
+    // Known or not, the attempt is counted the same way, so the answer reveals nothing. An account
+    // has one count whichever of its names is typed.
+    let key = match candidates.first() {
+        Some(user) => account_throttle_key(user.id),
+        None => format!("id:{username_key}"),
+    };
+    reserve_attempt(pool, &key, now).await?;
+    match check_credentials(pool, candidates, password, now).await {
         Ok(session) => {
-            if throttle.is_some() {
-                login_throttle::clear(pool, &username_key).await?;
-            }
+            login_throttle::clear(pool, &key).await?;
             Ok(session)
-        }
-        Err(Error::InvalidCredentials) => {
-            record_failure(pool, &username_key, throttle, now).await?;
-            Err(Error::InvalidCredentials)
         }
         Err(e) => Err(e),
     }
 }
 
-/// `login_throttled` while the key is locked; otherwise its failure count so far, if any.
-pub(crate) async fn check_throttle(pool: &SqlitePool, key: &str, now: Timestamp) -> Result<Option<ThrottleRow>> {
-    let throttle = login_throttle::get(pool, key).await?;
-    if let Some(t) = throttle.filter(|t| t.locked_until > now) {
-        return Err(Error::LoginThrottled { seconds: t.locked_until - now });
-    }
-    Ok(throttle)
+/// The throttle key of an account, shared by its username and email.
+pub(crate) fn account_throttle_key(user_id: i64) -> String {
+    format!("user:{user_id}")
 }
 
-/// Counts one more failed password check for the key, locking it once there are enough.
-pub(crate) async fn record_failure(
-    pool: &SqlitePool,
-    key: &str,
-    before: Option<ThrottleRow>,
-    now: Timestamp,
-) -> Result<()> {
-    let failures = before.map_or(0, |t| t.failures) + 1;
-    login_throttle::set(pool, key, ThrottleRow { failures, locked_until: lock_until(failures, now) }, now).await
-}
+const LOCK_POLICY: LockPolicy = LockPolicy {
+    free: LOGIN_FREE_FAILURES,
+    base_secs: LOGIN_LOCK_BASE_SECS,
+    max_secs: LOGIN_LOCK_MAX_SECS,
+    hard_limit: LOGIN_HARD_LIMIT,
+};
 
-/// No lock for the first failures; then 30 s, doubling with each further failure, at most 15 min.
-fn lock_until(failures: i64, now: Timestamp) -> Timestamp {
-    if failures < LOGIN_FREE_FAILURES {
-        return 0;
+/// Counts the attempt before the password is checked (a success clears the count), or refuses
+/// while the key is locked.
+pub(crate) async fn reserve_attempt(pool: &SqlitePool, key: &str, now: Timestamp) -> Result<()> {
+    match login_throttle::reserve(pool, key, LOCK_POLICY, now).await? {
+        Reservation::Granted { .. } => Ok(()),
+        Reservation::Locked { until } => Err(Error::LoginThrottled { seconds: Some(until - now) }),
+        Reservation::LockedForGood => Err(Error::LoginThrottled { seconds: None }),
     }
-    let doublings = u32::try_from(failures - LOGIN_FREE_FAILURES).unwrap_or(u32::MAX).min(10);
-    now + (LOGIN_LOCK_BASE_SECS << doublings).min(LOGIN_LOCK_MAX_SECS)
 }
 
 async fn check_credentials(
     pool: &SqlitePool,
-    username_key: &str,
-    email_key: &str,
+    candidates: Vec<users::UserRow>,
     password: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
     let password: String = password.nfkc().collect();
-    let candidates = users::find_for_login(pool, username_key, email_key).await?;
     if candidates.is_empty() || password.chars().count() > validate::PASSWORD_MAX {
         // The same argon2 work as a real check, so timing does not tell whether the account exists.
         secret::verify_blocking(password, secret::DUMMY_HASH.to_string()).await?;
@@ -203,7 +198,7 @@ mod tests {
         }
         // Locked for 30 s: even the right password is not checked.
         match login(&db.pool, "ann", "correct horse battery", T0 + 1).await {
-            Err(Error::LoginThrottled { seconds }) => assert_eq!(seconds, 29),
+            Err(Error::LoginThrottled { seconds }) => assert_eq!(seconds, Some(29)),
             other => panic!("expected login_throttled, got {other:?}"),
         }
         // The next failure after the lock doubles it; then it keeps doubling up to 15 minutes.
@@ -211,7 +206,7 @@ mod tests {
         for expected in [60, 120, 240, 480, 900, 900] {
             assert!(matches!(fail(&db, "ann", at).await, Error::InvalidCredentials));
             match fail(&db, "ann", at).await {
-                Error::LoginThrottled { seconds } => assert_eq!(seconds, expected),
+                Error::LoginThrottled { seconds } => assert_eq!(seconds, Some(expected)),
                 other => panic!("expected login_throttled, got {other:?}"),
             }
             at += expected;
@@ -234,8 +229,79 @@ mod tests {
         }
         assert_eq!(answers[0], answers[1]);
         assert_eq!(answers[0]["code"], "login_throttled");
-        // Per identifier: the email is a different identifier and is not locked.
-        assert!(login(&db.pool, "ann@example.com", "correct horse battery", T0 + 10).await.is_ok());
+        // Per account: the account's email shares the username's count, so the two names do not
+        // give 5 + 5 guesses.
+        assert!(matches!(
+            login(&db.pool, "ANN@example.com", "correct horse battery", T0 + 10).await,
+            Err(Error::LoginThrottled { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn username_and_email_share_one_count() {
+        let db = test_db().await;
+        account(&db).await;
+        for id in ["ann", "ann@example.com", "ANN", "Ann@Example.com", "ann"] {
+            assert!(matches!(fail(&db, id, T0).await, Error::InvalidCredentials), "{id}");
+        }
+        assert!(matches!(fail(&db, "ann@example.com", T0).await, Error::LoginThrottled { seconds: Some(30) }));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn fifty_parallel_wrong_logins_check_at_most_five_passwords() {
+        let db = test_db().await;
+        account(&db).await;
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let pool = db.pool.clone();
+                let id = if i % 2 == 0 { "ann" } else { "ann@example.com" };
+                tokio::spawn(async move { login(&pool, id, "wrong horse battery", T0).await })
+            })
+            .collect();
+        let mut checked = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Err(Error::InvalidCredentials) => checked += 1,
+                Err(Error::LoginThrottled { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(checked, LOGIN_FREE_FAILURES);
+        let failures: i64 =
+            sqlx::query_scalar("SELECT failures FROM login_throttle").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(failures, LOGIN_FREE_FAILURES);
+    }
+
+    #[tokio::test]
+    async fn a_hundred_failures_lock_until_a_password_reset() {
+        let db = test_db().await;
+        account(&db).await;
+        // 99 failures in a row so far (spread over days, each after its lock ran out).
+        sqlx::query("INSERT INTO login_throttle SELECT 'user:' || id, 99, 0, 0 FROM users")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
+        let later = T0 + 30 * 86_400;
+        store::purge_expired(&db.pool, later).await.unwrap();
+        match login(&db.pool, "ann", "correct horse battery", later).await {
+            Err(e @ Error::LoginThrottled { seconds: None }) => {
+                assert!(e.to_string().contains("Forgot password?"), "{e}")
+            }
+            other => panic!("expected a lock until reset, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn identifiers_longer_than_any_name_are_refused_before_any_database_work() {
+        let db = test_db().await;
+        let long = "a".repeat(1_000_000);
+        match login(&db.pool, &long, "whatever", T0).await {
+            Err(Error::InvalidInput { field: "identifier", .. }) => {}
+            other => panic!("expected invalid_input, got {other:?}"),
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(rows, 0);
     }
 
     #[tokio::test]

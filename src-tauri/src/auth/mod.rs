@@ -15,11 +15,13 @@ pub const CODE_TTL_SECS: i64 = 10 * 60;
 pub const RESEND_COOLDOWN_SECS: i64 = 60;
 /// The fifth wrong code cancels the sign-up.
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
-/// Five failed logins in a row lock an identifier for 30 s, doubling with each further failure,
-/// up to 15 minutes.
+/// Five failed password checks in a row lock an account (or an identifier no account has) for
+/// 30 s, doubling with each further failure, up to 15 minutes.
 pub const LOGIN_FREE_FAILURES: i64 = 5;
 pub const LOGIN_LOCK_BASE_SECS: i64 = 30;
 pub const LOGIN_LOCK_MAX_SECS: i64 = 15 * 60;
+/// NIST SP 800-63B's limit: after 100 failures in a row only a password reset unlocks.
+pub const LOGIN_HARD_LIMIT: i64 = 100;
 /// Sessions last 30 days from login.
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 

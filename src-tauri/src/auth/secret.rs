@@ -58,13 +58,55 @@ pub fn needs_rehash(phc: &str) -> bool {
         || (params.m_cost(), params.t_cost(), params.p_cost()) != (ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST)
 }
 
-/// Argon2 is deliberately slow; keep it off the async workers.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run all argon2 work: about one per core. More would not finish sooner; and
+/// since each computation takes 19 MiB from its thread's allocator, a fixed set of threads keeps
+/// the memory bounded however many requests arrive at once (they queue instead).
+fn argon2_workers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
+    static WORKERS: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        for n in 0..cores {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || loop {
+                let job = match receiver.lock() {
+                    Ok(queue) => queue.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return, // the sender is gone: the process is ending
+                }
+            });
+            if let Err(e) = spawned {
+                log::error!("could not start an argon2 thread: {e}");
+            }
+        }
+        std::sync::Mutex::new(sender)
+    })
+}
+
+/// Runs argon2 work on the argon2 threads, never on the async workers (the window stays
+/// responsive), and waits for its result.
+pub async fn run_limited<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let (reply, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = reply.send(work()); // the caller may have gone away; nothing to do then
+    });
+    let queued = argon2_workers().lock().map_err(|_| Error::internal("argon2 threads", "poisoned"))?.send(job);
+    queued.map_err(|e| Error::internal("argon2 threads", e))?;
+    result.await.map_err(|e| Error::internal("argon2 threads", e))?
+}
+
 pub async fn hash_blocking(secret: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash(&secret)).await?
+    run_limited(move || hash(&secret)).await
 }
 
 pub async fn verify_blocking(secret: String, phc: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || verify(&secret, &phc)).await?
+    run_limited(move || verify(&secret, &phc)).await
 }
 
 /// A uniformly distributed 6-digit code (rejection sampling avoids modulo bias).

@@ -44,11 +44,11 @@ pub async fn request_code(
         return Err(Error::EmailTaken);
     }
     let code = secret::new_code()?;
-    let (password_hash, code_hash) = tokio::task::spawn_blocking({
+    let (password_hash, code_hash) = secret::run_limited({
         let code = code.clone();
-        move || Ok::<_, Error>((secret::hash(&password)?, secret::hash(&code)?))
+        move || Ok((secret::hash(&password)?, secret::hash(&code)?))
     })
-    .await??;
+    .await?;
     let expires_at = now + CODE_TTL_SECS;
     let pending = NewPending {
         username: &username.display,

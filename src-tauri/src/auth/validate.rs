@@ -9,7 +9,7 @@ pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 150;
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 128;
-const EMAIL_MAX: usize = 254;
+pub const EMAIL_MAX: usize = 254;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username {

@@ -15,7 +15,7 @@ pub struct NewSessionRow<'a> {
 }
 
 /// A new password for an account: the hash changes, every session and every pending code of the
-/// account ends, its login throttles are cleared, and one new session (this desktop's) begins.
+/// account ends, its login throttle is cleared, and one new session (this desktop's) begins.
 /// With `code`, that reset code is consumed first; if another request consumed or replaced it
 /// meanwhile, nothing changes.
 pub async fn replace_password(
@@ -23,7 +23,7 @@ pub async fn replace_password(
     user_id: i64,
     password_hash: &str,
     code: Option<&CodeRow>,
-    throttle_keys: &[&str],
+    throttle_key: &str,
     session: &NewSessionRow<'_>,
 ) -> Result<ProfileRow> {
     let mut tx = pool.begin().await?;
@@ -35,9 +35,7 @@ pub async fn replace_password(
     users::update_password_hash(&mut *tx, user_id, password_hash).await?;
     sessions::delete_for_user(&mut *tx, user_id).await?;
     account_codes::delete_for_user(&mut *tx, user_id).await?;
-    for key in throttle_keys {
-        login_throttle::clear(&mut *tx, key).await?;
-    }
+    login_throttle::clear(&mut *tx, throttle_key).await?;
     sessions::insert(&mut *tx, session.token_hash, user_id, session.now, session.expires_at).await?;
     let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
     tx.commit().await?;
@@ -56,15 +54,13 @@ pub async fn change_email(pool: &SqlitePool, user_id: i64, code: &CodeRow) -> Re
     Ok(())
 }
 
-/// Removes the account with its sessions and codes (cascade) and its login throttles.
-pub async fn delete_account(pool: &SqlitePool, user_id: i64, throttle_keys: &[&str]) -> Result<()> {
+/// Removes the account with its sessions and codes (cascade) and its login throttle.
+pub async fn delete_account(pool: &SqlitePool, user_id: i64, throttle_key: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
     if !users::delete(&mut *tx, user_id).await? {
         return Err(Error::NotAuthenticated);
     }
-    for key in throttle_keys {
-        login_throttle::clear(&mut *tx, key).await?;
-    }
+    login_throttle::clear(&mut *tx, throttle_key).await?;
     tx.commit().await?;
     Ok(())
 }
