@@ -20,6 +20,11 @@ impl Keychain {
         Keychain { service: service.to_string(), account: account.to_string() }
     }
 
+    /// This data folder's own entry: the account name carries the database's install id.
+    pub fn scoped(&self, install_id: &str) -> Self {
+        Keychain { service: self.service.clone(), account: format!("{}-{install_id}", self.account) }
+    }
+
     fn entry(&self) -> Result<keyring::Entry, KeychainError> {
         keyring::Entry::new(&self.service, &self.account).map_err(|e| KeychainError(e.to_string()))
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 
 use crate::config::{Security, SmtpSettings};
@@ -29,7 +29,8 @@ pub enum Delivery {
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Outbox { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
+    /// `.eml` files, owner-only, in this folder.
+    Outbox(PathBuf),
 }
 
 /// Cheap to clone: the SMTP transport is a shared pool.
@@ -98,17 +99,14 @@ impl Mailer {
 
     /// The embedded default. The directory is created when the first message is written.
     pub fn outbox(dir: &Path, from: &str) -> Result<Self, String> {
-        Ok(Mailer {
-            transport: Transport::Outbox { transport: AsyncFileTransport::new(dir), dir: dir.to_path_buf() },
-            from: parse_from(from)?,
-        })
+        Ok(Mailer { transport: Transport::Outbox(dir.to_path_buf()), from: parse_from(from)? })
     }
 
     /// Where messages go, as far as can be said without sending one: the outbox folder, if any.
     pub fn destination(&self) -> Delivery {
         match &self.transport {
             Transport::Smtp(_) => Delivery::Smtp,
-            Transport::Outbox { dir, .. } => Delivery::Outbox { path: dir.clone() },
+            Transport::Outbox(dir) => Delivery::Outbox { path: dir.clone() },
         }
     }
 
@@ -142,10 +140,20 @@ impl Mailer {
                 smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;
                 Ok(Delivery::Smtp)
             }
-            Transport::Outbox { transport, dir } => {
-                crate::files::create_private_dir(dir).map_err(|e| mail_failed("outbox", e))?;
-                let id = transport.send(message).await.map_err(|e| mail_failed("outbox", e))?;
-                Ok(Delivery::Outbox { path: dir.join(format!("{id}.eml")) })
+            Transport::Outbox(dir) => {
+                match crate::files::ensure_private_dir(dir).map_err(|e| mail_failed("outbox", e))? {
+                    Ok(()) => {}
+                    Err(why) => return Err(mail_failed("outbox", format!("{} is {why}", dir.display()))),
+                }
+                let name = crate::auth::secret::Token::generate()?;
+                let path = dir.join(format!("{}.eml", name.expose()));
+                let bytes = message.formatted();
+                let write = {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || crate::files::write_private_new(&path, &bytes))
+                };
+                write.await?.map_err(|e| mail_failed("outbox", e))?;
+                Ok(Delivery::Outbox { path })
             }
         }
     }
@@ -344,6 +352,11 @@ mod tests {
         let Delivery::Outbox { path } = delivery else { panic!("expected the outbox") };
         assert!(path.starts_with(&outbox));
         let text = std::fs::read_to_string(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "owner-only");
+        }
         assert!(text.contains("Subject: Your Latchkey verification code"));
         assert!(text.contains("To: ann <ann@example.com>"));
         assert!(text.contains("text/plain") && text.contains("text/html"));

@@ -42,6 +42,8 @@ pub enum StartupError {
     DiskFull(PathBuf),
     #[error("Latchkey's database {} is damaged or is not a Latchkey database, so it was left untouched. Move it somewhere safe (or restore a backup), then open Latchkey again to start with a new one.", .0.display())]
     Damaged(PathBuf),
+    #[error("Latchkey's data folder {} is {why}, so Latchkey will not use it: files in it could have been planted or swapped. Use a folder only you own and can write to (or set LATCHKEY_DATA_DIR to one), then open Latchkey again.", .dir.display())]
+    UnsafeFolder { dir: PathBuf, why: files::Unsafe },
     #[error("Latchkey could not open its data in {}: {cause}. Try again; if this keeps happening, check that folder and the disk.", .dir.display())]
     Other { dir: PathBuf, cause: String },
 }
@@ -83,12 +85,21 @@ impl App {
         keychain: Keychain,
         clock: Clock,
     ) -> Result<Self, StartupError> {
-        files::create_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
+        let private = files::ensure_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
+        private.map_err(|why| StartupError::UnsafeFolder { dir: data_dir.to_path_buf(), why })?;
+        let outbox = data_dir.join(OUTBOX_DIR);
+        if outbox.exists() {
+            let private = files::ensure_private_dir(&outbox).map_err(|e| StartupError::from_io(&outbox, &e))?;
+            private.map_err(|why| StartupError::UnsafeFolder { dir: outbox.clone(), why })?;
+        }
         let db_path = data_dir.join(store::DB_FILE);
         let pool = store::open(&db_path).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+        let install_id =
+            store::meta::install_id(&pool).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+        let keychain = keychain.scoped(&install_id);
         let mailer = match &config.smtp {
             Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
-            None => Mailer::outbox(&data_dir.join(OUTBOX_DIR), &config.mail_from),
+            None => Mailer::outbox(&outbox, &config.mail_from),
         }
         .map_err(StartupError::Settings)?;
         // Expired rows are purged by the first screen's `startup` call, after the window shows.
@@ -111,8 +122,19 @@ impl App {
         slot.clone().flatten()
     }
 
-    /// Keeps the new session; returns whether the keychain will remember it after a restart.
+    /// This data folder's keychain entry.
+    pub fn keychain(&self) -> &Keychain {
+        &self.keychain
+    }
+
+    /// Keeps the new session; returns whether the keychain will remember it after a restart. The
+    /// session it replaces here ends in the database too, so no forgotten session stays valid.
     pub async fn sign_in(&self, token: Token) -> bool {
+        if let Some(previous) = self.current_token().await.filter(|t| *t != token) {
+            if let Err(e) = crate::auth::login::logout(&self.pool, &previous).await {
+                log::warn!("could not end the replaced session: {e}");
+            }
+        }
         let remembered = match self.keychain.store(&token).await {
             Ok(()) => true,
             Err(e) => {

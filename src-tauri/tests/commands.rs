@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::WebviewWindow;
+use tauri::{Manager, WebviewWindow};
 
 use latchkey_lib::config::Config;
 use latchkey_lib::keychain::Keychain;
@@ -73,6 +73,11 @@ impl Harness {
         assert_eq!(error["success"], false, "{error}");
         assert!(error["code"].is_string() && error["detail"].as_str().is_some_and(|d| !d.is_empty()), "{error}");
         error
+    }
+
+    /// This data folder's own keychain entry (its name carries the database's install id).
+    fn keychain(&self) -> Keychain {
+        self._app.state::<App>().keychain().clone()
     }
 
     fn advance(&self, seconds: i64) {
@@ -216,7 +221,7 @@ fn expired_session_opens_on_login_and_is_forgotten() {
     h.advance(1);
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "login");
     assert_eq!(h.call("whoami", json!({})).unwrap_err()["code"], "not_authenticated");
-    let stored = tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-expiry").load()).unwrap();
+    let stored = tauri::async_runtime::block_on(h.keychain().load()).unwrap();
     assert!(stored.is_none(), "the keychain entry is removed with the expired session");
 }
 
@@ -229,8 +234,7 @@ fn no_secret_is_stored_in_plaintext() {
     );
     let code = h.code_from(&sent);
     h.ok("verify_signup", json!({"email": "ann@example.com", "code": code}));
-    let token =
-        tauri::async_runtime::block_on(Keychain::new("latchkey-test", "cmd-plaintext").load()).unwrap().unwrap();
+    let token = tauri::async_runtime::block_on(h.keychain().load()).unwrap().unwrap();
     for file in common::files_below(h.dir.path()) {
         if file.starts_with(h.dir.path().join("outbox")) {
             continue; // the outgoing message itself carries the code, by design
@@ -254,7 +258,7 @@ fn newest_in(folder: &str) -> String {
 fn the_account_life_commands_answer_in_the_documented_shapes() {
     let h = Harness::new("cmd-account-life");
     h.sign_up("Ann", "ann@example.com");
-    let keychain = Keychain::new("latchkey-test", "cmd-account-life");
+    let keychain = h.keychain();
     let token = |k: &Keychain| tauri::async_runtime::block_on(k.load()).unwrap().map(|t| t.expose().to_string());
     let first = token(&keychain).unwrap();
 
@@ -338,4 +342,58 @@ fn the_account_life_commands_answer_in_the_documented_shapes() {
     assert!(gone["detail"].as_str().unwrap().contains("deleted"));
     assert_eq!(token(&keychain), None);
     assert_eq!(h.call("startup", json!({})).unwrap()["screen"], "signup");
+}
+
+fn sessions_in(h: &Harness) -> i64 {
+    tauri::async_runtime::block_on(async {
+        let pool = latchkey_lib::store::open(&h.dir.path().join("latchkey.db")).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    })
+}
+
+#[test]
+fn two_data_folders_of_one_person_never_sign_each_other_out() {
+    // The same keychain service and account name: only the data folders differ.
+    let (a, b) = (Harness::new("cmd-two-folders"), Harness::new("cmd-two-folders"));
+    a.sign_up("ann", "ann@example.com");
+    b.sign_up("bea", "bea@example.com");
+    assert_ne!(format!("{:?}", a.keychain()), format!("{:?}", b.keychain()));
+    a.ok("logout", json!({}));
+    assert!(tauri::async_runtime::block_on(a.keychain().load()).unwrap().is_none());
+    assert!(tauri::async_runtime::block_on(b.keychain().load()).unwrap().is_some(), "b's entry is untouched");
+    assert_eq!(b.call("startup", json!({})).unwrap()["screen"], "profile");
+}
+
+#[test]
+fn signing_in_again_ends_the_session_it_replaces() {
+    let h = Harness::new("cmd-replace-session");
+    h.sign_up("ann", "ann@example.com");
+    assert_eq!(sessions_in(&h), 1);
+    h.ok("login", json!({"identifier": "ann", "password": "correct horse battery"}));
+    assert_eq!(sessions_in(&h), 1, "the replaced token's session row is gone");
+}
+
+#[test]
+fn the_data_folder_is_made_private_and_an_unsafe_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let config = Config::from_lookup(|_| None).unwrap();
+    let open = |dir: &std::path::Path| {
+        tauri::async_runtime::block_on(App::open(
+            &config,
+            dir,
+            Keychain::new("latchkey-test", "cmd-folder"),
+            Arc::new(|| T0),
+        ))
+    };
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("app.latchkey.desktop");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap(); // as Tauri makes it
+    assert!(open(&dir).is_ok());
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = open(&dir).err().expect("a folder others can write to is refused").to_string();
+    assert!(refused.contains("writable by other users") && refused.contains(&dir.display().to_string()), "{refused}");
 }

@@ -3,6 +3,7 @@
 pub mod account_codes;
 pub mod lifecycle;
 pub mod login_throttle;
+pub mod meta;
 pub mod pending_signups;
 pub mod sessions;
 pub mod users;
