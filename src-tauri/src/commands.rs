@@ -64,6 +64,14 @@ impl Request {
         }
     }
 
+    /// A field that may be missing or null.
+    fn optional_text(&self, field: &'static str) -> Result<Option<&str>> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.text(field).map(Some),
+        }
+    }
+
     fn text(&self, field: &'static str) -> Result<&str> {
         match self.0.get(field) {
             Some(Value::String(s)) => Ok(s),
@@ -147,6 +155,7 @@ pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Re
         username: r.text("username")?,
         email: r.text("email")?,
         password: r.text("password")?,
+        replaces: r.optional_text("signup_id")?,
     };
     let sent = auth::signup::request_code(&state.pool, &state.mailer, req, state.now()).await?;
     reply(code_sent_detail(&sent, false), sent)
@@ -155,14 +164,14 @@ pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Re
 #[tauri::command]
 pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = auth::signup::resend_code(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
+    let sent = auth::signup::resend_code(&state.pool, &state.mailer, r.text("signup_id")?, state.now()).await?;
     reply(code_sent_detail(&sent, true), sent)
 }
 
 #[tauri::command]
 pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session = auth::signup::verify(&state.pool, r.text("email")?, r.text("code")?, state.now()).await?;
+    let session = auth::signup::verify(&state.pool, r.text("signup_id")?, r.text("code")?, state.now()).await?;
     let remembered = state.sign_in(session.token).await;
     let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
     reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })

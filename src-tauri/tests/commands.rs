@@ -95,7 +95,7 @@ impl Harness {
         let sent = self
             .ok("request_signup", json!({"username": username, "email": email, "password": "correct horse battery"}));
         let code = self.code_from(&sent);
-        self.ok("verify_signup", json!({"email": email, "code": code}))
+        self.ok("verify_signup", json!({"signup_id": sent["signup_id"], "code": code}))
     }
 }
 
@@ -126,7 +126,7 @@ fn signup_verify_whoami_logout_login_round_trip() {
     let code = h.code_from(&sent);
     assert!(!sent.to_string().contains(&code), "the code never reaches the UI");
 
-    let verified = h.ok("verify_signup", json!({"email": "ann@example.com", "code": code}));
+    let verified = h.ok("verify_signup", json!({"signup_id": sent["signup_id"], "code": code}));
     assert_eq!(verified["remembered"], true);
     assert_eq!(verified["profile"]["username"], "Ann");
     assert_eq!(verified["profile"]["is_active"], true);
@@ -166,36 +166,41 @@ fn error_codes_and_shapes() {
     assert_eq!(e["code"], "invalid_input");
 
     assert_eq!(
-        h.err("verify_signup", json!({"email": "nobody@example.com", "code": "123456"}))["code"],
+        h.err("verify_signup", json!({"signup_id": "not-a-sign-up-id", "code": "123456"}))["code"],
         "no_pending_signup"
     );
-    assert_eq!(h.err("resend_code", json!({"email": "nobody@example.com"}))["code"], "no_pending_signup");
+    assert_eq!(h.err("resend_code", json!({"signup_id": "not-a-sign-up-id"}))["code"], "no_pending_signup");
+    assert_eq!(h.err("verify_signup", json!({"email": "ann@example.com", "code": "123456"}))["field"], "signup_id");
 
     let sent = h.ok(
         "request_signup",
         json!({"username": "ann", "email": "ann@example.com", "password": "correct horse battery"}),
     );
     let code = h.code_from(&sent);
-    let e = h.err("resend_code", json!({"email": "ann@example.com"}));
+    let e = h.err("resend_code", json!({"signup_id": sent["signup_id"]}));
     assert_eq!((e["code"].clone(), e["retry_after"].clone()), (json!("resend_too_soon"), json!(60)));
-    let e = h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}));
+    let e = h.err("verify_signup", json!({"signup_id": sent["signup_id"], "code": other(&code)}));
     assert_eq!((e["code"].clone(), e["attempts_left"].clone()), (json!("invalid_code"), json!(4)));
     assert!(e["detail"].as_str().unwrap().contains("4 attempts left"));
     for _ in 0..3 {
-        h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}));
+        h.err("verify_signup", json!({"signup_id": sent["signup_id"], "code": other(&code)}));
     }
     assert_eq!(
-        h.err("verify_signup", json!({"email": "ann@example.com", "code": other(&code)}))["code"],
+        h.err("verify_signup", json!({"signup_id": sent["signup_id"], "code": other(&code)}))["code"],
         "too_many_attempts"
     );
-    assert_eq!(h.err("verify_signup", json!({"email": "ann@example.com", "code": code}))["code"], "no_pending_signup");
+    assert_eq!(
+        h.err("verify_signup", json!({"signup_id": sent["signup_id"], "code": code}))["code"],
+        "no_pending_signup"
+    );
 
+    h.advance(60); // one code mail a minute per address
     let sent = h.ok(
         "request_signup",
         json!({"username": "ann", "email": "ann@example.com", "password": "correct horse battery"}),
     );
     h.advance(600);
-    let e = h.err("verify_signup", json!({"email": "ann@example.com", "code": h.code_from(&sent)}));
+    let e = h.err("verify_signup", json!({"signup_id": sent["signup_id"], "code": h.code_from(&sent)}));
     assert_eq!(e["code"], "code_expired");
 
     h.sign_up("bob", "bob@example.com");
@@ -233,7 +238,7 @@ fn no_secret_is_stored_in_plaintext() {
         json!({"username": "ann", "email": "ann@example.com", "password": "correct horse battery"}),
     );
     let code = h.code_from(&sent);
-    h.ok("verify_signup", json!({"email": "ann@example.com", "code": code}));
+    h.ok("verify_signup", json!({"signup_id": sent["signup_id"], "code": code}));
     let token = tauri::async_runtime::block_on(h.keychain().load()).unwrap().unwrap();
     for file in common::files_below(h.dir.path()) {
         if file.starts_with(h.dir.path().join("outbox")) {

@@ -120,8 +120,8 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     let commands: &[(&str, &[&str])] = &[
         ("request_signup", &["username", "email", "password"]),
-        ("verify_signup", &["email", "code"]),
-        ("resend_code", &["email"]),
+        ("verify_signup", &["signup_id", "code"]),
+        ("resend_code", &["signup_id"]),
         ("login", &["identifier", "password"]),
         ("check_password", &["username", "email", "password"]),
         ("whoami", &[]),
@@ -199,13 +199,14 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
 async fn twenty_concurrent_right_codes_make_one_account_and_one_session() {
     let dir = tempfile::tempdir().unwrap();
     let pool = fresh_db(dir.path()).await;
-    let req = signup::SignupRequest { username: "racer", email: "racer@example.com", password: PASSWORD };
+    let req =
+        signup::SignupRequest { username: "racer", email: "racer@example.com", password: PASSWORD, replaces: None };
     let sent = signup::request_code(&pool, &outbox(dir.path()), req, 1_000).await.unwrap();
     let code = code_of(&sent);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
-            let (pool, code) = (pool.clone(), code.clone());
-            tokio::spawn(async move { signup::verify(&pool, "racer@example.com", &code, 1_001).await })
+            let (pool, code, id) = (pool.clone(), code.clone(), sent.signup_id().to_string());
+            tokio::spawn(async move { signup::verify(&pool, &id, &code, 1_001).await })
         })
         .collect();
     let mut ok = 0;
@@ -237,9 +238,14 @@ async fn competing_signups_for_one_username_or_email_never_make_two_accounts() {
             .map(|(username, email)| {
                 let (pool, mailer) = (pool.clone(), mailer.clone());
                 tokio::spawn(async move {
-                    let req = signup::SignupRequest { username: &username, email: &email, password: PASSWORD };
+                    let req = signup::SignupRequest {
+                        username: &username,
+                        email: &email,
+                        password: PASSWORD,
+                        replaces: None,
+                    };
                     let Ok(sent) = signup::request_code(&pool, &mailer, req, 1_000).await else { return };
-                    let _ = signup::verify(&pool, &email, &code_of(&sent), 1_001).await;
+                    let _ = signup::verify(&pool, sent.signup_id(), &code_of(&sent), 1_001).await;
                 })
             })
             .collect();
@@ -276,9 +282,9 @@ async fn crash_worker() {
         let now = 2_000_000 + i;
         let name = format!("w{}_{i}", std::process::id());
         let email = format!("{name}@example.com");
-        let req = signup::SignupRequest { username: &name, email: &email, password: PASSWORD };
+        let req = signup::SignupRequest { username: &name, email: &email, password: PASSWORD, replaces: None };
         let sent = signup::request_code(&pool, &mailer, req, now).await.unwrap();
-        signup::verify(&pool, &email, &code_of(&sent), now).await.unwrap();
+        signup::verify(&pool, sent.signup_id(), &code_of(&sent), now).await.unwrap();
         // Reported done only after the call returned: this must survive any crash.
         use std::io::Write;
         let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(&journal_path).unwrap();
@@ -343,7 +349,12 @@ fn faulty_mailer(port: u16) -> Mailer {
 async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
     let dir = tempfile::tempdir().unwrap();
     let pool = fresh_db(dir.path()).await;
-    let req = || signup::SignupRequest { username: "mailfault", email: "mailfault@example.com", password: PASSWORD };
+    let req = || signup::SignupRequest {
+        username: "mailfault",
+        email: "mailfault@example.com",
+        password: PASSWORD,
+        replaces: None,
+    };
     let down = faulty_mailer(common::free_port());
     let refusing = common::FaultySmtp::start("refuse-recipient");
     let dropping = common::FaultySmtp::start("close-mid-message");
@@ -363,8 +374,8 @@ async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
         faults += 1;
     }
     let good = common::SmtpServer::start();
-    signup::request_code(&pool, &faulty_mailer(good.port), req(), 1_001).await.unwrap();
+    let sent = signup::request_code(&pool, &faulty_mailer(good.port), req(), 1_001).await.unwrap();
     let code = common::code_in(&good.wait_for_message(1));
-    signup::verify(&pool, "mailfault@example.com", &code, 1_002).await.unwrap();
+    signup::verify(&pool, sent.signup_id(), &code, 1_002).await.unwrap();
     println!("figure: mail faults: {faults} faults (down, recipient refused, closed mid-message) -> mail_failed, 0 rows left; the next try worked");
 }

@@ -36,11 +36,12 @@ async fn signup_through_smtp_then_verify_with_the_delivered_code() {
     let mailer = smtp_mailer(server.port);
     let dir = tempfile::tempdir().unwrap();
     let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
-    let req = SignupRequest { username: "bob", email: "bob@example.com", password: "a long enough password" };
+    let req =
+        SignupRequest { username: "bob", email: "bob@example.com", password: "a long enough password", replaces: None };
     let sent = signup::request_code(&pool, &mailer, req, 1_000).await.unwrap();
     assert_eq!(sent.delivery, Delivery::Smtp);
     let code = code_in(&server.wait_for_message(1));
-    let session = signup::verify(&pool, "bob@example.com", &code, 1_010).await.unwrap();
+    let session = signup::verify(&pool, sent.signup_id(), &code, 1_010).await.unwrap();
     assert_eq!(session.profile.email, "bob@example.com");
 }
 
@@ -51,7 +52,12 @@ async fn server_down_gives_mail_failed_and_leaves_nothing_then_a_retry_works() {
     server.stop();
     let dir = tempfile::tempdir().unwrap();
     let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
-    let req = || SignupRequest { username: "cyd", email: "cyd@example.com", password: "a long enough password" };
+    let req = || SignupRequest {
+        username: "cyd",
+        email: "cyd@example.com",
+        password: "a long enough password",
+        replaces: None,
+    };
     let failed = signup::request_code(&pool, &mailer, req(), 1_000).await;
     assert!(matches!(failed, Err(Error::MailFailed(_))), "{failed:?}");
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups").fetch_one(&pool).await.unwrap();

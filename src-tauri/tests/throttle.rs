@@ -82,12 +82,16 @@ fn two_hundred_concurrent_wrong_logins_check_five_passwords_and_argon2_memory_st
     tauri::async_runtime::block_on(async {
         let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
         let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
-        let req =
-            signup::SignupRequest { username: "storm", email: "storm@example.com", password: "correct horse battery" };
+        let req = signup::SignupRequest {
+            username: "storm",
+            email: "storm@example.com",
+            password: "correct horse battery",
+            replaces: None,
+        };
         let sent = signup::request_code(&pool, &outbox, req, T0).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&pool, "storm@example.com", &code, T0).await.unwrap();
+        signup::verify(&pool, sent.signup_id(), &code, T0).await.unwrap();
     });
 
     // One account under attack by its username and its email at once.

@@ -8,8 +8,8 @@ use super::login::{account_throttle_key, reserve_attempt};
 use super::secret::{self, Token};
 use super::signup::CodeSent;
 use super::{
-    policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS,
-    SESSION_TTL_SECS,
+    claim_mail_slot, policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS,
+    RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
@@ -17,7 +17,7 @@ use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
 use crate::store::lifecycle::{self, NewSessionRow};
 use crate::store::pending_signups::CodeState;
 use crate::store::users::{self, UserRow};
-use crate::store::{self, login_throttle, sessions};
+use crate::store::{self, login_throttle, mail_sends, sessions};
 
 /// A new password is in place and this desktop has a fresh session.
 #[derive(Debug)]
@@ -57,6 +57,8 @@ pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now:
     if let Some(row) = account_codes::find(pool, subject).await? {
         refuse_if_too_soon(&row, now)?;
     }
+    // Counted for an unknown address too, so the limits answer alike.
+    let slot = claim_mail_slot(pool, &email.key, now).await?;
     let user = users::find_active_by_email(pool, &email.key).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
@@ -69,9 +71,10 @@ pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now:
         now,
         expires_at: now + CODE_TTL_SECS,
     };
-    account_codes::replace(pool, &new, RESEND_COOLDOWN_SECS)
-        .await?
-        .map_err(|seconds| Error::ResendTooSoon { seconds })?;
+    if let Err(seconds) = account_codes::replace(pool, &new, RESEND_COOLDOWN_SECS).await? {
+        mail_sends::release(pool, slot).await?;
+        return Err(Error::ResendTooSoon { seconds });
+    }
     if let Some(user) = &user {
         mailer.send_detached(recipient(user), code_letter(CodePurpose::PasswordReset, &code));
     }
@@ -81,7 +84,7 @@ pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now:
 pub async fn resend_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
     let email = validate::email(email)?;
     let row = account_codes::find(pool, Subject::Reset(&email.key)).await?.ok_or(Error::NoPendingReset)?;
-    let Resent { code, expires_at, .. } = swap_in_new_code(pool, &row, Flow::PasswordReset, now).await?;
+    let (Resent { code, expires_at, .. }, _) = swap_in_new_code(pool, &row, Flow::PasswordReset, now).await?;
     if let Some(user) = match row.user_id {
         Some(id) => users::find_by_id(pool, id).await?,
         None => None,
@@ -94,7 +97,13 @@ pub async fn resend_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: 
 /// The same answer whether or not an account has the address; the outbox is named as a folder,
 /// since a file would show that a message was written.
 fn reset_sent(mailer: &Mailer, email: String, now: Timestamp, expires_at: Timestamp) -> CodeSent {
-    CodeSent { email, delivery: mailer.destination(), resend_at: now + RESEND_COOLDOWN_SECS, expires_at }
+    CodeSent {
+        email,
+        delivery: mailer.destination(),
+        resend_at: now + RESEND_COOLDOWN_SECS,
+        expires_at,
+        signup_id: None,
+    }
 }
 
 pub async fn reset_password(
@@ -196,6 +205,7 @@ pub async fn request_email_change(
     if let Some(row) = account_codes::find(pool, subject).await? {
         refuse_if_too_soon(&row, now)?;
     }
+    let slot = claim_mail_slot(pool, &new.key, now).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let pending = NewCode {
@@ -207,20 +217,26 @@ pub async fn request_email_change(
         now,
         expires_at: now + CODE_TTL_SECS,
     };
-    let id = account_codes::replace(pool, &pending, RESEND_COOLDOWN_SECS)
-        .await?
-        .map_err(|seconds| Error::ResendTooSoon { seconds })?;
+    let id = match account_codes::replace(pool, &pending, RESEND_COOLDOWN_SECS).await? {
+        Ok(id) => id,
+        Err(seconds) => {
+            mail_sends::release(pool, slot).await?;
+            return Err(Error::ResendTooSoon { seconds });
+        }
+    };
     let to = Recipient { name: &user.username, address: &new.display };
     let delivery = match mailer.send(to, code_letter(CodePurpose::EmailChange, &code)).await {
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
             account_codes::delete(pool, id).await?;
+            mail_sends::release(pool, slot).await?;
             return Err(e);
         }
     };
     let expires_at = pending.expires_at;
-    let sent = CodeSent { email: new.display, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at };
+    let sent =
+        CodeSent { email: new.display, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at, signup_id: None };
     Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
 }
 
@@ -233,7 +249,7 @@ pub async fn resend_email_change(
     let user = signed_in(pool, token, now).await?;
     let row = account_codes::find(pool, Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
     let new_email = row.new_email.clone().ok_or(Error::NoPendingEmailChange)?;
-    let resent = swap_in_new_code(pool, &row, Flow::EmailChange, now).await?;
+    let (resent, slot) = swap_in_new_code(pool, &row, Flow::EmailChange, now).await?;
     let expires_at = resent.expires_at;
     let to = Recipient { name: &user.username, address: &new_email };
     let delivery = match mailer.send(to, code_letter(CodePurpose::EmailChange, &resent.code)).await {
@@ -241,10 +257,12 @@ pub async fn resend_email_change(
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
             account_codes::swap_code(pool, row.id, &resent.state(now), &row.code_state()).await?;
+            mail_sends::release(pool, slot).await?;
             return Err(e);
         }
     };
-    let sent = CodeSent { email: new_email, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at };
+    let sent =
+        CodeSent { email: new_email, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at, signup_id: None };
     Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
 }
 
@@ -388,20 +406,23 @@ impl Resent {
 }
 
 /// A resend: a new code replaces the old one and restarts the 10 minutes and the attempts.
-async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<Resent> {
+/// Returns it with the address's mail slot it took.
+async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<(Resent, i64)> {
     if now >= row.expires_at {
         account_codes::delete(pool, row.id).await?;
         return Err(Error::CodeExpired(flow));
     }
     refuse_if_too_soon(row, now)?;
+    let slot = claim_mail_slot(pool, &row.email_key, now).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let resent = Resent { code, code_hash, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
     if !account_codes::swap_code(pool, row.id, &row.code_state(), &resent.state(now)).await? {
+        mail_sends::release(pool, slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
-    Ok(resent)
+    Ok((resent, slot))
 }
 
 fn code_letter(purpose: CodePurpose, code: &str) -> Letter<'_> {
@@ -429,13 +450,18 @@ mod tests {
     const PW: &str = "correct horse battery";
     const NEW_PW: &str = "violet tundra marble";
 
-    /// Ann's account, signed in once; returns that session.
+    /// Ann's account, signed in once an hour before T0 (so its sign-up mail no longer counts
+    /// toward the address's mail limits); returns that session.
     async fn account(db: &TestDb, mailer: &Mailer) -> NewSession {
-        let req = SignupRequest { username: "Ann", email: "ann@example.com", password: PW };
-        let sent = signup::request_code(&db.pool, mailer, req, T0).await.unwrap();
-        let Delivery::Outbox { path } = sent.delivery else { panic!("outbox expected") };
+        account_at(db, mailer, T0 - 3600).await
+    }
+
+    async fn account_at(db: &TestDb, mailer: &Mailer, at: Timestamp) -> NewSession {
+        let req = SignupRequest { username: "Ann", email: "ann@example.com", password: PW, replaces: None };
+        let sent = signup::request_code(&db.pool, mailer, req, at).await.unwrap();
+        let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, "ann@example.com", &code, T0).await.unwrap()
+        signup::verify(&db.pool, sent.signup_id(), &code, at).await.unwrap()
     }
 
     /// The outbox's messages, oldest first.
@@ -705,10 +731,10 @@ mod tests {
         let mailer = outbox_mailer(&db);
         let me = account(&db, &mailer).await;
         let t = Some(&me.token);
-        let req = SignupRequest { username: "bob", email: "bob@example.com", password: PW };
+        let req = SignupRequest { username: "bob", email: "bob@example.com", password: PW, replaces: None };
         let sent = signup::request_code(&db.pool, &mailer, req, T0).await.unwrap();
-        let Delivery::Outbox { path } = sent.delivery else { panic!() };
-        signup::verify(&db.pool, "bob@example.com", &code_in(&std::fs::read_to_string(path).unwrap()), T0)
+        let Delivery::Outbox { path } = &sent.delivery else { panic!() };
+        signup::verify(&db.pool, sent.signup_id(), &code_in(&std::fs::read_to_string(path).unwrap()), T0)
             .await
             .unwrap();
         let taken = request_email_change(&db.pool, &mailer, t, PW, "BOB@example.com", T0).await;
@@ -757,7 +783,7 @@ mod tests {
         assert!(matches!(login::whoami(&db.pool, Some(&other.token), T0 + 3).await, Err(Error::NotAuthenticated)));
         assert!(message(&db, 3).await.contains("Subject: Your Latchkey account was deleted"));
         // The username and address are free again.
-        let again = account(&db, &mailer).await;
+        let again = account_at(&db, &mailer, T0 + 3600).await;
         assert_eq!(again.profile.username, "Ann");
     }
 

@@ -153,11 +153,16 @@ mod tests {
     const T0: Timestamp = 1_800_000_000;
 
     async fn account(db: &TestDb) -> NewSession {
-        let req = SignupRequest { username: "Ann", email: "Ann@Example.com", password: "correct horse battery" };
+        let req = SignupRequest {
+            username: "Ann",
+            email: "Ann@Example.com",
+            password: "correct horse battery",
+            replaces: None,
+        };
         let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, T0).await.unwrap();
-        let crate::mail::Delivery::Outbox { path } = sent.delivery else { panic!() };
+        let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, "ann@example.com", &code, T0).await.unwrap()
+        signup::verify(&db.pool, sent.signup_id(), &code, T0).await.unwrap()
     }
 
     #[tokio::test]

@@ -22,6 +22,17 @@ pub const LOGIN_LOCK_BASE_SECS: i64 = 30;
 pub const LOGIN_LOCK_MAX_SECS: i64 = 15 * 60;
 /// NIST SP 800-63B's limit: after 100 failures in a row only a password reset unlocks.
 pub const LOGIN_HARD_LIMIT: i64 = 100;
+/// Code mails to one address, whatever starts them: at most one a minute and five an hour.
+pub const MAIL_LIMITS: crate::store::mail_sends::MailLimits =
+    crate::store::mail_sends::MailLimits { per_minute: 1, per_hour: 5 };
+
+/// Takes one of the address's code-mail slots, or says how long to wait.
+pub(crate) async fn claim_mail_slot(pool: &sqlx::SqlitePool, address_key: &str, now: Timestamp) -> crate::Result<i64> {
+    crate::store::mail_sends::reserve(pool, address_key, MAIL_LIMITS, now)
+        .await?
+        .map_err(|seconds| crate::Error::ResendTooSoon { seconds })
+}
+
 /// Sessions last 30 days from login.
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 

@@ -5,16 +5,21 @@ use sqlx::SqlitePool;
 
 use super::secret::{self, Token};
 use super::{
-    validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
+    claim_mail_slot, validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS,
+    SESSION_TTL_SECS,
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{CodeEmail, Delivery, Mailer};
-use crate::store::{self, pending_signups, pending_signups::CodeState, pending_signups::NewPending, users};
+use crate::store::pending_signups::{self, CodeState, NewPending, PendingRow};
+use crate::store::{self, mail_sends, users};
 
 pub struct SignupRequest<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password: &'a str,
+    /// The sign-up id this window got for an earlier request ("Wrong address? Go back"): that
+    /// pending sign-up, and only that one, is replaced.
+    pub replaces: Option<&'a str>,
 }
 
 /// A code is on its way.
@@ -25,6 +30,21 @@ pub struct CodeSent {
     /// When a resend will be allowed, and when the code stops working (seconds since the epoch).
     pub resend_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Sign-up only: the opaque id that proves, with the code, that the caller started this
+    /// sign-up (needed to verify and to resend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signup_id: Option<String>,
+}
+
+impl CodeSent {
+    pub fn signup_id(&self) -> &str {
+        self.signup_id.as_deref().unwrap_or_default()
+    }
+}
+
+/// What the database keeps of a sign-up id: its SHA-256 (like a session token, it is a bearer secret).
+fn owner_hash(signup_id: &str) -> [u8; 32] {
+    Token::from_stored(signup_id.to_string()).digest()
 }
 
 pub async fn request_code(
@@ -43,13 +63,16 @@ pub async fn request_code(
     if users::email_exists(pool, &email.key).await? {
         return Err(Error::EmailTaken);
     }
+    let slot = claim_mail_slot(pool, &email.key, now).await?;
     let code = secret::new_code()?;
     let (password_hash, code_hash) = secret::run_limited({
         let code = code.clone();
         move || Ok((secret::hash(&password)?, secret::hash(&code)?))
     })
     .await?;
+    let signup_id = Token::generate()?;
     let expires_at = now + CODE_TTL_SECS;
+    let owner = signup_id.digest();
     let pending = NewPending {
         username: &username.display,
         username_key: &username.key,
@@ -57,10 +80,12 @@ pub async fn request_code(
         email_key: &email.key,
         password_hash: &password_hash,
         code_hash: &code_hash,
+        owner_hash: &owner,
         now,
         expires_at,
     };
-    let id = pending_signups::replace(pool, &pending).await?;
+    let replaces = req.replaces.map(owner_hash);
+    let id = pending_signups::insert(pool, &pending, replaces.as_ref().map(|h| &h[..])).await?;
     let message =
         CodeEmail { username: &username.display, to: &email.display, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
     let delivery = match mailer.send_code(&message).await {
@@ -68,15 +93,29 @@ pub async fn request_code(
         Err(e) => {
             // A retry must start clean.
             pending_signups::delete(pool, id).await?;
+            mail_sends::release(pool, slot).await?;
             return Err(e);
         }
     };
-    Ok(CodeSent { email: email.display, delivery, resend_at: now + RESEND_COOLDOWN_SECS, expires_at })
+    Ok(CodeSent {
+        email: email.display,
+        delivery,
+        resend_at: now + RESEND_COOLDOWN_SECS,
+        expires_at,
+        signup_id: Some(signup_id.expose().to_string()),
+    })
 }
 
-pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
-    let email = validate::email(email)?;
-    let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
+/// The caller's pending sign-up, by the id it was given.
+async fn owned(pool: &SqlitePool, signup_id: &str) -> Result<PendingRow> {
+    if signup_id.is_empty() || signup_id.len() > 64 {
+        return Err(Error::NoPendingSignup);
+    }
+    pending_signups::find_by_owner(pool, &owner_hash(signup_id)).await?.ok_or(Error::NoPendingSignup)
+}
+
+pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, now: Timestamp) -> Result<CodeSent> {
+    let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
@@ -85,6 +124,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: T
     if wait > 0 {
         return Err(Error::ResendTooSoon { seconds: wait });
     }
+    let slot = claim_mail_slot(pool, &row.email_key, now).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let old = CodeState {
@@ -96,6 +136,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: T
     let new = CodeState { code_hash: &code_hash, attempts: 0, last_sent_at: now, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
     if !pending_signups::swap_code(pool, row.id, &old, &new).await? {
+        mail_sends::release(pool, slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
     let message = CodeEmail { username: &row.username, to: &row.email, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
@@ -105,19 +146,21 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, email: &str, now: T
             delivery,
             resend_at: now + RESEND_COOLDOWN_SECS,
             expires_at: new.expires_at,
+            signup_id: Some(signup_id.to_string()),
         }),
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
             pending_signups::swap_code(pool, row.id, &new, &old).await?;
+            mail_sends::release(pool, slot).await?;
             Err(e)
         }
     }
 }
 
-pub async fn verify(pool: &SqlitePool, email: &str, code: &str, now: Timestamp) -> Result<NewSession> {
-    let email = validate::email(email)?;
+/// The code, with the sign-up id that proves the caller started this sign-up.
+pub async fn verify(pool: &SqlitePool, signup_id: &str, code: &str, now: Timestamp) -> Result<NewSession> {
     let code = validate::code(code)?;
-    let row = pending_signups::find_by_email(pool, &email.key).await?.ok_or(Error::NoPendingSignup)?;
+    let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
         pending_signups::delete(pool, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
@@ -186,7 +229,7 @@ pub(crate) mod tests {
     }
 
     fn req<'a>(username: &'a str, email: &'a str) -> SignupRequest<'a> {
-        SignupRequest { username, email, password: "a long enough password" }
+        SignupRequest { username, email, password: "a long enough password", replaces: None }
     }
 
     fn wrong(code: &str) -> String {
@@ -203,7 +246,7 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), T0).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 60, T0 + 600));
-        let session = verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 30).await.unwrap();
+        let session = verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 30).await.unwrap();
         assert_eq!(session.profile.username, "Ann");
         assert_eq!(session.profile.session_expires_at, T0 + 30 + SESSION_TTL_SECS);
         assert!(!session.profile.is_admin && session.profile.is_active);
@@ -220,22 +263,22 @@ pub(crate) mod tests {
         let code = code_of(&sent);
         // One second before the edge a wrong code is still judged as wrong, not expired.
         assert!(matches!(
-            verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 599).await,
+            verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 599).await,
             Err(Error::InvalidCode { .. })
         ));
         assert!(matches!(
-            verify(&db.pool, "ann@example.com", &code, T0 + 600).await,
+            verify(&db.pool, sent.signup_id(), &code, T0 + 600).await,
             Err(Error::CodeExpired(Flow::Signup))
         ));
         // The expired row is gone.
-        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 601).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(verify(&db.pool, sent.signup_id(), &code, T0 + 601).await, Err(Error::NoPendingSignup)));
     }
 
     #[tokio::test]
     async fn right_code_at_the_last_second_works() {
         let db = test_db().await;
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
-        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 599).await.is_ok());
+        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 599).await.is_ok());
     }
 
     #[tokio::test]
@@ -244,16 +287,16 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for left in (1..=4).rev() {
-            match verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await {
+            match verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await {
                 Err(Error::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
                 other => panic!("expected invalid_code, got {other:?}"),
             }
         }
         assert!(matches!(
-            verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await,
+            verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await,
             Err(Error::TooManyAttempts(Flow::Signup))
         ));
-        assert!(matches!(verify(&db.pool, "ann@example.com", &code, T0 + 2).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(verify(&db.pool, sent.signup_id(), &code, T0 + 2).await, Err(Error::NoPendingSignup)));
         assert_eq!(count(&db, "users").await, 0);
     }
 
@@ -263,9 +306,9 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for _ in 0..4 {
-            assert!(verify(&db.pool, "ann@example.com", &wrong(&code), T0 + 1).await.is_err());
+            assert!(verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await.is_err());
         }
-        assert!(verify(&db.pool, "ann@example.com", &code, T0 + 2).await.is_ok());
+        assert!(verify(&db.pool, sent.signup_id(), &code, T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
@@ -274,36 +317,75 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
         let old = code_of(&first);
-        assert!(verify(&db.pool, "ann@example.com", &wrong(&old), T0 + 5).await.is_err());
-        match resend_code(&db.pool, &mailer, "ann@example.com", T0 + 59).await {
+        assert!(verify(&db.pool, first.signup_id(), &wrong(&old), T0 + 5).await.is_err());
+        match resend_code(&db.pool, &mailer, first.signup_id(), T0 + 59).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
         }
-        let second = resend_code(&db.pool, &mailer, "ANN@example.com", T0 + 60).await.unwrap();
+        let second = resend_code(&db.pool, &mailer, first.signup_id(), T0 + 60).await.unwrap();
         assert_eq!((second.resend_at, second.expires_at), (T0 + 120, T0 + 660));
         let new = code_of(&second);
         if new != old {
             assert!(matches!(
-                verify(&db.pool, "ann@example.com", &old, T0 + 61).await,
+                verify(&db.pool, first.signup_id(), &old, T0 + 61).await,
                 Err(Error::InvalidCode { attempts_left: 4 })
             ));
         }
         // The window restarted: valid past the first code's ten minutes.
-        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 650).await.is_ok());
+        assert!(verify(&db.pool, first.signup_id(), &new, T0 + 650).await.is_ok());
     }
 
     #[tokio::test]
-    async fn a_new_request_replaces_an_earlier_pending_signup() {
+    async fn a_window_replaces_only_its_own_pending_signup() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
-        let second = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0 + 10).await.unwrap();
+        let again = SignupRequest { replaces: Some(first.signup_id()), ..req("ann", "ann@example.com") };
+        let second = request_code(&db.pool, &mailer, again, T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 1);
+        assert_ne!(first.signup_id(), second.signup_id());
         let (old, new) = (code_of(&first), code_of(&second));
-        if old != new {
-            assert!(matches!(verify(&db.pool, "ann@example.com", &old, T0 + 11).await, Err(Error::InvalidCode { .. })));
+        assert!(matches!(verify(&db.pool, first.signup_id(), &old, T0 + 61).await, Err(Error::NoPendingSignup)));
+        assert!(verify(&db.pool, second.signup_id(), &new, T0 + 62).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn nobody_can_cancel_or_take_over_someone_elses_pending_signup() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        // Ann starts; Bob then submits Ann's address with his own name.
+        let ann = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let bob = request_code(&db.pool, &mailer, req("bob", "ann@example.com"), T0 + 60).await.unwrap();
+        assert_eq!(count(&db, "pending_signups").await, 2, "Bob's request made its own, Ann's stays");
+        // Bob cannot use Ann's code with his id, nor resend hers without her id.
+        let stolen = verify(&db.pool, bob.signup_id(), &code_of(&ann), T0 + 61).await;
+        assert!(code_of(&ann) == code_of(&bob) || matches!(stolen, Err(Error::InvalidCode { .. })));
+        assert!(matches!(verify(&db.pool, "guessed-id", &code_of(&ann), T0 + 61).await, Err(Error::NoPendingSignup)));
+        // Ann enters her code: the account on her address is hers.
+        let session = verify(&db.pool, ann.signup_id(), &code_of(&ann), T0 + 62).await.unwrap();
+        assert_eq!(session.profile.username, "ann");
+        assert!(matches!(verify(&db.pool, bob.signup_id(), &code_of(&bob), T0 + 63).await, Err(Error::EmailTaken)));
+    }
+
+    #[tokio::test]
+    async fn code_mail_to_one_address_is_limited_whatever_starts_it() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        match request_code(&db.pool, &mailer, req("bob", "ANN@example.com"), T0 + 30).await {
+            Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 30),
+            other => panic!("expected resend_too_soon, got {other:?}"),
         }
-        assert!(verify(&db.pool, "ann@example.com", &new, T0 + 12).await.is_ok());
+        assert!(request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), T0 + 30).await.is_ok(), "per address");
+        for (i, user) in ["bob", "dee", "eve", "fay"].iter().enumerate() {
+            let at = T0 + 60 * (i as i64 + 1);
+            assert!(request_code(&db.pool, &mailer, req(user, "ann@example.com"), at).await.is_ok(), "{user}");
+        }
+        // Five in the hour: the sixth waits until the first is an hour old.
+        match request_code(&db.pool, &mailer, req("gus", "ann@example.com"), T0 + 300).await {
+            Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 3300),
+            other => panic!("expected resend_too_soon, got {other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -311,7 +393,7 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), T0).await.unwrap();
-        verify(&db.pool, "ann@example.com", &code_of(&sent), T0).await.unwrap();
+        verify(&db.pool, sent.signup_id(), &code_of(&sent), T0).await.unwrap();
         assert!(matches!(
             request_code(&db.pool, &mailer, req("aNN", "x@example.com"), T0).await,
             Err(Error::UsernameTaken)
@@ -330,16 +412,16 @@ pub(crate) mod tests {
         assert!(matches!(failed, Err(Error::MailFailed(_))));
         assert_eq!(count(&db, "pending_signups").await, 0);
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0 + 1).await.unwrap();
-        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 2).await.is_ok());
+        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
     async fn failed_resend_keeps_the_previous_code() {
         let db = test_db().await;
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
-        let failed = resend_code(&db.pool, &broken_mailer(), "ann@example.com", T0 + 60).await;
+        let failed = resend_code(&db.pool, &broken_mailer(), sent.signup_id(), T0 + 60).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
-        assert!(verify(&db.pool, "ann@example.com", &code_of(&sent), T0 + 61).await.is_ok());
+        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 61).await.is_ok());
     }
 
     #[tokio::test]
@@ -352,7 +434,8 @@ pub(crate) mod tests {
             ("ann", "ann@example.com", "short", "password"),
         ];
         for (username, email, password, expected) in cases {
-            match request_code(&db.pool, &mailer, SignupRequest { username, email, password }, T0).await {
+            match request_code(&db.pool, &mailer, SignupRequest { username, email, password, replaces: None }, T0).await
+            {
                 Err(Error::InvalidInput { field, .. }) => assert_eq!(field, expected),
                 other => panic!("expected invalid_input, got {other:?}"),
             }
@@ -379,8 +462,8 @@ pub(crate) mod tests {
         let code = code_of(&sent);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
-                let (pool, code) = (db.pool.clone(), code.clone());
-                tokio::spawn(async move { verify(&pool, "ann@example.com", &code, T0 + 1).await })
+                let (pool, code, id) = (db.pool.clone(), code.clone(), sent.signup_id().to_string());
+                tokio::spawn(async move { verify(&pool, &id, &code, T0 + 1).await })
             })
             .collect();
         let mut ok = 0;

@@ -3,6 +3,7 @@
 pub mod account_codes;
 pub mod lifecycle;
 pub mod login_throttle;
+pub mod mail_sends;
 pub mod meta;
 pub mod pending_signups;
 pub mod sessions;
@@ -42,7 +43,8 @@ pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
     let sessions = sessions::delete_expired(pool, now).await?;
     let throttles = login_throttle::delete_stale(pool, now, crate::auth::LOGIN_HARD_LIMIT).await?;
     let codes = account_codes::delete_expired(pool, now).await?;
-    Ok(pending + sessions + throttles + codes)
+    let mails = mail_sends::delete_expired(pool, now).await?;
+    Ok(pending + sessions + throttles + codes + mails)
 }
 
 /// Maps a unique-index violation on `users` to the error a person can act on.

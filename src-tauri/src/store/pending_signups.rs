@@ -23,6 +23,8 @@ pub struct NewPending<'a> {
     pub email_key: &'a str,
     pub password_hash: &'a str,
     pub code_hash: &'a str,
+    /// SHA-256 of the sign-up id the window holds.
+    pub owner_hash: &'a [u8],
     pub now: i64,
     pub expires_at: i64,
 }
@@ -36,18 +38,18 @@ pub struct CodeState<'a> {
     pub expires_at: i64,
 }
 
-/// Replaces any pending sign-up for the same username or email with a new one, atomically.
-pub async fn replace(pool: &SqlitePool, new: &NewPending<'_>) -> Result<i64> {
+/// Adds a pending sign-up. With `replaces`, the caller's own earlier one (found by its owner hash)
+/// goes in the same transaction; nobody else's is touched.
+pub async fn insert(pool: &SqlitePool, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM pending_signups WHERE username_key = ? OR email_key = ?")
-        .bind(new.username_key)
-        .bind(new.email_key)
-        .execute(&mut *tx)
-        .await?;
+    if let Some(owner_hash) = replaces {
+        sqlx::query("DELETE FROM pending_signups WHERE owner_hash = ?").bind(owner_hash).execute(&mut *tx).await?;
+    }
     let id = sqlx::query_scalar(
         "INSERT INTO pending_signups
-           (username, username_key, email, email_key, password_hash, code_hash, attempts, created_at, last_sent_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
+           (username, username_key, email, email_key, password_hash, code_hash, owner_hash, attempts, created_at,
+            last_sent_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
     )
     .bind(new.username)
     .bind(new.username_key)
@@ -55,6 +57,7 @@ pub async fn replace(pool: &SqlitePool, new: &NewPending<'_>) -> Result<i64> {
     .bind(new.email_key)
     .bind(new.password_hash)
     .bind(new.code_hash)
+    .bind(new.owner_hash)
     .bind(new.now)
     .bind(new.now)
     .bind(new.expires_at)
@@ -64,12 +67,13 @@ pub async fn replace(pool: &SqlitePool, new: &NewPending<'_>) -> Result<i64> {
     Ok(id)
 }
 
-pub async fn find_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<PendingRow>> {
+/// The pending sign-up whose owner holds this sign-up id (by its hash).
+pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
     Ok(sqlx::query_as(
         "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
-         FROM pending_signups WHERE email_key = ?",
+         FROM pending_signups WHERE owner_hash = ?",
     )
-    .bind(email_key)
+    .bind(owner_hash)
     .fetch_optional(ex)
     .await?)
 }
@@ -140,7 +144,7 @@ mod tests {
     use super::*;
     use crate::store::test_support::test_db;
 
-    fn pending<'a>(username_key: &'a str, email_key: &'a str, code_hash: &'a str) -> NewPending<'a> {
+    fn pending<'a>(username_key: &'a str, email_key: &'a str, code_hash: &'a str, owner: &'a [u8]) -> NewPending<'a> {
         NewPending {
             username: username_key,
             username_key,
@@ -148,28 +152,30 @@ mod tests {
             email_key,
             password_hash: "$argon2id$pw",
             code_hash,
+            owner_hash: owner,
             now: 100,
             expires_at: 700,
         }
     }
 
     #[tokio::test]
-    async fn replace_drops_earlier_rows_for_the_same_username_or_email() {
+    async fn each_owner_has_its_own_row_and_replaces_only_its_own() {
         let db = test_db().await;
-        replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
-        replace(&db.pool, &pending("bea", "bea@example.com", "h2")).await.unwrap();
-        // Same username as ann's and same email as bea's: both earlier rows go.
-        replace(&db.pool, &pending("ann", "bea@example.com", "h3")).await.unwrap();
+        insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
+        // Someone else, same name and address: a second row; the first is untouched.
+        insert(&db.pool, &pending("ann", "ann@example.com", "h2", &[2; 32]), None).await.unwrap();
+        // The first owner submits again: only its own row is replaced.
+        insert(&db.pool, &pending("ann", "ann@example.com", "h3", &[1; 32]), Some(&[1; 32])).await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups").fetch_one(&db.pool).await.unwrap();
-        assert_eq!(n, 1);
-        assert!(find_by_email(&db.pool, "ann@example.com").await.unwrap().is_none());
-        assert_eq!(find_by_email(&db.pool, "bea@example.com").await.unwrap().unwrap().code_hash, "h3");
+        assert_eq!(n, 2);
+        assert_eq!(find_by_owner(&db.pool, &[1; 32]).await.unwrap().unwrap().code_hash, "h3");
+        assert_eq!(find_by_owner(&db.pool, &[2; 32]).await.unwrap().unwrap().code_hash, "h2");
     }
 
     #[tokio::test]
     async fn attempts_stop_at_the_limit_and_need_the_current_code() {
         let db = test_db().await;
-        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
+        let id = insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
         assert_eq!(reserve_attempt(&db.pool, id, "old", 5).await.unwrap(), None);
         for n in 1..=5 {
             assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), Some(n));
@@ -180,19 +186,19 @@ mod tests {
     #[tokio::test]
     async fn swap_code_is_conditional_on_the_current_code() {
         let db = test_db().await;
-        let id = replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
+        let id = insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
         let h1 = CodeState { code_hash: "h1", attempts: 0, last_sent_at: 100, expires_at: 700 };
         let h2 = CodeState { code_hash: "h2", attempts: 0, last_sent_at: 200, expires_at: 800 };
         assert!(swap_code(&db.pool, id, &h1, &h2).await.unwrap());
         assert!(!swap_code(&db.pool, id, &h1, &h2).await.unwrap());
-        let row = find_by_email(&db.pool, "ann@example.com").await.unwrap().unwrap();
+        let row = find_by_owner(&db.pool, &[1; 32]).await.unwrap().unwrap();
         assert_eq!((row.code_hash.as_str(), row.expires_at), ("h2", 800));
     }
 
     #[tokio::test]
     async fn expiry_purge_keeps_live_rows() {
         let db = test_db().await;
-        replace(&db.pool, &pending("ann", "ann@example.com", "h1")).await.unwrap();
+        insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
         assert_eq!(delete_expired(&db.pool, 699).await.unwrap(), 0);
         assert_eq!(delete_expired(&db.pool, 700).await.unwrap(), 1);
     }

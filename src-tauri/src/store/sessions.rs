@@ -112,10 +112,12 @@ pub async fn complete_signup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::pending_signups::{find_by_email, replace, NewPending};
+    use crate::store::pending_signups::{find_by_owner, insert, NewPending};
     use crate::store::test_support::test_db;
+    use sha2::Digest;
 
     async fn pending(pool: &SqlitePool, username: &str, email: &str) -> PendingRow {
+        let owner = sha2::Sha256::digest(format!("{username}/{email}").as_bytes()).to_vec();
         let new = NewPending {
             username,
             username_key: username,
@@ -123,11 +125,12 @@ mod tests {
             email_key: email,
             password_hash: "$argon2id$pw",
             code_hash: "code",
+            owner_hash: &owner,
             now: 10,
             expires_at: 610,
         };
-        replace(pool, &new).await.unwrap();
-        find_by_email(pool, email).await.unwrap().unwrap()
+        insert(pool, &new, None).await.unwrap();
+        find_by_owner(pool, &owner).await.unwrap().unwrap()
     }
 
     async fn counts(pool: &SqlitePool) -> (i64, i64, i64) {
