@@ -28,7 +28,7 @@ impl std::fmt::Display for Unsafe {
 }
 
 /// Creates the folder (0700) if needed; an existing one of ours that others could read (Tauri
-/// makes the app-data folder 0755) is made 0700. One owned by someone else, or that others may
+/// makes the app-data folder 0755) loses the others' bits. One owned by someone else, or that others may
 /// write to, is refused: files in it could have been planted or swapped.
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<Result<(), Unsafe>> {
     create_private_dir(dir)?;
@@ -42,8 +42,9 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<Result<(), Unsafe>> {
         if meta.mode() & 0o022 != 0 {
             return Ok(Err(Unsafe::WritableByOthers));
         }
-        if meta.mode() & 0o777 != 0o700 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        if meta.mode() & 0o077 != 0 {
+            // Only take away: a folder the owner made read-only stays read-only.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(meta.mode() & 0o700))?;
         }
     }
     Ok(Ok(()))
@@ -95,6 +96,9 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert_eq!(ensure_private_dir(&dir).unwrap(), Err(Unsafe::WritableByOthers));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        assert_eq!(ensure_private_dir(&dir).unwrap(), Ok(()));
+        assert_eq!(mode(&dir), 0o500, "a read-only folder stays read-only");
         let fresh = base.path().join("a/b");
         assert_eq!(ensure_private_dir(&fresh).unwrap(), Ok(()));
         assert_eq!(mode(&fresh), 0o700);

@@ -137,6 +137,13 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
         ("cancel_email_change", &[]),
         ("delete_account", &["password", "confirm"]),
     ];
+    // Every panic anywhere in the process is counted, whether or not something caught it.
+    static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        previous(info);
+    }));
     let mut rng = StdRng::seed_from_u64(0x01a7_c4e4);
     let (mut cases, mut refused_unchanged, mut structured) = (0, 0, 0);
     let started = Instant::now();
@@ -183,12 +190,14 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
             }
         }
     }
+    let panics = PANICS.load(std::sync::atomic::Ordering::SeqCst);
     println!(
-        "figure: bad input: {cases} cases across {} commands in {:.1} s, 0 panics, {structured} structured errors, \
+        "figure: bad input: {cases} cases across {} commands in {:.1} s, {panics} panics, {structured} structured errors, \
          {refused_unchanged} refused as invalid_input with the database byte-for-byte unchanged",
         commands.len(),
         started.elapsed().as_secs_f64()
     );
+    assert_eq!(panics, 0, "a command panicked");
     assert!(refused_unchanged > 5_000);
 }
 
@@ -286,12 +295,16 @@ async fn crash_worker() {
         let sent = signup::request_code(&pool, &mailer, req, now).await.unwrap();
         signup::verify(&pool, sent.signup_id(), &code_of(&sent), now).await.unwrap();
         // Reported done only after the call returned: this must survive any crash.
-        use std::io::Write;
-        let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(&journal_path).unwrap();
-        writeln!(journal, "{name}").unwrap();
-        journal.sync_all().unwrap();
+        let journal = |line: String| {
+            use std::io::Write;
+            let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(&journal_path).unwrap();
+            writeln!(journal, "{line}").unwrap();
+            journal.sync_all().unwrap();
+        };
+        journal(format!("created {name}"));
         let session = login::login(&pool, &name, PASSWORD, now).await.unwrap();
         login::logout(&pool, &session.token).await.unwrap();
+        journal(format!("logged-out {}", session.token.expose()));
     }
 }
 
@@ -303,6 +316,8 @@ async fn crashes_at_random_points_keep_the_database_consistent() {
     let mut rng = StdRng::seed_from_u64(7);
     let kills = 50;
     let mut checks = 0;
+    let (mut logins, mut logouts) = (0, 0);
+    let mut checked_logins = std::collections::HashSet::new();
     for _ in 0..kills {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "crash_worker", "--ignored", "--nocapture", "--test-threads=1"])
@@ -324,18 +339,36 @@ async fn crashes_at_random_points_keep_the_database_consistent() {
         assert_eq!(bad_hashes, 0, "every account has a valid password hash");
         let orphans = count(&pool, "SELECT count(*) FROM sessions WHERE user_id NOT IN (SELECT id FROM users)").await;
         assert_eq!(orphans, 0, "no session points nowhere");
+        checks += 3;
+        // What the worker reported done must hold: each new account signs in with its password,
+        // and no logged-out token opens a profile any more.
         let journal = std::fs::read_to_string(dir.path().join("journal")).unwrap_or_default();
-        for name in journal.lines() {
-            let found = count(&pool, &format!("SELECT count(*) FROM users WHERE username = '{name}'")).await;
-            assert_eq!(found, 1, "{name} was reported created before the crash");
+        let at = 3_000_000;
+        for line in journal.lines() {
+            if let Some(name) = line.strip_prefix("created ") {
+                if checked_logins.insert(name.to_string()) {
+                    let session = login::login(&pool, name, PASSWORD, at).await;
+                    assert!(session.is_ok(), "{name} was reported created before the crash: {session:?}");
+                    login::logout(&pool, &session.unwrap().token).await.unwrap();
+                    logins += 1;
+                }
+            } else if let Some(token) = line.strip_prefix("logged-out ") {
+                let token = latchkey_lib::auth::secret::Token::from_stored(token.to_string());
+                let me = login::whoami(&pool, Some(&token), at).await;
+                assert!(matches!(me, Err(Error::NotAuthenticated)), "a reported logout still opens a profile");
+                logouts += 1;
+            }
         }
-        checks += 4;
         pool.close().await;
     }
     let pool = fresh_db(dir.path()).await;
     let accounts = count(&pool, "SELECT count(*) FROM users").await;
-    println!("figure: crashes: {kills} SIGKILLs at random points, {checks} invariant checks passed, {accounts} accounts intact");
-    assert!(accounts > 0, "the worker got some work done between kills");
+    println!(
+        "figure: crashes: {kills} SIGKILLs at random points; {checks} integrity, hash and orphan checks, \
+         {logins} reported accounts signed in with their password, {logouts} checks that a reported logout's token is refused; \
+         {accounts} accounts intact"
+    );
+    assert!(accounts > 0 && logins > 0 && logouts > 0, "the worker got some work done between kills");
 }
 
 // ---------------------------------------------------------------------------------------------
