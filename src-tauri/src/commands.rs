@@ -133,7 +133,7 @@ pub async fn startup<R: Runtime>(app: AppHandle<R>) -> Result<Reply<Startup>> {
         let reason = app.try_state::<StartupFailure>().map(|f| f.0.clone()).unwrap_or_default();
         return Err(Error::StartupFailed(reason));
     };
-    let startup = auth::login::startup(&state.pool, state.now(), || state.current_token()).await?;
+    let startup = auth::login::startup(&state.pool, &state.mailer, state.now(), || state.current_token()).await?;
     if startup.stale_token {
         state.sign_out().await; // an expired or revoked session: forget it everywhere
     }
@@ -171,7 +171,8 @@ pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Resul
 #[tauri::command]
 pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session = auth::signup::verify(&state.pool, r.text("signup_id")?, r.text("code")?, state.now()).await?;
+    let session =
+        auth::signup::verify(&state.pool, &state.mailer, r.text("signup_id")?, r.text("code")?, state.now()).await?;
     let remembered = state.sign_in(session.token).await;
     let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
     reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })

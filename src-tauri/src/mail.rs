@@ -13,6 +13,7 @@ use crate::config::{Security, SmtpSettings};
 use crate::error::{Error, Result};
 
 pub const OUTBOX_DIR: &str = "outbox";
+const SIGN_UP_FILE_PREFIX: &str = "signup-";
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where a message went, for the verify screen.
@@ -111,14 +112,41 @@ impl Mailer {
     }
 
     pub async fn send_code(&self, email: &CodeEmail<'_>) -> Result<Delivery> {
+        self.send_sign_up_code(email, None).await
+    }
+
+    /// A sign-up code; in the outbox its file is named after `tag`, so `sweep_sign_up_files` can
+    /// remove it once that sign-up is over.
+    pub async fn send_sign_up_code(&self, email: &CodeEmail<'_>, tag: Option<&str>) -> Result<Delivery> {
         let letter =
             Letter::Code { purpose: CodePurpose::Signup, code: email.code, valid_minutes: email.valid_minutes };
-        self.send(Recipient { name: email.username, address: email.to }, letter).await
+        let message = build_message(&self.from, Recipient { name: email.username, address: email.to }, letter)?;
+        self.deliver(message, tag).await
     }
 
     pub async fn send(&self, to: Recipient<'_>, letter: Letter<'_>) -> Result<Delivery> {
         let message = build_message(&self.from, to, letter)?;
-        self.deliver(message).await
+        self.deliver(message, None).await
+    }
+
+    /// Outbox only: removes the sign-up code files whose sign-up (by tag) is no longer pending,
+    /// so a code file does not outlive its use. Returns how many went.
+    pub fn sweep_sign_up_files(&self, live_tags: &std::collections::HashSet<String>) -> usize {
+        let Transport::Outbox(dir) = &self.transport else { return 0 };
+        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let tag = name.to_str().and_then(|n| n.strip_prefix(SIGN_UP_FILE_PREFIX)).and_then(|n| n.split('-').next());
+            let Some(tag) = tag else { continue };
+            if !live_tags.contains(tag) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => log::warn!("could not remove an old outbox file: {e}"),
+                }
+            }
+        }
+        removed
     }
 
     /// Sends in the background: the caller's answer and timing must not depend on whether (or how
@@ -130,11 +158,11 @@ impl Mailer {
         };
         let mailer = self.clone();
         tokio::spawn(async move {
-            let _ = mailer.deliver(message).await; // a failure is logged by `mail_failed`
+            let _ = mailer.deliver(message, None).await; // a failure is logged by `mail_failed`
         });
     }
 
-    async fn deliver(&self, message: Message) -> Result<Delivery> {
+    async fn deliver(&self, message: Message, tag: Option<&str>) -> Result<Delivery> {
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;
@@ -145,8 +173,13 @@ impl Mailer {
                     Ok(()) => {}
                     Err(why) => return Err(mail_failed("outbox", format!("{} is {why}", dir.display()))),
                 }
-                let name = crate::auth::secret::Token::generate()?;
-                let path = dir.join(format!("{}.eml", name.expose()));
+                // Hex, so the tag and the random part never contain the separator.
+                let random = crate::auth::secret::Token::generate()?.digest();
+                let random: String = random[..12].iter().map(|b| format!("{b:02x}")).collect();
+                let path = match tag {
+                    Some(tag) => dir.join(format!("{SIGN_UP_FILE_PREFIX}{tag}-{random}.eml")),
+                    None => dir.join(format!("{random}.eml")),
+                };
                 let bytes = message.formatted();
                 let write = {
                     let path = path.clone();

@@ -214,8 +214,9 @@ async fn twenty_concurrent_right_codes_make_one_account_and_one_session() {
     let code = code_of(&sent);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
-            let (pool, code, id) = (pool.clone(), code.clone(), sent.signup_id().to_string());
-            tokio::spawn(async move { signup::verify(&pool, &id, &code, 1_001).await })
+            let (pool, code, id, dir) =
+                (pool.clone(), code.clone(), sent.signup_id().to_string(), dir.path().to_path_buf());
+            tokio::spawn(async move { signup::verify(&pool, &outbox(&dir), &id, &code, 1_001).await })
         })
         .collect();
     let mut ok = 0;
@@ -254,7 +255,7 @@ async fn competing_signups_for_one_username_or_email_never_make_two_accounts() {
                         replaces: None,
                     };
                     let Ok(sent) = signup::request_code(&pool, &mailer, req, 1_000).await else { return };
-                    let _ = signup::verify(&pool, sent.signup_id(), &code_of(&sent), 1_001).await;
+                    let _ = signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), 1_001).await;
                 })
             })
             .collect();
@@ -293,7 +294,7 @@ async fn crash_worker() {
         let email = format!("{name}@example.com");
         let req = signup::SignupRequest { username: &name, email: &email, password: PASSWORD, replaces: None };
         let sent = signup::request_code(&pool, &mailer, req, now).await.unwrap();
-        signup::verify(&pool, sent.signup_id(), &code_of(&sent), now).await.unwrap();
+        signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), now).await.unwrap();
         // Reported done only after the call returned: this must survive any crash.
         let journal = |line: String| {
             use std::io::Write;
@@ -409,6 +410,6 @@ async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
     let good = common::SmtpServer::start();
     let sent = signup::request_code(&pool, &faulty_mailer(good.port), req(), 1_001).await.unwrap();
     let code = common::code_in(&good.wait_for_message(1));
-    signup::verify(&pool, sent.signup_id(), &code, 1_002).await.unwrap();
+    signup::verify(&pool, &faulty_mailer(good.port), sent.signup_id(), &code, 1_002).await.unwrap();
     println!("figure: mail faults: {faults} faults (down, recipient refused, closed mid-message) -> mail_failed, 0 rows left; the next try worked");
 }

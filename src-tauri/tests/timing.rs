@@ -27,7 +27,7 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
     let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-    signup::verify(&pool, sent.signup_id(), &code, 1_000).await.unwrap();
+    signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
     let timed = |identifier: String| {
         let pool = pool.clone();
         async move {
@@ -73,7 +73,7 @@ async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address(
     let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-    signup::verify(&pool, sent.signup_id(), &code, 1_000).await.unwrap();
+    signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
     let timed = |email: &'static str, now: i64| {
         let (pool, outbox) = (pool.clone(), outbox.clone());
         async move {

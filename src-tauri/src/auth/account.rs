@@ -461,10 +461,10 @@ mod tests {
         let sent = signup::request_code(&db.pool, mailer, req, at).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, sent.signup_id(), &code, at).await.unwrap()
+        signup::verify(&db.pool, mailer, sent.signup_id(), &code, at).await.unwrap()
     }
 
-    /// The outbox's messages, oldest first.
+    /// The outbox's messages, oldest first. (Sign-up code files are gone once the sign-up is.)
     fn outbox(db: &TestDb) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(db.dir.path().join("outbox")) else { return vec![] };
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
@@ -511,7 +511,7 @@ mod tests {
 
         let sent = request_reset(&db.pool, &mailer, "ANN@example.com", T0 + 10).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 70, T0 + 610));
-        let mail = message(&db, 3).await;
+        let mail = message(&db, 2).await;
         assert!(
             mail.contains("Subject: Your Latchkey password reset code") && mail.contains("To: Ann <ann@example.com>")
         );
@@ -529,7 +529,7 @@ mod tests {
         // Other pending codes were voided, the throttle cleared, the notice sent.
         assert_eq!(count(&db, "SELECT count(*) FROM account_codes").await, 0);
         assert_eq!(count(&db, "SELECT count(*) FROM login_throttle").await, 0);
-        assert!(message(&db, 4).await.contains("Subject: Your Latchkey password was reset"));
+        assert!(message(&db, 3).await.contains("Subject: Your Latchkey password was reset"));
         assert!(matches!(login::login(&db.pool, "ann", PW, T0 + 30).await, Err(Error::InvalidCredentials)));
         assert!(login::login(&db.pool, "ann", NEW_PW, T0 + 30).await.is_ok());
     }
@@ -556,11 +556,11 @@ mod tests {
         let known = shape(resend_reset(&db.pool, &mailer, "ann@example.com", T0 + 60).await);
         let unknown = shape(resend_reset(&db.pool, &mailer, "nobody@example.com", T0 + 60).await);
         assert_eq!(known, unknown);
-        // Mail: the sign-up code, then two reset codes, all to Ann; nothing for the unknown address.
-        message(&db, 3).await;
+        // Mail: two reset codes, both to Ann; nothing for the unknown address.
+        message(&db, 2).await;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let all = outbox(&db);
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 2);
         assert!(all.iter().all(|m| !m.contains("nobody@example.com")));
         // Wrong codes count down the same way for a known address, an unknown one and one with no
         // reset in progress at all.
@@ -589,7 +589,7 @@ mod tests {
         let mailer = outbox_mailer(&db);
         account(&db, &mailer).await;
         request_reset(&db.pool, &mailer, "ann@example.com", T0).await.unwrap();
-        let code = code_in(&message(&db, 2).await);
+        let code = code_in(&message(&db, 1).await);
         // 10 minutes: a wrong code at 599 s is wrong, the right one at 600 s has expired.
         let at_599 = reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&code), NEW_PW), T0 + 599).await;
         assert!(matches!(at_599, Err(Error::InvalidCode { attempts_left: 4 })));
@@ -598,7 +598,7 @@ mod tests {
 
         // One minute between codes; a resend replaces the code and restarts the attempts.
         request_reset(&db.pool, &mailer, "ann@example.com", T0 + 1000).await.unwrap();
-        let old = code_in(&message(&db, 3).await);
+        let old = code_in(&message(&db, 2).await);
         assert!(reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&old), NEW_PW), T0 + 1001)
             .await
             .is_err());
@@ -608,7 +608,7 @@ mod tests {
         }
         let again = resend_reset(&db.pool, &mailer, "ann@example.com", T0 + 1060).await.unwrap();
         assert_eq!(again.expires_at, T0 + 1660);
-        let new = code_in(&message(&db, 4).await);
+        let new = code_in(&message(&db, 3).await);
         // Five tries: the fifth wrong code voids the reset, after which the right code cannot work.
         for left in (1..=4).rev() {
             let r = reset_password(&db.pool, &mailer, reset("ann@example.com", &wrong(&new), NEW_PW), T0 + 1061).await;
@@ -626,7 +626,7 @@ mod tests {
         let mailer = outbox_mailer(&db);
         account(&db, &mailer).await;
         request_reset(&db.pool, &mailer, "ann@example.com", T0).await.unwrap();
-        let code = code_in(&message(&db, 2).await);
+        let code = code_in(&message(&db, 1).await);
         for (weak, words) in [("short", "at least 8"), ("password123", "common"), ("ann-and-her-cat", "username")] {
             match reset_password(&db.pool, &mailer, reset("ann@example.com", &code, weak), T0 + 1).await {
                 Err(Error::InvalidInput { field: "password", detail }) => assert!(detail.contains(words), "{detail}"),
@@ -656,7 +656,7 @@ mod tests {
 
         let done = change_password(&db.pool, &mailer, t, PW, NEW_PW, T0 + 4).await.unwrap();
         assert!(done.notice_sent);
-        assert!(message(&db, 2).await.contains("Subject: Your Latchkey password was changed"));
+        assert!(message(&db, 1).await.contains("Subject: Your Latchkey password was changed"));
         // This desktop has a fresh token; the old one and the other desktop's are gone.
         for old in [&here.token, &elsewhere.token] {
             assert!(matches!(login::whoami(&db.pool, Some(old), T0 + 5).await, Err(Error::NotAuthenticated)));
@@ -699,7 +699,7 @@ mod tests {
         assert_eq!(started.sent.email, "Newname@Example.org");
         assert_eq!(started.profile.email, "ann@example.com", "the old address stays until the code is entered");
         assert_eq!(started.profile.pending_email.as_deref(), Some("Newname@Example.org"));
-        let mail = message(&db, 2).await;
+        let mail = message(&db, 1).await;
         assert!(mail.contains("To: Ann <Newname@Example.org>") && mail.contains("Confirm your new Latchkey email"));
         let code = code_in(&mail);
         // Cancelled, the code no longer works.
@@ -709,13 +709,13 @@ mod tests {
         assert!(matches!(after, Err(Error::NoPendingEmailChange)));
 
         request_email_change(&db.pool, &mailer, t, PW, "Newname@Example.org", T0 + 100).await.unwrap();
-        let code = code_in(&message(&db, 3).await);
+        let code = code_in(&message(&db, 2).await);
         let w = verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 101).await;
         assert!(matches!(w, Err(Error::InvalidCode { attempts_left: 4 })));
         let changed = verify_email_change(&db.pool, &mailer, t, &code, T0 + 102).await.unwrap();
         assert_eq!((changed.profile.email.as_str(), changed.profile.pending_email), ("Newname@Example.org", None));
         assert!(changed.notice_sent);
-        let notice = message(&db, 4).await;
+        let notice = message(&db, 3).await;
         assert!(notice.contains("To: Ann <ann@example.com>"), "the notice goes to the old address");
         assert!(notice.contains("Ne*****@Example.org") && !notice.contains("Newname@"), "{notice}");
         assert!(login::login(&db.pool, "newname@example.org", PW, T0 + 103).await.is_ok());
@@ -734,14 +734,14 @@ mod tests {
         let req = SignupRequest { username: "bob", email: "bob@example.com", password: PW, replaces: None };
         let sent = signup::request_code(&db.pool, &mailer, req, T0).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!() };
-        signup::verify(&db.pool, sent.signup_id(), &code_in(&std::fs::read_to_string(path).unwrap()), T0)
+        signup::verify(&db.pool, &mailer, sent.signup_id(), &code_in(&std::fs::read_to_string(path).unwrap()), T0)
             .await
             .unwrap();
         let taken = request_email_change(&db.pool, &mailer, t, PW, "BOB@example.com", T0).await;
         assert!(matches!(taken, Err(Error::EmailTaken)));
 
         request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0).await.unwrap();
-        let code = code_in(&message(&db, 3).await);
+        let code = code_in(&message(&db, 1).await);
         let soon = resend_email_change(&db.pool, &mailer, t, T0 + 59).await;
         assert!(matches!(soon, Err(Error::ResendTooSoon { seconds: 1 })));
         let late = verify_email_change(&db.pool, &mailer, t, &code, T0 + 600).await;
@@ -749,7 +749,7 @@ mod tests {
         assert!(matches!(resend_email_change(&db.pool, &mailer, t, T0 + 601).await, Err(Error::NoPendingEmailChange)));
 
         request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0 + 700).await.unwrap();
-        let code = code_in(&message(&db, 4).await);
+        let code = code_in(&message(&db, 2).await);
         for _ in 0..4 {
             assert!(verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 701).await.is_err());
         }
@@ -781,7 +781,7 @@ mod tests {
             assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 0, "{table}");
         }
         assert!(matches!(login::whoami(&db.pool, Some(&other.token), T0 + 3).await, Err(Error::NotAuthenticated)));
-        assert!(message(&db, 3).await.contains("Subject: Your Latchkey account was deleted"));
+        assert!(message(&db, 2).await.contains("Subject: Your Latchkey account was deleted"));
         // The username and address are free again.
         let again = account_at(&db, &mailer, T0 + 3600).await;
         assert_eq!(again.profile.username, "Ann");
@@ -795,11 +795,11 @@ mod tests {
         let changed = change_password(&db.pool, &mailer, Some(&me.token), PW, NEW_PW, T0 + 1).await.unwrap();
         let t = Some(&changed.session.token);
         request_email_change(&db.pool, &mailer, t, NEW_PW, "ann@new.example", T0 + 2).await.unwrap();
-        let code = code_in(&message(&db, 3).await);
+        let code = code_in(&message(&db, 2).await);
         verify_email_change(&db.pool, &mailer, t, &code, T0 + 3).await.unwrap();
         delete_account(&db.pool, &mailer, t, NEW_PW, "ann", T0 + 4).await.unwrap();
         let all = outbox(&db);
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 4);
         for mail in &all {
             for secret in [PW, NEW_PW, me.token.expose(), changed.session.token.expose()] {
                 assert!(!mail.contains(secret), "a mail holds a secret");

@@ -126,11 +126,17 @@ pub struct Startup {
 
 /// Purges what has expired, then decides the first screen. The remembered token is asked for only
 /// when there are accounts at all, so a first start never waits on the keychain.
-pub async fn startup<F>(pool: &SqlitePool, now: Timestamp, remembered: impl FnOnce() -> F) -> Result<Startup>
+pub async fn startup<F>(
+    pool: &SqlitePool,
+    mailer: &crate::mail::Mailer,
+    now: Timestamp,
+    remembered: impl FnOnce() -> F,
+) -> Result<Startup>
 where
     F: std::future::Future<Output = Option<Token>>,
 {
     store::purge_expired(pool, now).await?;
+    super::signup::sweep_outbox(pool, mailer).await?;
     if users::count(pool).await? == 0 {
         return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false });
     }
@@ -162,7 +168,7 @@ mod tests {
         let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, sent.signup_id(), &code, T0).await.unwrap()
+        signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, T0).await.unwrap()
     }
 
     #[tokio::test]
@@ -368,13 +374,19 @@ mod tests {
             asked.set(true);
             async move { token }
         };
-        assert_eq!(startup(&db.pool, T0, || remembered(None)).await.unwrap().screen, Screen::Signup);
+        assert_eq!(
+            startup(&db.pool, &outbox_mailer(&db), T0, || remembered(None)).await.unwrap().screen,
+            Screen::Signup
+        );
         assert!(!asked.get(), "no accounts: the keychain is not asked");
         let s = account(&db).await;
         let t = || remembered(Some(s.token.clone()));
-        assert_eq!(startup(&db.pool, T0 + 1, t).await.unwrap().screen, Screen::Profile);
-        assert_eq!(startup(&db.pool, T0 + 1, || remembered(None)).await.unwrap().screen, Screen::Login);
-        let later = startup(&db.pool, T0 + SESSION_TTL_SECS, t).await.unwrap();
+        assert_eq!(startup(&db.pool, &outbox_mailer(&db), T0 + 1, t).await.unwrap().screen, Screen::Profile);
+        assert_eq!(
+            startup(&db.pool, &outbox_mailer(&db), T0 + 1, || remembered(None)).await.unwrap().screen,
+            Screen::Login
+        );
+        let later = startup(&db.pool, &outbox_mailer(&db), T0 + SESSION_TTL_SECS, t).await.unwrap();
         assert_eq!(later.screen, Screen::Login);
         assert!(later.stale_token);
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db.pool).await.unwrap();

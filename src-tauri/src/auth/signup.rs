@@ -47,6 +47,21 @@ fn owner_hash(signup_id: &str) -> [u8; 32] {
     Token::from_stored(signup_id.to_string()).digest()
 }
 
+/// Names a sign-up's outbox file: the first 8 bytes of its owner hash, hex.
+fn outbox_tag(owner_hash: &[u8]) -> String {
+    owner_hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outbox mode: code files of sign-ups that are over (verified, replaced, cancelled, expired)
+/// are removed. Nothing to do with a mail server.
+pub async fn sweep_outbox(pool: &SqlitePool, mailer: &Mailer) -> Result<()> {
+    if matches!(mailer.destination(), Delivery::Outbox { .. }) {
+        let live = pending_signups::live_tags(pool).await?.into_iter().collect();
+        mailer.sweep_sign_up_files(&live);
+    }
+    Ok(())
+}
+
 pub async fn request_code(
     pool: &SqlitePool,
     mailer: &Mailer,
@@ -88,7 +103,7 @@ pub async fn request_code(
     let id = pending_signups::insert(pool, &pending, replaces.as_ref().map(|h| &h[..])).await?;
     let message =
         CodeEmail { username: &username.display, to: &email.display, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
-    let delivery = match mailer.send_code(&message).await {
+    let delivery = match mailer.send_sign_up_code(&message, Some(&outbox_tag(&owner))).await {
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
@@ -97,6 +112,7 @@ pub async fn request_code(
             return Err(e);
         }
     };
+    sweep_outbox(pool, mailer).await?; // a replaced or purged sign-up's file
     Ok(CodeSent {
         email: email.display,
         delivery,
@@ -140,7 +156,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
     let message = CodeEmail { username: &row.username, to: &row.email, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
-    match mailer.send_code(&message).await {
+    match mailer.send_sign_up_code(&message, Some(&outbox_tag(&owner_hash(signup_id)))).await {
         Ok(delivery) => Ok(CodeSent {
             email: row.email,
             delivery,
@@ -158,7 +174,22 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
 }
 
 /// The code, with the sign-up id that proves the caller started this sign-up.
-pub async fn verify(pool: &SqlitePool, signup_id: &str, code: &str, now: Timestamp) -> Result<NewSession> {
+pub async fn verify(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    signup_id: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let result = check_and_complete(pool, signup_id, code, now).await;
+    // Verified or cancelled, the code file is no longer needed.
+    if !matches!(result, Err(Error::InvalidCode { .. } | Error::InvalidInput { .. })) {
+        sweep_outbox(pool, mailer).await?;
+    }
+    result
+}
+
+async fn check_and_complete(pool: &SqlitePool, signup_id: &str, code: &str, now: Timestamp) -> Result<NewSession> {
     let code = validate::code(code)?;
     let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
@@ -246,7 +277,7 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), T0).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 60, T0 + 600));
-        let session = verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 30).await.unwrap();
+        let session = verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 30).await.unwrap();
         assert_eq!(session.profile.username, "Ann");
         assert_eq!(session.profile.session_expires_at, T0 + 30 + SESSION_TTL_SECS);
         assert!(!session.profile.is_admin && session.profile.is_active);
@@ -263,22 +294,25 @@ pub(crate) mod tests {
         let code = code_of(&sent);
         // One second before the edge a wrong code is still judged as wrong, not expired.
         assert!(matches!(
-            verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 599).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 599).await,
             Err(Error::InvalidCode { .. })
         ));
         assert!(matches!(
-            verify(&db.pool, sent.signup_id(), &code, T0 + 600).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0 + 600).await,
             Err(Error::CodeExpired(Flow::Signup))
         ));
         // The expired row is gone.
-        assert!(matches!(verify(&db.pool, sent.signup_id(), &code, T0 + 601).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0 + 601).await,
+            Err(Error::NoPendingSignup)
+        ));
     }
 
     #[tokio::test]
     async fn right_code_at_the_last_second_works() {
         let db = test_db().await;
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
-        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 599).await.is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 599).await.is_ok());
     }
 
     #[tokio::test]
@@ -287,16 +321,19 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for left in (1..=4).rev() {
-            match verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await {
+            match verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 1).await {
                 Err(Error::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
                 other => panic!("expected invalid_code, got {other:?}"),
             }
         }
         assert!(matches!(
-            verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 1).await,
             Err(Error::TooManyAttempts(Flow::Signup))
         ));
-        assert!(matches!(verify(&db.pool, sent.signup_id(), &code, T0 + 2).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0 + 2).await,
+            Err(Error::NoPendingSignup)
+        ));
         assert_eq!(count(&db, "users").await, 0);
     }
 
@@ -306,9 +343,9 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let code = code_of(&sent);
         for _ in 0..4 {
-            assert!(verify(&db.pool, sent.signup_id(), &wrong(&code), T0 + 1).await.is_err());
+            assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 1).await.is_err());
         }
-        assert!(verify(&db.pool, sent.signup_id(), &code, T0 + 2).await.is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
@@ -317,7 +354,7 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
         let old = code_of(&first);
-        assert!(verify(&db.pool, first.signup_id(), &wrong(&old), T0 + 5).await.is_err());
+        assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &wrong(&old), T0 + 5).await.is_err());
         match resend_code(&db.pool, &mailer, first.signup_id(), T0 + 59).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
@@ -327,12 +364,12 @@ pub(crate) mod tests {
         let new = code_of(&second);
         if new != old {
             assert!(matches!(
-                verify(&db.pool, first.signup_id(), &old, T0 + 61).await,
+                verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, T0 + 61).await,
                 Err(Error::InvalidCode { attempts_left: 4 })
             ));
         }
         // The window restarted: valid past the first code's ten minutes.
-        assert!(verify(&db.pool, first.signup_id(), &new, T0 + 650).await.is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &new, T0 + 650).await.is_ok());
     }
 
     #[tokio::test]
@@ -340,13 +377,43 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let old = code_of(&first);
         let again = SignupRequest { replaces: Some(first.signup_id()), ..req("ann", "ann@example.com") };
         let second = request_code(&db.pool, &mailer, again, T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 1);
         assert_ne!(first.signup_id(), second.signup_id());
-        let (old, new) = (code_of(&first), code_of(&second));
-        assert!(matches!(verify(&db.pool, first.signup_id(), &old, T0 + 61).await, Err(Error::NoPendingSignup)));
-        assert!(verify(&db.pool, second.signup_id(), &new, T0 + 62).await.is_ok());
+        let new = code_of(&second);
+        assert!(matches!(
+            verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, T0 + 61).await,
+            Err(Error::NoPendingSignup)
+        ));
+        assert!(verify(&db.pool, &outbox_mailer(&db), second.signup_id(), &new, T0 + 62).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn outbox_files_go_when_their_signup_is_verified_replaced_or_purged() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let files = || std::fs::read_dir(db.dir.path().join("outbox")).map(|d| d.count()).unwrap_or(0);
+        let path = |sent: &CodeSent| match &sent.delivery {
+            Delivery::Outbox { path } => path.clone(),
+            Delivery::Smtp => panic!("outbox expected"),
+        };
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        assert!(path(&first).exists());
+        let again = SignupRequest { replaces: Some(first.signup_id()), ..req("ann", "ann@example.com") };
+        let second = request_code(&db.pool, &mailer, again, T0 + 60).await.unwrap();
+        assert!(!path(&first).exists(), "replaced");
+        assert_eq!(files(), 1);
+        verify(&db.pool, &mailer, second.signup_id(), &code_of(&second), T0 + 61).await.unwrap();
+        assert_eq!(files(), 0, "verified");
+        let bob = request_code(&db.pool, &mailer, req("bob", "bob@example.com"), T0 + 100).await.unwrap();
+        let cyd = request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), T0 + 700).await.unwrap();
+        assert!(!path(&bob).exists() && path(&cyd).exists(), "bob's sign-up expired and was purged");
+        for _ in 0..5 {
+            let _ = verify(&db.pool, &mailer, cyd.signup_id(), &wrong(&code_of(&cyd)), T0 + 701).await;
+        }
+        assert_eq!(files(), 0, "cancelled by too many wrong codes");
     }
 
     #[tokio::test]
@@ -358,13 +425,19 @@ pub(crate) mod tests {
         let bob = request_code(&db.pool, &mailer, req("bob", "ann@example.com"), T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 2, "Bob's request made its own, Ann's stays");
         // Bob cannot use Ann's code with his id, nor resend hers without her id.
-        let stolen = verify(&db.pool, bob.signup_id(), &code_of(&ann), T0 + 61).await;
+        let stolen = verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&ann), T0 + 61).await;
         assert!(code_of(&ann) == code_of(&bob) || matches!(stolen, Err(Error::InvalidCode { .. })));
-        assert!(matches!(verify(&db.pool, "guessed-id", &code_of(&ann), T0 + 61).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(
+            verify(&db.pool, &outbox_mailer(&db), "guessed-id", &code_of(&ann), T0 + 61).await,
+            Err(Error::NoPendingSignup)
+        ));
         // Ann enters her code: the account on her address is hers.
-        let session = verify(&db.pool, ann.signup_id(), &code_of(&ann), T0 + 62).await.unwrap();
+        let session = verify(&db.pool, &outbox_mailer(&db), ann.signup_id(), &code_of(&ann), T0 + 62).await.unwrap();
         assert_eq!(session.profile.username, "ann");
-        assert!(matches!(verify(&db.pool, bob.signup_id(), &code_of(&bob), T0 + 63).await, Err(Error::EmailTaken)));
+        assert!(matches!(
+            verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&bob), T0 + 63).await,
+            Err(Error::EmailTaken)
+        ));
     }
 
     #[tokio::test]
@@ -393,7 +466,7 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), T0).await.unwrap();
-        verify(&db.pool, sent.signup_id(), &code_of(&sent), T0).await.unwrap();
+        verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0).await.unwrap();
         assert!(matches!(
             request_code(&db.pool, &mailer, req("aNN", "x@example.com"), T0).await,
             Err(Error::UsernameTaken)
@@ -412,7 +485,7 @@ pub(crate) mod tests {
         assert!(matches!(failed, Err(Error::MailFailed(_))));
         assert_eq!(count(&db, "pending_signups").await, 0);
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0 + 1).await.unwrap();
-        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 2).await.is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
@@ -421,7 +494,7 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
         let failed = resend_code(&db.pool, &broken_mailer(), sent.signup_id(), T0 + 60).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
-        assert!(verify(&db.pool, sent.signup_id(), &code_of(&sent), T0 + 61).await.is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 61).await.is_ok());
     }
 
     #[tokio::test]
@@ -462,8 +535,9 @@ pub(crate) mod tests {
         let code = code_of(&sent);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
-                let (pool, code, id) = (db.pool.clone(), code.clone(), sent.signup_id().to_string());
-                tokio::spawn(async move { verify(&pool, &id, &code, T0 + 1).await })
+                let (pool, code, id, mailer) =
+                    (db.pool.clone(), code.clone(), sent.signup_id().to_string(), outbox_mailer(&db));
+                tokio::spawn(async move { verify(&pool, &mailer, &id, &code, T0 + 1).await })
             })
             .collect();
         let mut ok = 0;

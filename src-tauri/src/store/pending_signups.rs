@@ -67,6 +67,12 @@ pub async fn insert(pool: &SqlitePool, new: &NewPending<'_>, replaces: Option<&[
     Ok(id)
 }
 
+/// The short tags (first 8 bytes of the owner hash, hex) of every pending sign-up, which name
+/// their outbox files.
+pub async fn live_tags<'e>(ex: impl SqliteExecutor<'e>) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT lower(hex(substr(owner_hash, 1, 8))) FROM pending_signups").fetch_all(ex).await?)
+}
+
 /// The pending sign-up whose owner holds this sign-up id (by its hash).
 pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
     Ok(sqlx::query_as(

@@ -25,12 +25,11 @@ pub struct Fixture {
 }
 
 pub fn clear_keychain() {
-    let _ = Command::new("secret-tool").args(["clear", "service", "latchkey", "username", "session"]).status();
+    let _ = Command::new("secret-tool").args(["clear", "service", "latchkey"]).status();
 }
 
 pub fn keychain_token() -> Option<String> {
-    let out =
-        Command::new("secret-tool").args(["lookup", "service", "latchkey", "username", "session"]).output().ok()?;
+    let out = Command::new("secret-tool").args(["lookup", "service", "latchkey"]).output().ok()?;
     (out.status.success() && !out.stdout.is_empty()).then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -91,6 +90,20 @@ impl Fixture {
         let n = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
+    }
+
+    /// The first column of every row, as text.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let pool = self.db().await;
+        let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+
+    /// Moves every recorded code mail an hour into the past, so the per-address mail limit lets
+    /// the next code through at once.
+    pub async fn age_mail_sends(&self) {
+        self.exec("UPDATE mail_sends SET sent_at = sent_at - 3600").await;
     }
 
     pub async fn exec(&self, sql: &str) {

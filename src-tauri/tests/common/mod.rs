@@ -172,6 +172,27 @@ pub fn code_in(message: &str) -> String {
         .to_string()
 }
 
+/// Another six-digit code than `code`: a wrong one.
+pub fn other_code(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+/// A header of a delivered message (the first with this name, case-insensitive), unfolded.
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let message = message.replace("\r\n", "\n");
+    let head = message.split("\n\n").next().unwrap_or_default();
+    let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
+    unfolded.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+    })
+}
+
+/// The message with quoted-printable soft line breaks undone, so its sentences can be searched.
+pub fn unfolded(message: &str) -> String {
+    message.replace("=\r\n", "").replace("=\n", "")
+}
+
 /// Every file below `dir`, for "no secret in plaintext" checks.
 pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];

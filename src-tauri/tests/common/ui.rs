@@ -107,6 +107,13 @@ impl Window {
         self.fill("signup-password", password).await;
     }
 
+    /// Fills the sign-in form and submits it.
+    pub async fn login(&self, identifier: &str, password: &str) {
+        self.fill("login-username", identifier).await;
+        self.fill("login-password", password).await;
+        self.click("login-submit").await;
+    }
+
     pub async fn click(&self, id: &str) {
         self.el(id).await.click().await.unwrap_or_else(|e| panic!("click #{id}: {e}"));
     }
