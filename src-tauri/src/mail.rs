@@ -129,24 +129,27 @@ impl Mailer {
         self.deliver(message, None).await
     }
 
-    /// Outbox only: removes the sign-up code files whose sign-up (by tag) is no longer pending,
-    /// so a code file does not outlive its use. Returns how many went.
-    pub fn sweep_sign_up_files(&self, live_tags: &std::collections::HashSet<String>) -> usize {
-        let Transport::Outbox(dir) = &self.transport else { return 0 };
-        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-        let mut removed = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let tag = name.to_str().and_then(|n| n.strip_prefix(SIGN_UP_FILE_PREFIX)).and_then(|n| n.split('-').next());
-            let Some(tag) = tag else { continue };
-            if !live_tags.contains(tag) {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => removed += 1,
-                    Err(e) => log::warn!("could not remove an old outbox file: {e}"),
-                }
+    /// Outbox only: the sign-up code files there now, with the tag each was named after.
+    pub fn sign_up_files(&self) -> Vec<(String, PathBuf)> {
+        let Transport::Outbox(dir) = &self.transport else { return vec![] };
+        let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let tag = name.to_str()?.strip_prefix(SIGN_UP_FILE_PREFIX)?.split('-').next()?.to_string();
+                Some((tag, entry.path()))
+            })
+            .collect()
+    }
+
+    /// Removes outbox files whose code is no longer of use.
+    pub fn discard(&self, files: &[PathBuf]) {
+        for file in files {
+            if let Err(e) = std::fs::remove_file(file) {
+                log::warn!("could not remove an old outbox file: {e}");
             }
         }
-        removed
     }
 
     /// Sends in the background: the caller's answer and timing must not depend on whether (or how

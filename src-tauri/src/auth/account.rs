@@ -14,8 +14,8 @@ use super::{
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
 use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
+use crate::store::codes::{self, CodeState};
 use crate::store::lifecycle::{self, NewSessionRow};
-use crate::store::pending_signups::CodeState;
 use crate::store::users::{self, UserRow};
 use crate::store::{self, login_throttle, mail_sends, sessions};
 
@@ -229,7 +229,7 @@ pub async fn request_email_change(
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
-            account_codes::delete(pool, id).await?;
+            codes::delete(pool, account_codes::TABLE, id).await?;
             mail_sends::release(pool, slot).await?;
             return Err(e);
         }
@@ -256,7 +256,7 @@ pub async fn resend_email_change(
         Ok(delivery) => delivery,
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
-            account_codes::swap_code(pool, row.id, &resent.state(now), &row.code_state()).await?;
+            codes::swap_code(pool, account_codes::TABLE, row.id, &resent.state(now), &row.code_state()).await?;
             mail_sends::release(pool, slot).await?;
             return Err(e);
         }
@@ -280,7 +280,7 @@ pub async fn verify_email_change(
     if let Err(e) = lifecycle::change_email(pool, user.id, &row).await {
         if matches!(e, Error::EmailTaken) {
             // Another account took the address meanwhile; this change can never finish.
-            account_codes::delete(pool, row.id).await?;
+            codes::delete(pool, account_codes::TABLE, row.id).await?;
         }
         return Err(e);
     }
@@ -293,7 +293,7 @@ pub async fn verify_email_change(
 pub async fn cancel_email_change(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     let user = signed_in(pool, token, now).await?;
     if let Some(row) = account_codes::find(pool, Subject::EmailChange(user.id)).await? {
-        account_codes::delete(pool, row.id).await?;
+        codes::delete(pool, account_codes::TABLE, row.id).await?;
     }
     profile(pool, token, now).await
 }
@@ -368,17 +368,19 @@ async fn replace_password(
 /// voids the code.
 async fn check_code(pool: &SqlitePool, row: &CodeRow, code: String, flow: Flow, now: Timestamp) -> Result<()> {
     if now >= row.expires_at {
-        account_codes::delete(pool, row.id).await?;
+        codes::delete(pool, account_codes::TABLE, row.id).await?;
         return Err(Error::CodeExpired(flow));
     }
-    let Some(attempt) = account_codes::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await? else {
+    let Some(attempt) =
+        codes::reserve_attempt(pool, account_codes::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
+    else {
         return Err(Error::TooManyAttempts(flow));
     };
     if secret::verify_blocking(code, row.code_hash.clone()).await? {
         return Ok(());
     }
     if attempt >= MAX_CODE_ATTEMPTS {
-        account_codes::delete_if_code(pool, row.id, &row.code_hash).await?;
+        codes::delete_if_code(pool, account_codes::TABLE, row.id, &row.code_hash).await?;
         return Err(Error::TooManyAttempts(flow));
     }
     Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) })
@@ -409,7 +411,7 @@ impl Resent {
 /// Returns it with the address's mail slot it took.
 async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<(Resent, i64)> {
     if now >= row.expires_at {
-        account_codes::delete(pool, row.id).await?;
+        codes::delete(pool, account_codes::TABLE, row.id).await?;
         return Err(Error::CodeExpired(flow));
     }
     refuse_if_too_soon(row, now)?;
@@ -418,7 +420,7 @@ async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Tim
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let resent = Resent { code, code_hash, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !account_codes::swap_code(pool, row.id, &row.code_state(), &resent.state(now)).await? {
+    if !codes::swap_code(pool, account_codes::TABLE, row.id, &row.code_state(), &resent.state(now)).await? {
         mail_sends::release(pool, slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }

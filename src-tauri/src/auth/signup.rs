@@ -10,7 +10,8 @@ use super::{
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{CodeEmail, Delivery, Mailer};
-use crate::store::pending_signups::{self, CodeState, NewPending, PendingRow};
+use crate::store::codes::{self, CodeState};
+use crate::store::pending_signups::{self, NewPending, PendingRow};
 use crate::store::{self, mail_sends, users};
 
 pub struct SignupRequest<'a> {
@@ -55,10 +56,15 @@ fn outbox_tag(owner_hash: &[u8]) -> String {
 /// Outbox mode: code files of sign-ups that are over (verified, replaced, cancelled, expired)
 /// are removed. Nothing to do with a mail server.
 pub async fn sweep_outbox(pool: &SqlitePool, mailer: &Mailer) -> Result<()> {
-    if matches!(mailer.destination(), Delivery::Outbox { .. }) {
-        let live = pending_signups::live_tags(pool).await?.into_iter().collect();
-        mailer.sweep_sign_up_files(&live);
+    // Files first, then the live sign-ups: a sign-up's row is written before its file, so a file
+    // listed here whose tag is not live belongs to a sign-up that is over, never to one just begun.
+    let files = mailer.sign_up_files();
+    if files.is_empty() {
+        return Ok(());
     }
+    let live: std::collections::HashSet<String> = pending_signups::live_tags(pool).await?.into_iter().collect();
+    let over: Vec<_> = files.into_iter().filter(|(tag, _)| !live.contains(tag)).map(|(_, path)| path).collect();
+    mailer.discard(&over);
     Ok(())
 }
 
@@ -107,7 +113,7 @@ pub async fn request_code(
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
-            pending_signups::delete(pool, id).await?;
+            codes::delete(pool, pending_signups::TABLE, id).await?;
             mail_sends::release(pool, slot).await?;
             return Err(e);
         }
@@ -133,7 +139,7 @@ async fn owned(pool: &SqlitePool, signup_id: &str) -> Result<PendingRow> {
 pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, now: Timestamp) -> Result<CodeSent> {
     let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
-        pending_signups::delete(pool, row.id).await?;
+        codes::delete(pool, pending_signups::TABLE, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
     }
     let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
@@ -151,7 +157,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
     };
     let new = CodeState { code_hash: &code_hash, attempts: 0, last_sent_at: now, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !pending_signups::swap_code(pool, row.id, &old, &new).await? {
+    if !codes::swap_code(pool, pending_signups::TABLE, row.id, &old, &new).await? {
         mail_sends::release(pool, slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
@@ -166,7 +172,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
         }),
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
-            pending_signups::swap_code(pool, row.id, &new, &old).await?;
+            codes::swap_code(pool, pending_signups::TABLE, row.id, &new, &old).await?;
             mail_sends::release(pool, slot).await?;
             Err(e)
         }
@@ -193,16 +199,18 @@ async fn check_and_complete(pool: &SqlitePool, signup_id: &str, code: &str, now:
     let code = validate::code(code)?;
     let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
-        pending_signups::delete(pool, row.id).await?;
+        codes::delete(pool, pending_signups::TABLE, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
     }
     // No attempt left while the last ones are still being checked: those decide the row's fate.
-    let Some(attempt) = pending_signups::reserve_attempt(pool, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await? else {
+    let Some(attempt) =
+        codes::reserve_attempt(pool, pending_signups::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
+    else {
         return Err(Error::TooManyAttempts(Flow::Signup));
     };
     if !secret::verify_blocking(code, row.code_hash.clone()).await? {
         if attempt >= MAX_CODE_ATTEMPTS {
-            pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;
+            codes::delete_if_code(pool, pending_signups::TABLE, row.id, &row.code_hash).await?;
             return Err(Error::TooManyAttempts(Flow::Signup));
         }
         return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
@@ -212,7 +220,7 @@ async fn check_and_complete(pool: &SqlitePool, signup_id: &str, code: &str, now:
         Ok(profile) => Ok(NewSession { token, profile }),
         Err(e @ (Error::UsernameTaken | Error::EmailTaken)) => {
             // Someone else took the name meanwhile; this sign-up can never finish.
-            pending_signups::delete_if_code(pool, row.id, &row.code_hash).await?;
+            codes::delete_if_code(pool, pending_signups::TABLE, row.id, &row.code_hash).await?;
             Err(e)
         }
         Err(e) => Err(e),

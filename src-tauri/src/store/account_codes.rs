@@ -3,7 +3,7 @@
 
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
-use super::pending_signups::CodeState;
+use super::codes::{CodeState, CodeTable};
 use crate::error::Result;
 
 /// Which row a request is about: a reset is found by its address key, an email change by its account.
@@ -151,25 +151,6 @@ pub async fn find<'e>(ex: impl SqliteExecutor<'e>, subject: Subject<'_>) -> Resu
     .await?)
 }
 
-/// Counts one attempt before the code is checked, so parallel guesses cannot exceed the limit.
-/// Returns the attempt number, or `None` when the limit was reached or the code was replaced.
-pub async fn reserve_attempt<'e>(
-    ex: impl SqliteExecutor<'e>,
-    id: i64,
-    code_hash: &str,
-    max: i64,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "UPDATE account_codes SET attempts = attempts + 1
-         WHERE id = ? AND code_hash = ? AND attempts < ? RETURNING attempts",
-    )
-    .bind(id)
-    .bind(code_hash)
-    .bind(max)
-    .fetch_optional(ex)
-    .await?)
-}
-
 /// Gives back an attempt spent on the right code (the rest of the request was refused).
 pub async fn refund_attempt<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<()> {
     sqlx::query("UPDATE account_codes SET attempts = attempts - 1 WHERE id = ? AND code_hash = ? AND attempts > 0")
@@ -180,49 +161,14 @@ pub async fn refund_attempt<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash:
     Ok(())
 }
 
-/// Replaces the code if the row is still in the `old` state (a resend); false when another request won.
-pub async fn swap_code<'e>(
-    ex: impl SqliteExecutor<'e>,
-    id: i64,
-    old: &CodeState<'_>,
-    new: &CodeState<'_>,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE account_codes SET code_hash = ?, attempts = ?, last_sent_at = ?, expires_at = ?
-         WHERE id = ? AND code_hash = ? AND last_sent_at = ?",
-    )
-    .bind(new.code_hash)
-    .bind(new.attempts)
-    .bind(new.last_sent_at)
-    .bind(new.expires_at)
-    .bind(id)
-    .bind(old.code_hash)
-    .bind(old.last_sent_at)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM account_codes WHERE id = ?").bind(id).execute(ex).await?;
-    Ok(())
-}
-
-/// Deletes the row only if it still carries this code; false when a resend or another request won.
-pub async fn delete_if_code<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM account_codes WHERE id = ? AND code_hash = ?")
-        .bind(id)
-        .bind(code_hash)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Voids every code of an account (after its password changed, or it was deleted).
 pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM account_codes WHERE user_id = ?").bind(user_id).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+/// This table's code columns (see `codes`).
+pub const TABLE: CodeTable = CodeTable::AccountCodes;
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM account_codes WHERE expires_at <= ?").bind(now).execute(ex).await?;
@@ -232,6 +178,7 @@ pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codes;
     use crate::store::test_support::test_db;
 
     fn reset<'a>(key: &'a str, hash: &'a str, now: i64) -> NewCode<'a> {
@@ -287,12 +234,12 @@ mod tests {
         let db = test_db().await;
         let id = replace(&db.pool, &reset("a@x.io", "h1", 100), 60).await.unwrap().unwrap();
         for n in 1..=5 {
-            assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), Some(n));
+            assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), Some(n));
         }
-        assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), None);
+        assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), None);
         refund_attempt(&db.pool, id, "h1").await.unwrap();
-        assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), Some(5));
-        assert_eq!(reserve_attempt(&db.pool, id, "other", 5).await.unwrap(), None);
+        assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), Some(5));
+        assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "other", 5).await.unwrap(), None);
     }
 
     #[tokio::test]

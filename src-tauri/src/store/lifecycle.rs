@@ -3,6 +3,7 @@
 use sqlx::SqlitePool;
 
 use super::account_codes::{self, CodeRow};
+use super::codes;
 use super::sessions::{self, ProfileRow};
 use super::{login_throttle, users};
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ pub async fn replace_password(
 ) -> Result<ProfileRow> {
     let mut tx = pool.begin().await?;
     if let Some(code) = code {
-        if !account_codes::delete_if_code(&mut *tx, code.id, &code.code_hash).await? {
+        if !codes::delete_if_code(&mut *tx, account_codes::TABLE, code.id, &code.code_hash).await? {
             return Err(Error::NoPendingReset);
         }
     }
@@ -46,7 +47,7 @@ pub async fn replace_password(
 pub async fn change_email(pool: &SqlitePool, user_id: i64, code: &CodeRow) -> Result<()> {
     let new_email = code.new_email.as_deref().ok_or_else(|| Error::internal("email change", "no new address"))?;
     let mut tx = pool.begin().await?;
-    if !account_codes::delete_if_code(&mut *tx, code.id, &code.code_hash).await? {
+    if !codes::delete_if_code(&mut *tx, account_codes::TABLE, code.id, &code.code_hash).await? {
         return Err(Error::NoPendingEmailChange);
     }
     users::update_email(&mut *tx, user_id, new_email, &code.email_key).await?;

@@ -1,6 +1,7 @@
 //! All SQL lives here. Functions take an executor so they compose into transactions.
 
 pub mod account_codes;
+pub mod codes;
 pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail_sends;

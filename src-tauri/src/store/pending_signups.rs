@@ -1,5 +1,6 @@
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
+use super::codes::CodeTable;
 use crate::error::Result;
 
 #[derive(Debug, Clone, FromRow)]
@@ -26,15 +27,6 @@ pub struct NewPending<'a> {
     /// SHA-256 of the sign-up id the window holds.
     pub owner_hash: &'a [u8],
     pub now: i64,
-    pub expires_at: i64,
-}
-
-/// The code-related columns, saved before a resend so a failed send can put them back.
-#[derive(Debug, Clone, Copy)]
-pub struct CodeState<'a> {
-    pub code_hash: &'a str,
-    pub attempts: i64,
-    pub last_sent_at: i64,
     pub expires_at: i64,
 }
 
@@ -84,61 +76,8 @@ pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -
     .await?)
 }
 
-/// Counts one attempt before the code is checked, so parallel guesses cannot exceed the limit.
-/// Returns the attempt number, or `None` when the limit was already reached or the row is gone.
-pub async fn reserve_attempt<'e>(
-    ex: impl SqliteExecutor<'e>,
-    id: i64,
-    code_hash: &str,
-    max: i64,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "UPDATE pending_signups SET attempts = attempts + 1
-         WHERE id = ? AND code_hash = ? AND attempts < ? RETURNING attempts",
-    )
-    .bind(id)
-    .bind(code_hash)
-    .bind(max)
-    .fetch_optional(ex)
-    .await?)
-}
-
-pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM pending_signups WHERE id = ?").bind(id).execute(ex).await?;
-    Ok(())
-}
-
-/// Deletes the row only if it still carries this code; false when a resend or another verification won.
-pub async fn delete_if_code<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM pending_signups WHERE id = ? AND code_hash = ?")
-        .bind(id)
-        .bind(code_hash)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Moves the row from one code state to another; false if the row no longer has `from`.
-pub async fn swap_code<'e>(
-    ex: impl SqliteExecutor<'e>,
-    id: i64,
-    from: &CodeState<'_>,
-    to: &CodeState<'_>,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE pending_signups SET code_hash = ?, attempts = ?, last_sent_at = ?, expires_at = ?
-         WHERE id = ? AND code_hash = ?",
-    )
-    .bind(to.code_hash)
-    .bind(to.attempts)
-    .bind(to.last_sent_at)
-    .bind(to.expires_at)
-    .bind(id)
-    .bind(from.code_hash)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
+/// This table's code columns (see `codes`).
+pub const TABLE: CodeTable = CodeTable::PendingSignups;
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM pending_signups WHERE expires_at <= ?").bind(now).execute(ex).await?;
@@ -148,6 +87,7 @@ pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codes::{self, CodeState};
     use crate::store::test_support::test_db;
 
     fn pending<'a>(username_key: &'a str, email_key: &'a str, code_hash: &'a str, owner: &'a [u8]) -> NewPending<'a> {
@@ -182,11 +122,11 @@ mod tests {
     async fn attempts_stop_at_the_limit_and_need_the_current_code() {
         let db = test_db().await;
         let id = insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
-        assert_eq!(reserve_attempt(&db.pool, id, "old", 5).await.unwrap(), None);
+        assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "old", 5).await.unwrap(), None);
         for n in 1..=5 {
-            assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), Some(n));
+            assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), Some(n));
         }
-        assert_eq!(reserve_attempt(&db.pool, id, "h1", 5).await.unwrap(), None);
+        assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -195,8 +135,8 @@ mod tests {
         let id = insert(&db.pool, &pending("ann", "ann@example.com", "h1", &[1; 32]), None).await.unwrap();
         let h1 = CodeState { code_hash: "h1", attempts: 0, last_sent_at: 100, expires_at: 700 };
         let h2 = CodeState { code_hash: "h2", attempts: 0, last_sent_at: 200, expires_at: 800 };
-        assert!(swap_code(&db.pool, id, &h1, &h2).await.unwrap());
-        assert!(!swap_code(&db.pool, id, &h1, &h2).await.unwrap());
+        assert!(codes::swap_code(&db.pool, TABLE, id, &h1, &h2).await.unwrap());
+        assert!(!codes::swap_code(&db.pool, TABLE, id, &h1, &h2).await.unwrap());
         let row = find_by_owner(&db.pool, &[1; 32]).await.unwrap().unwrap();
         assert_eq!((row.code_hash.as_str(), row.expires_at), ("h2", 800));
     }

@@ -1,5 +1,6 @@
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
+use super::codes;
 use super::pending_signups::{self, PendingRow};
 use super::users::{self, NewUser, UserRow};
 use crate::error::{Error, Result};
@@ -91,7 +92,7 @@ pub async fn complete_signup(
 ) -> Result<ProfileRow> {
     let mut tx = pool.begin().await?;
     // A write first, so this transaction holds SQLite's write lock from its first statement.
-    if !pending_signups::delete_if_code(&mut *tx, pending.id, &pending.code_hash).await? {
+    if !codes::delete_if_code(&mut *tx, pending_signups::TABLE, pending.id, &pending.code_hash).await? {
         return Err(Error::NoPendingSignup);
     }
     let user = NewUser {

@@ -1,0 +1,90 @@
+//! The emailed-code columns that pending sign-ups and account codes share (`code_hash`,
+//! `attempts`, `last_sent_at`, `expires_at`), with one set of statements for both tables.
+
+use sqlx::SqliteExecutor;
+
+use crate::error::Result;
+
+/// A table with the code columns.
+#[derive(Debug, Clone, Copy)]
+pub enum CodeTable {
+    PendingSignups,
+    AccountCodes,
+}
+
+impl CodeTable {
+    fn name(self) -> &'static str {
+        match self {
+            CodeTable::PendingSignups => "pending_signups",
+            CodeTable::AccountCodes => "account_codes",
+        }
+    }
+}
+
+/// The code-related columns, saved before a resend so a failed send can put them back.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeState<'a> {
+    pub code_hash: &'a str,
+    pub attempts: i64,
+    pub last_sent_at: i64,
+    pub expires_at: i64,
+}
+
+/// Counts one attempt before the code is checked, so parallel guesses cannot exceed the limit.
+/// Returns the attempt number, or `None` when the limit was reached or the code was replaced.
+pub async fn reserve_attempt<'e>(
+    ex: impl SqliteExecutor<'e>,
+    table: CodeTable,
+    id: i64,
+    code_hash: &str,
+    max: i64,
+) -> Result<Option<i64>> {
+    let sql = format!(
+        "UPDATE {} SET attempts = attempts + 1 WHERE id = ? AND code_hash = ? AND attempts < ? RETURNING attempts",
+        table.name()
+    );
+    Ok(sqlx::query_scalar(&sql).bind(id).bind(code_hash).bind(max).fetch_optional(ex).await?)
+}
+
+/// Replaces the code if the row is still in the `old` state (a resend); false when another request won.
+pub async fn swap_code<'e>(
+    ex: impl SqliteExecutor<'e>,
+    table: CodeTable,
+    id: i64,
+    old: &CodeState<'_>,
+    new: &CodeState<'_>,
+) -> Result<bool> {
+    let sql = format!(
+        "UPDATE {} SET code_hash = ?, attempts = ?, last_sent_at = ?, expires_at = ?
+         WHERE id = ? AND code_hash = ? AND last_sent_at = ?",
+        table.name()
+    );
+    let done = sqlx::query(&sql)
+        .bind(new.code_hash)
+        .bind(new.attempts)
+        .bind(new.last_sent_at)
+        .bind(new.expires_at)
+        .bind(id)
+        .bind(old.code_hash)
+        .bind(old.last_sent_at)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, table: CodeTable, id: i64) -> Result<()> {
+    sqlx::query(&format!("DELETE FROM {} WHERE id = ?", table.name())).bind(id).execute(ex).await?;
+    Ok(())
+}
+
+/// Deletes the row only if it still carries this code; false when a resend or another request won.
+pub async fn delete_if_code<'e>(
+    ex: impl SqliteExecutor<'e>,
+    table: CodeTable,
+    id: i64,
+    code_hash: &str,
+) -> Result<bool> {
+    let sql = format!("DELETE FROM {} WHERE id = ? AND code_hash = ?", table.name());
+    let done = sqlx::query(&sql).bind(id).bind(code_hash).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
+}
