@@ -34,7 +34,9 @@ pub struct App {
 /// Why Latchkey could not start, in words that say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("Latchkey's settings are not valid: {0}. Fix the environment or .env.local, then open Latchkey again.")]
+    #[error(
+        "Latchkey's settings are not valid: {0}. Fix the environment or the settings file, then open Latchkey again."
+    )]
     Settings(String),
     #[error("Latchkey cannot write to its data folder {}. Make sure the folder exists and that you may write to it (or set LATCHKEY_DATA_DIR to another folder), then open Latchkey again.", .0.display())]
     NotWritable(PathBuf),
