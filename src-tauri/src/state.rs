@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
-use crate::{files, store};
+use crate::{auth, files, store};
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -88,6 +88,9 @@ impl App {
         files::create_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
         let db_path = data_dir.join(store::DB_FILE);
         let pool = store::open(&db_path).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+        auth::upgrade::fill_username_skeletons(&pool)
+            .await
+            .map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
         let mailer = match &config.smtp {
             Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
             None => Mailer::outbox(&data_dir.join(OUTBOX_DIR), &config.mail_from),

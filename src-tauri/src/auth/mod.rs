@@ -8,6 +8,7 @@ pub mod login;
 pub mod policy;
 pub mod secret;
 pub mod signup;
+pub mod upgrade;
 pub mod validate;
 
 /// A code is valid for 10 minutes.

@@ -49,7 +49,7 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let message = db.message();
-            if message.contains("username_key") {
+            if message.contains("username_key") || message.contains("username_skeleton") {
                 return Error::UsernameTaken;
             }
             if message.contains("email_key") {
