@@ -8,7 +8,6 @@ pub mod login;
 pub mod policy;
 pub mod secret;
 pub mod signup;
-pub mod upgrade;
 pub mod validate;
 
 /// A code is valid for 10 minutes.

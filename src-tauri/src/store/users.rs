@@ -1,4 +1,4 @@
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
 use crate::error::Result;
 
@@ -53,22 +53,35 @@ pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str
         .await?)
 }
 
-/// Accounts made before usernames had skeletons: id and name.
-pub async fn without_skeleton<'e>(ex: impl SqliteExecutor<'e>) -> Result<Vec<(i64, String)>> {
-    Ok(sqlx::query_as("SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id")
-        .fetch_all(ex)
-        .await?)
-}
-
-/// Sets an account's skeleton; `false` when another account already has it.
-pub async fn set_skeleton<'e>(ex: impl SqliteExecutor<'e>, id: i64, skeleton: &str) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE users SET username_skeleton = ? WHERE id = ?").bind(skeleton).bind(id).execute(ex).await;
-    match done {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
-        Err(e) => Err(e.into()),
+/// Gives each account made before usernames had skeletons its skeleton, computed by the rule the
+/// caller passes; returns how many got one. Run at start-up, after the migrations. Of two old
+/// accounts whose names look alike, the older keeps the skeleton (and so keeps new look-alikes
+/// out); the later is left without, and both keep working. Errors stay SQLite's, for start-up to
+/// classify.
+pub async fn fill_skeletons(pool: &SqlitePool, skeleton_of: impl Fn(&str) -> String) -> sqlx::Result<usize> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let mut filled = 0;
+    for (id, username) in rows {
+        let done = sqlx::query("UPDATE users SET username_skeleton = ? WHERE id = ?")
+            .bind(skeleton_of(&username))
+            .bind(id)
+            .execute(pool)
+            .await;
+        match done {
+            Ok(_) => filled += 1,
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                log::warn!("account {id}'s username looks like an older account's; both keep working");
+            }
+            Err(e) => return Err(e),
+        }
     }
+    if filled > 0 {
+        log::info!("gave {filled} usernames their look-alike skeleton");
+    }
+    Ok(filled)
 }
 
 pub async fn email_exists<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
