@@ -1,11 +1,22 @@
-//! Configuration from the environment and `.env.local` files, validated once at start-up.
+//! Configuration from the environment and one settings file, validated once at start-up.
 //!
-//! Precedence: the process environment, then `.env.local` in the working directory, then
-//! `.env.local` in the app's config directory. An empty value counts as unset.
+//! Precedence: the process environment, then the settings file: the one `LATCHKEY_ENV_FILE` names,
+//! else `.env.local` in the app's config directory. Never a file in the working directory: one left
+//! in whatever folder the app is started from could send mail, and the SMTP password, to another
+//! server, or move the data folder. An empty value counts as unset.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
+/// Names a settings file to read instead of the config directory's.
+pub const ENV_FILE_VAR: &str = "LATCHKEY_ENV_FILE";
+/// The settings file's name in the app's config directory.
+pub const ENV_FILE_NAME: &str = ".env.local";
+/// Settings are a few lines; anything bigger is not a settings file.
+const ENV_FILE_MAX: u64 = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Security {
@@ -48,20 +59,23 @@ pub struct Config {
 pub const DEFAULT_FROM: &str = "Latchkey <latchkey@localhost>";
 
 impl Config {
-    /// Reads the process environment and the `.env.local` files.
+    /// Reads the process environment and the settings file.
     pub fn load(config_dir: Option<&Path>) -> Result<Self, String> {
-        let mut files = vec![PathBuf::from(".env.local")];
-        if let Some(dir) = config_dir {
-            files.push(dir.join(".env.local"));
-        }
-        let mut file_values = HashMap::new();
-        // Later files have lower precedence, so earlier ones are inserted last.
-        for file in files.iter().rev() {
-            if let Ok(text) = std::fs::read_to_string(file) {
-                file_values.extend(parse_env_file(&text));
-            }
-        }
-        Self::from_lookup(|key| std::env::var(key).ok().or_else(|| file_values.get(key).cloned()))
+        Self::load_with(|key| std::env::var(key).ok(), config_dir)
+    }
+
+    /// `load` with the environment given, for tests.
+    pub fn load_with(env: impl Fn(&str) -> Option<String>, config_dir: Option<&Path>) -> Result<Self, String> {
+        // An empty variable is unset, so it does not hide the file's value.
+        let env = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+        let file_values = match env(ENV_FILE_VAR) {
+            Some(named) => read_settings_file(Path::new(&named))?,
+            None => match config_dir.map(|dir| dir.join(ENV_FILE_NAME)) {
+                Some(path) if path_exists(&path) => read_settings_file(&path)?,
+                _ => HashMap::new(),
+            },
+        };
+        Self::from_lookup(|key| env(key).or_else(|| file_values.get(key).cloned()))
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
@@ -107,6 +121,16 @@ impl Config {
                 })
             }
         };
+        if let Some(smtp) = &smtp {
+            let login = smtp.username.is_some() || smtp.password.is_some();
+            if smtp.security == Security::None && login && !is_loopback(&smtp.host) {
+                return Err(format!(
+                    "SMTP_SECURITY=none would send the SMTP login unencrypted to {}; use starttls or tls \
+                     (none is only for a server on this computer)",
+                    smtp.host
+                ));
+            }
+        }
         let mail_from = get("SMTP_FROM")
             .or_else(|| smtp.as_ref().and_then(|s| s.username.clone()).filter(|u| u.contains('@')))
             .unwrap_or_else(|| DEFAULT_FROM.to_string());
@@ -117,22 +141,132 @@ impl Config {
     }
 }
 
-/// `KEY=value` lines; `#` comments, optional `export`, optional single or double quotes.
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| {
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let (key, value) = line.split_once('=')?;
-            let value = value.trim();
-            let unquoted = [('"', '"'), ('\'', '\'')]
-                .iter()
-                .find_map(|(open, close)| value.strip_prefix(*open)?.strip_suffix(*close))
-                .unwrap_or(value);
-            Some((key.trim().to_string(), unquoted.to_string()))
-        })
-        .collect()
+/// 127.0.0.0/8, ::1 or "localhost": a server on this computer, where nothing crosses a network.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether anything is there, a dangling link included (which then fails to open, loudly).
+fn path_exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Reads a settings file after checking, on the opened file, that it is safe to trust.
+fn read_settings_file(path: &Path) -> Result<HashMap<String, String>, String> {
+    let refuse = |why: String| format!("the settings file {} {why}", path.display());
+    let file = open_without_blocking(path).map_err(|e| refuse(format!("cannot be opened: {e}")))?;
+    let metadata = file.metadata().map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if let Some(why) = distrust(&FileFacts::of(&metadata), current_user()) {
+        return Err(refuse(why));
+    }
+    // Read at most one byte past the limit: the file may have grown since it was checked.
+    let mut bytes = Vec::new();
+    file.take(ENV_FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if bytes.len() as u64 > ENV_FILE_MAX {
+        return Err(refuse(format!("is larger than {} KiB", ENV_FILE_MAX / 1024)));
+    }
+    let values = parse_env_file(&bytes).map_err(refuse)?;
+    log::info!("settings from {}", path.display());
+    Ok(values)
+}
+
+/// Opening a FIFO waits for a writer unless asked not to; the type is checked right after.
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nix::libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// What is checked about a settings file before it is read.
+#[derive(Debug, Clone, Copy)]
+struct FileFacts {
+    regular: bool,
+    len: u64,
+    /// Owner and permission bits (Unix only).
+    owner: Option<u32>,
+    mode: Option<u32>,
+}
+
+impl FileFacts {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let (owner, mode) = {
+            use std::os::unix::fs::MetadataExt;
+            (Some(metadata.uid()), Some(metadata.mode()))
+        };
+        #[cfg(not(unix))]
+        let (owner, mode) = (None, None);
+        FileFacts { regular: metadata.is_file(), len: metadata.len(), owner, mode }
+    }
+}
+
+#[cfg(unix)]
+fn current_user() -> Option<u32> {
+    Some(nix::unistd::geteuid().as_raw())
+}
+
+#[cfg(not(unix))]
+fn current_user() -> Option<u32> {
+    None
+}
+
+/// Why a settings file must not be trusted, if it must not.
+fn distrust(file: &FileFacts, user: Option<u32>) -> Option<String> {
+    if !file.regular {
+        return Some("is not a regular file".into());
+    }
+    if let (Some(owner), Some(user)) = (file.owner, user) {
+        if owner != user {
+            return Some(format!("belongs to another user (uid {owner}); it must be your own file"));
+        }
+    }
+    if let Some(mode) = file.mode {
+        if mode & 0o022 != 0 {
+            return Some(format!("can be changed by other users (mode {:o}); run chmod go-w on it", mode & 0o777));
+        }
+    }
+    if file.len > ENV_FILE_MAX {
+        return Some(format!("is larger than {} KiB", ENV_FILE_MAX / 1024));
+    }
+    None
+}
+
+/// `KEY=value` lines with dotenvy's rules (comments, `export`, quotes, escapes), without touching
+/// the process environment. A line that does not parse is refused by its number, never shown: it
+/// may hold a password.
+fn parse_env_file(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut values = HashMap::new();
+    for item in dotenvy::from_read_iter(bytes) {
+        match item {
+            Ok((key, value)) => {
+                values.insert(key, value);
+            }
+            Err(dotenvy::Error::LineParse(line, _)) => {
+                // dotenvy gives the line, or the part after `=`, that it could not read.
+                let text = String::from_utf8_lossy(bytes);
+                let first = line.lines().next().unwrap_or("").trim();
+                let number = text.lines().position(|l| l.contains(first)).map_or(0, |i| i + 1);
+                return Err(format!("has a line that is not KEY=value (line {number})"));
+            }
+            Err(e) => return Err(format!("cannot be read ({})", error_kind(&e))),
+        }
+    }
+    Ok(values)
+}
+
+/// A dotenvy error without the text it may quote.
+fn error_kind(e: &dotenvy::Error) -> &'static str {
+    match e {
+        dotenvy::Error::Io(_) => "it is not UTF-8 text",
+        _ => "it is not a settings file",
+    }
 }
 
 #[cfg(test)]
@@ -188,12 +322,139 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2-secret"));
     }
 
+    /// The environment given as pairs; nothing from the process environment.
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn settings_dir(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ENV_FILE_NAME), text).unwrap();
+        dir
+    }
+
+    fn smtp_host(c: &Config) -> Option<&str> {
+        c.smtp.as_ref().map(|s| s.host.as_str())
+    }
+
     #[test]
-    fn env_file_parsing_handles_quotes_comments_and_export() {
-        let v = parse_env_file("# c\nexport A=1\nEmail_Pass=\"app password\"\nB='x'\n\nbad line\n");
+    fn a_settings_file_in_the_working_directory_is_never_read() {
+        let planted = settings_dir("SMTP_HOST=mail.attacker.example\nLATCHKEY_DATA_DIR=/tmp/elsewhere\n");
+        let before = std::env::current_dir().unwrap();
+        std::env::set_current_dir(planted.path()).unwrap();
+        let loaded = Config::load_with(env(&[]), None);
+        std::env::set_current_dir(before).unwrap();
+        let c = loaded.unwrap();
+        assert_eq!((smtp_host(&c), c.data_dir.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn the_config_directory_file_is_read_and_the_environment_wins() {
+        let dir = settings_dir("SMTP_HOST=mail.example.org\nSMTP_PORT=2525 # the submission port\n");
+        let c = Config::load_with(env(&[("SMTP_PORT", "587")]), Some(dir.path())).unwrap();
+        assert_eq!((smtp_host(&c), c.smtp.as_ref().unwrap().port), (Some("mail.example.org"), 587));
+        let c = Config::load_with(env(&[]), Some(dir.path())).unwrap();
+        assert_eq!(c.smtp.unwrap().port, 2525);
+        // No file is no settings, not an error.
+        assert!(Config::load_with(env(&[]), Some(&dir.path().join("missing"))).unwrap().smtp.is_none());
+    }
+
+    #[test]
+    fn an_empty_environment_variable_falls_through_to_the_settings_file() {
+        let dir = settings_dir("SMTP_HOST=mail.example.org\n");
+        let c = Config::load_with(env(&[("SMTP_HOST", ""), ("LATCHKEY_ENV_FILE", "")]), Some(dir.path())).unwrap();
+        assert_eq!(smtp_host(&c), Some("mail.example.org"));
+    }
+
+    #[test]
+    fn latchkey_env_file_names_the_file_to_read_which_must_exist() {
+        let config_dir = settings_dir("SMTP_HOST=from.config.dir\n");
+        let named = settings_dir("SMTP_HOST=from.named.file\n");
+        let path = named.path().join(ENV_FILE_NAME);
+        let c = Config::load_with(env(&[(ENV_FILE_VAR, path.to_str().unwrap())]), Some(config_dir.path())).unwrap();
+        assert_eq!(smtp_host(&c), Some("from.named.file"));
+        let missing = named.path().join("nope");
+        let e = Config::load_with(env(&[(ENV_FILE_VAR, missing.to_str().unwrap())]), None).unwrap_err();
+        assert!(e.contains(missing.to_str().unwrap()) && e.contains("cannot be opened"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unsafe_settings_files_are_refused_naming_the_path_and_the_reason() {
+        use std::os::unix::fs::PermissionsExt;
+        let refused = |path: &Path| {
+            let named = path.to_str().unwrap().to_string();
+            // In a thread, so a file that blocks (a FIFO) fails the test instead of hanging it.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(Config::load_with(env(&[(ENV_FILE_VAR, &named)]), None).err()));
+            let e = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("start-up hung on the file").unwrap();
+            assert!(e.contains(path.to_str().unwrap()), "{e}");
+            e
+        };
+        let dir = settings_dir("SMTP_HOST=mail.example.org\n");
+        let file = dir.path().join(ENV_FILE_NAME);
+        for mode in [0o664, 0o646, 0o666] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(refused(&file).contains("can be changed by other users"));
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Config::load_with(env(&[(ENV_FILE_VAR, file.to_str().unwrap())]), None).is_ok());
+
+        let big = dir.path().join("big");
+        std::fs::write(&big, format!("A={}\n", "x".repeat(64 * 1024))).unwrap();
+        assert!(refused(&big).contains("larger than 64 KiB"));
+        assert!(refused(dir.path()).contains("not a regular file"));
+        assert!(refused(Path::new("/dev/zero")).contains("not a regular file"));
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(refused(&fifo).contains("not a regular file"));
+    }
+
+    #[test]
+    fn a_file_of_another_user_is_refused() {
+        let facts = FileFacts { regular: true, len: 10, owner: Some(1000), mode: Some(0o100600) };
+        assert!(distrust(&facts, Some(1000)).is_none());
+        assert!(distrust(&facts, Some(1001)).unwrap().contains("belongs to another user"));
+    }
+
+    #[test]
+    fn smtp_credentials_are_never_sent_without_tls_except_to_this_computer() {
+        let plain = |host: &str, login: (&str, &str)| config(&[("SMTP_HOST", host), ("SMTP_SECURITY", "none"), login]);
+        for login in [("SMTP_USERNAME", "me"), ("SMTP_PASSWORD", "secret")] {
+            let e = plain("mail.example.org", login).unwrap_err();
+            assert!(e.contains("SMTP_SECURITY") && e.contains("mail.example.org"), "{e}");
+            assert!(plain("192.168.1.5", login).is_err());
+            for local in ["127.0.0.1", "127.8.9.10", "localhost", "LOCALHOST", "::1", "[::1]"] {
+                assert!(plain(local, login).is_ok(), "{local}");
+            }
+        }
+        // Without a login there is nothing to protect; with TLS the login is protected.
+        assert!(plain("mail.example.org", ("SMTP_FROM", "a@b.example")).is_ok());
+        assert!(config(&[("SMTP_HOST", "mail.example.org"), ("SMTP_USERNAME", "me")]).is_ok());
+    }
+
+    #[test]
+    fn the_settings_file_follows_dotenv_quoting() {
+        let text = "\u{feff}# a comment\nexport A=1\nB=\"two words\"\nC='literal $HOME \\n'\nD=value # a comment\n\
+                    E=\"line\\nbreak\"\nF=\nG=a\\ b\n";
+        let v = parse_env_file(text.as_bytes()).unwrap();
         assert_eq!(v["A"], "1");
-        assert_eq!(v["Email_Pass"], "app password");
-        assert_eq!(v["B"], "x");
-        assert!(!v.contains_key("bad line"));
+        assert_eq!(v["B"], "two words");
+        assert_eq!(v["C"], "literal $HOME \\n");
+        assert_eq!(v["D"], "value");
+        assert_eq!(v["E"], "line\nbreak");
+        assert_eq!(v["F"], "");
+        assert_eq!(v["G"], "a b");
+        // `${NAME}` takes an earlier key; a later line wins.
+        let v =
+            parse_env_file(b"LATCHKEY_T_HOST=mail.example.org\nH=\"smtp.${LATCHKEY_T_HOST}\"\nH2=x\nH2=y\n").unwrap();
+        assert_eq!((v["H"].as_str(), v["H2"].as_str()), ("smtp.mail.example.org", "y"));
+    }
+
+    #[test]
+    fn a_bad_line_is_refused_by_number_without_showing_it() {
+        let e = parse_env_file(b"A=1\n\nSMTP_PASSWORD=hunter2 secret\n").unwrap_err();
+        assert!(e.contains("line 3") && !e.contains("hunter2"), "{e}");
     }
 }

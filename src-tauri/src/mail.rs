@@ -200,9 +200,19 @@ fn parse_from(from: &str) -> Result<Mailbox, String> {
 }
 
 fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
-    // The cause names hosts and SMTP replies, never the message body.
+    // The cause names hosts and SMTP replies, never the message body. A reply is the server's text:
+    // escaped, so it cannot forge log lines or drive the terminal.
+    let cause = escape_controls(&cause.to_string());
     log::warn!("sending an email through {via} failed: {cause}");
     Error::MailFailed(format!("{via}: {cause}"))
+}
+
+/// Control characters (and the Unicode line and direction marks) as visible escapes.
+fn escape_controls(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    text.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn build_message(from: &Mailbox, to: Recipient<'_>, letter: Letter<'_>) -> Result<Message> {
@@ -433,6 +443,14 @@ mod tests {
             assert!(text.plain().contains("\n    042917\n") && text.html().contains(">042917<"));
             assert!(text.plain().contains("valid for 10 minutes"));
         }
+    }
+
+    #[test]
+    fn server_text_is_stored_and_logged_without_control_characters() {
+        let reply = "550 no such user\r\n[INFO] forged line \x1b[31mred\u{202e}";
+        let Error::MailFailed(stored) = mail_failed("SMTP", reply) else { panic!("expected mail_failed") };
+        assert!(!stored.chars().any(|c| c.is_control() || c == '\u{202e}'), "{stored:?}");
+        assert!(stored.contains("550 no such user\\r\\n[INFO] forged line \\u{1b}[31mred\\u{202e}"), "{stored}");
     }
 
     #[test]

@@ -10,10 +10,9 @@ use tokio::sync::Mutex;
 use crate::auth::secret::Token;
 use crate::auth::Timestamp;
 use crate::config::Config;
-use crate::error::Error;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
-use crate::{files, store};
+use crate::{auth, files, store};
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -34,7 +33,9 @@ pub struct App {
 /// Why Latchkey could not start, in words that say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("Latchkey's settings are not valid: {0}. Fix the environment or .env.local, then open Latchkey again.")]
+    #[error(
+        "Latchkey's settings are not valid: {0}. Fix the environment or the settings file, then open Latchkey again."
+    )]
     Settings(String),
     #[error("Latchkey cannot write to its data folder {}. Make sure the folder exists and that you may write to it (or set LATCHKEY_DATA_DIR to another folder), then open Latchkey again.", .0.display())]
     NotWritable(PathBuf),
@@ -48,29 +49,49 @@ pub enum StartupError {
     Other { dir: PathBuf, cause: String },
 }
 
+// SQLite's primary result codes (the low byte of an extended code).
+const SQLITE_PERM: i64 = 3;
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_CORRUPT: i64 = 11;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+const SQLITE_NOTADB: i64 = 26;
+
+/// Classified from `io::ErrorKind` and SQLite's result codes, never from message text: a message
+/// can say "full" or "corrupt" about something else.
 impl StartupError {
     fn from_io(dir: &Path, e: &std::io::Error) -> Self {
         use std::io::ErrorKind::*;
         match e.kind() {
-            PermissionDenied | ReadOnlyFilesystem => StartupError::NotWritable(dir.to_path_buf()),
+            PermissionDenied | ReadOnlyFilesystem | NotFound => StartupError::NotWritable(dir.to_path_buf()),
             StorageFull | QuotaExceeded => StartupError::DiskFull(dir.to_path_buf()),
             _ => StartupError::Other { dir: dir.to_path_buf(), cause: e.to_string() },
         }
     }
 
-    fn from_database(dir: &Path, db: &Path, e: &Error) -> Self {
-        let cause = match e {
-            Error::Internal(cause) => cause.to_lowercase(),
-            other => other.to_string().to_lowercase(),
+    fn from_open(dir: &Path, db: &Path, e: &store::OpenError) -> Self {
+        use sqlx::migrate::MigrateError;
+        match e {
+            store::OpenError::Io(e) => Self::from_io(dir, e),
+            store::OpenError::Database(e)
+            | store::OpenError::Migrate(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _)) => {
+                Self::from_sqlx(dir, db, e)
+            }
+            other => StartupError::Other { dir: dir.to_path_buf(), cause: other.to_string() },
+        }
+    }
+
+    fn from_sqlx(dir: &Path, db: &Path, e: &sqlx::Error) -> Self {
+        let code = match e {
+            sqlx::Error::Io(io) => return Self::from_io(dir, io),
+            sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i64>().ok()),
+            _ => None,
         };
-        if cause.contains("not a database") || cause.contains("malformed") || cause.contains("corrupt") {
-            StartupError::Damaged(db.to_path_buf())
-        } else if cause.contains("full") || cause.contains("no space") {
-            StartupError::DiskFull(dir.to_path_buf())
-        } else if cause.contains("readonly") || cause.contains("read-only") || cause.contains("permission denied") {
-            StartupError::NotWritable(dir.to_path_buf())
-        } else {
-            StartupError::Other { dir: dir.to_path_buf(), cause }
+        match code.map(|c| c & 0xff) {
+            Some(SQLITE_NOTADB | SQLITE_CORRUPT) => StartupError::Damaged(db.to_path_buf()),
+            Some(SQLITE_FULL) => StartupError::DiskFull(dir.to_path_buf()),
+            Some(SQLITE_READONLY | SQLITE_CANTOPEN | SQLITE_PERM) => StartupError::NotWritable(dir.to_path_buf()),
+            _ => StartupError::Other { dir: dir.to_path_buf(), cause: e.to_string() },
         }
     }
 }
@@ -93,9 +114,12 @@ impl App {
             private.map_err(|why| StartupError::UnsafeFolder { dir: outbox.clone(), why })?;
         }
         let db_path = data_dir.join(store::DB_FILE);
-        let pool = store::open(&db_path).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+        let pool = store::open(&db_path).await.map_err(|e| StartupError::from_open(data_dir, &db_path, &e))?;
+        store::users::fill_skeletons(&pool, auth::validate::username_skeleton)
+            .await
+            .map_err(|e| StartupError::from_sqlx(data_dir, &db_path, &e))?;
         let install_id =
-            store::meta::install_id(&pool).await.map_err(|e| StartupError::from_database(data_dir, &db_path, &e))?;
+            store::meta::install_id(&pool).await.map_err(|e| StartupError::from_sqlx(data_dir, &db_path, &e))?;
         let keychain = keychain.scoped(&install_id);
         let mailer = match &config.smtp {
             Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
@@ -154,5 +178,130 @@ impl App {
             log::warn!("could not remove the session from the keychain: {e}");
         }
         token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+    use crate::auth::signup::{self, SignupRequest};
+    use crate::auth::{account, login, secret};
+    use crate::error::Error;
+
+    const PW: &str = "correct horse battery";
+    const T0: i64 = 1_800_000_000;
+
+    /// The real error of opening this database file with these options and running `sql` on it.
+    async fn sqlite_error(options: SqliteConnectOptions, sql: &str) -> sqlx::Error {
+        match SqlitePoolOptions::new().max_connections(1).connect_with(options).await {
+            Err(e) => e,
+            Ok(pool) => sqlx::query(sql).execute(&pool).await.unwrap_err(),
+        }
+    }
+
+    #[tokio::test]
+    async fn startup_faults_are_classified_by_sqlite_codes_not_message_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, db) = (dir.path(), dir.path().join("x.db"));
+        let classify = |e: &sqlx::Error| StartupError::from_sqlx(d, &db, e);
+
+        std::fs::write(&db, b"this is not a database, just text").unwrap();
+        let not_a_db = sqlite_error(SqliteConnectOptions::new().filename(&db), "SELECT 1 FROM sqlite_master").await;
+        assert!(matches!(classify(&not_a_db), StartupError::Damaged(_)), "{not_a_db}");
+
+        // "unable to open database file" has none of the words the old text search looked for.
+        let cannot_open = sqlite_error(SqliteConnectOptions::new().filename(d.join("no/such/dir/x.db")), "").await;
+        assert!(matches!(classify(&cannot_open), StartupError::NotWritable(_)), "{cannot_open}");
+
+        let fresh = d.join("fresh.db");
+        let options = SqliteConnectOptions::new().filename(&fresh).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        sqlx::query("CREATE TABLE t (full_name TEXT UNIQUE)").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES ('a')").execute(&pool).await.unwrap();
+        // A constraint on a column named "full_name": the text says "full", the code says constraint.
+        let constraint = sqlx::query("INSERT INTO t VALUES ('a')").execute(&pool).await.unwrap_err();
+        assert!(matches!(classify(&constraint), StartupError::Other { .. }), "{constraint}");
+        pool.close().await;
+        let read_only =
+            sqlite_error(SqliteConnectOptions::new().filename(&fresh).read_only(true), "INSERT INTO t VALUES ('b')")
+                .await;
+        assert!(matches!(classify(&read_only), StartupError::NotWritable(_)), "{read_only}");
+    }
+
+    #[test]
+    fn io_faults_are_classified_by_kind() {
+        use std::io::{Error as IoError, ErrorKind};
+        let d = Path::new("/data");
+        let classify = |kind: ErrorKind| StartupError::from_open(d, &d.join("x.db"), &IoError::from(kind).into());
+        assert!(matches!(classify(ErrorKind::PermissionDenied), StartupError::NotWritable(_)));
+        assert!(matches!(classify(ErrorKind::NotFound), StartupError::NotWritable(_)));
+        assert!(matches!(classify(ErrorKind::StorageFull), StartupError::DiskFull(_)));
+        // Words in the message do not matter, only the kind.
+        let odd = IoError::other("disk full, database corrupt, read-only");
+        assert!(matches!(StartupError::from_io(d, &odd), StartupError::Other { .. }));
+    }
+
+    /// A database as the version before skeletons left it: only the migrations it had.
+    async fn database_before_skeletons(path: &Path) {
+        let old = tempfile::tempdir().unwrap();
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        for entry in std::fs::read_dir(all).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.file_name().unwrap().to_str().unwrap() < "20261127130000" {
+                std::fs::copy(&entry, old.path().join(entry.file_name().unwrap())).unwrap();
+            }
+        }
+        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&pool).await.unwrap();
+        let hash = secret::hash(PW).unwrap();
+        // "admin", then a Cyrillic-"а" look-alike that the old rules let in, then "ace".
+        let rows = [("admin", "admin@example.com"), ("\u{430}dmin", "fake@example.com"), ("ace", "ace@example.com")];
+        for (name, email) in rows {
+            sqlx::query(
+                "INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined)
+                 VALUES (?, lower(?), ?, ?, ?, 1)",
+            )
+            .bind(name)
+            .bind(name)
+            .bind(email)
+            .bind(email)
+            .bind(&hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_existing_database_keeps_working_and_gains_look_alike_protection() {
+        let dir = tempfile::tempdir().unwrap();
+        database_before_skeletons(&dir.path().join(store::DB_FILE)).await;
+        let config = Config::from_lookup(|_| None).unwrap();
+        let open = || App::open(&config, dir.path(), Keychain::new("latchkey-test", "upgrade"), system_clock());
+        let app = open().await.unwrap();
+        let left: Vec<String> = sqlx::query_scalar("SELECT username FROM users WHERE username_skeleton IS NULL")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, ["\u{430}dmin"], "the older look-alike keeps the skeleton");
+        app.pool.close().await;
+        let app = open().await.unwrap();
+
+        // Both old look-alikes still sign in by the name as typed, and can still leave.
+        let real = login::login(&app.pool, "Admin", PW, T0).await.unwrap();
+        assert_eq!(real.profile.username, "admin");
+        let fake = login::login(&app.pool, "\u{430}dmin", PW, T0).await.unwrap();
+        assert_eq!(fake.profile.username, "\u{430}dmin");
+        account::delete_account(&app.pool, &app.mailer, Some(&fake.token), PW, "\u{430}dmin", T0).await.unwrap();
+
+        // A new look-alike of an old account is refused: all-Cyrillic "асе" beside "ace".
+        let request =
+            SignupRequest { username: "\u{430}\u{441}\u{435}", email: "new@example.com", password: PW, replaces: None };
+        let taken = signup::request_code(&app.pool, &app.mailer, request, T0).await;
+        assert!(matches!(taken, Err(Error::UsernameTaken)), "{taken:?}");
     }
 }

@@ -218,6 +218,23 @@ fn error_codes_and_shapes() {
 }
 
 #[test]
+fn input_rules_answer_on_their_fields_and_never_as_mail_failures() {
+    let h = Harness::new("cmd-input");
+    let signup = |u: &str, m: &str, p: &str| h.err("request_signup", json!({"username": u, "email": m, "password": p}));
+    let on = |e: Value| (e["code"].as_str().unwrap().to_string(), e["field"].as_str().unwrap_or("").to_string());
+    let field = |f: &str| ("invalid_input".to_string(), f.to_string());
+    // 63 letters is a valid label, but too long for DNS once encoded: the form says so, not the mail.
+    let too_long = format!("ann@{}.io", "\u{fc}".repeat(63));
+    assert_eq!(on(signup("ann", &too_long, "correct horse battery")), field("email"));
+    // A Cyrillic "а" in a Latin name.
+    assert_eq!(on(signup("\u{430}nn", "ann@example.com", "correct horse battery")), field("username"));
+    assert_eq!(on(signup("ann", "ann@example.com", "asdfghqwerty")), field("password"));
+    // All-Cyrillic "асе" is one script, but it looks like the account "ace".
+    h.sign_up("ace", "ace@example.com");
+    assert_eq!(signup("\u{430}\u{441}\u{435}", "new@example.com", "correct horse battery")["code"], "username_taken");
+}
+
+#[test]
 fn expired_session_opens_on_login_and_is_forgotten() {
     let h = Harness::new("cmd-expiry");
     h.sign_up("ann", "ann@example.com");

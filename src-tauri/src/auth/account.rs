@@ -311,7 +311,7 @@ pub async fn delete_account(
     if password.is_empty() {
         return Err(Error::invalid("password", "Enter your password."));
     }
-    let confirmed = validate::username(confirm).is_ok_and(|typed| typed.key == user.username_key);
+    let confirmed = validate::username_key(confirm) == user.username_key;
     if !confirmed {
         let detail = format!("Type your username, {}, exactly as shown to confirm.", user.username);
         return Err(Error::invalid("confirm", detail));

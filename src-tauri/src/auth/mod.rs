@@ -3,6 +3,7 @@
 
 pub mod account;
 mod common_passwords;
+pub mod guess;
 pub mod login;
 pub mod policy;
 pub mod secret;

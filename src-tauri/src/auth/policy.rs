@@ -1,12 +1,13 @@
 //! The password policy (NIST SP 800-63B): length limits, no composition rules, no common or
-//! breached-style passwords, nothing built from the username or the email. The sign-up screen's
-//! live hint calls `check` too, so no rule lives in two places.
+//! breached-style passwords, nothing built from the username or the email, nothing an attacker
+//! guesses early (repeats, sequences, keyboard walks); strength is the estimated number of guesses.
+//! The sign-up screen's live hint calls `check` too, so no rule lives in two places.
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use super::common_passwords;
 use super::validate::{PASSWORD_MAX, PASSWORD_MIN};
+use super::{common_passwords, guess};
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -26,33 +27,56 @@ pub struct PasswordCheck {
     pub hint: String,
 }
 
+/// Below this many guesses (log10) a password is refused: zxcvbn's "very guessable".
+const LOG10_MIN_GUESSES: f64 = 6.0;
+/// From here a password is good, from the next strong; zxcvbn's top score starts at 10.
+const LOG10_GOOD: f64 = 10.0;
+const LOG10_STRONG: f64 = 14.0;
+
 pub fn check(password: &str, username: &str, email: &str) -> PasswordCheck {
     let password: String = password.nfkc().collect();
     let len = password.chars().count();
-    let refuse = |hint: String| PasswordCheck { acceptable: false, strength: Strength::Weak, hint };
+    let refuse = |hint: &str| PasswordCheck { acceptable: false, strength: Strength::Weak, hint: hint.to_string() };
     if len < PASSWORD_MIN {
-        return refuse(format!("Use at least {PASSWORD_MIN} characters. A few unrelated words work well."));
+        return refuse(&format!("Use at least {PASSWORD_MIN} characters; a few unrelated words work well."));
     }
     if len > PASSWORD_MAX {
-        return refuse(format!("Use at most {PASSWORD_MAX} characters."));
+        return refuse(&format!("Use at most {PASSWORD_MAX} characters."));
     }
     let lower = password.to_lowercase();
     if is_common(&lower) {
         return refuse(
-            "This is one of the most common passwords, so it is easy to guess. Try a few unrelated words instead."
-                .to_string(),
+            "This is one of the most common passwords, so it is easy to guess; try a few unrelated words instead.",
         );
     }
     let username: String = username.trim().nfkc().collect::<String>().to_lowercase();
     let local = email.trim().rsplit_once('@').map(|(l, _)| l).unwrap_or("").to_lowercase();
     if [username.as_str(), local.as_str()].iter().any(|part| part.chars().count() >= 3 && lower.contains(part)) {
+        return refuse("Don't build your password from your username or email; try a few unrelated words instead.");
+    }
+    let estimate = guess::estimate(&password);
+    // Patterns and common passwords joined are refused until there are enough of them to be good:
+    // an attacker tries a few such runs joined early.
+    if estimate.only_patterns && estimate.log10_guesses < LOG10_GOOD {
         return refuse(
-            "Don't build your password from your username or email. Try a few unrelated words instead.".into(),
+            "Repeated characters, sequences like abcd or 4321 and rows of keys like qwerty are easy to guess, \
+             so try a few unrelated words instead.",
         );
     }
-    let (strength, hint) = match len {
-        ..=11 => (Strength::Fair, "Fair. A longer password, like a short phrase, is much harder to guess."),
-        12..=15 => (Strength::Good, "Good."),
+    if estimate.nothing_random && estimate.log10_guesses < LOG10_GOOD {
+        return refuse(
+            "Common passwords and patterns joined together are easy to guess, so add a word or two that have \
+             nothing to do with each other.",
+        );
+    }
+    if estimate.log10_guesses < LOG10_MIN_GUESSES {
+        return refuse("This would be guessed quickly, so add a word or two that have nothing to do with each other.");
+    }
+    let (strength, hint) = match estimate.log10_guesses {
+        g if g < LOG10_GOOD => {
+            (Strength::Fair, "Fair: a longer password, like a short phrase, is much harder to guess.")
+        }
+        g if g < LOG10_STRONG => (Strength::Good, "Good."),
         _ => (Strength::Strong, "Strong."),
     };
     PasswordCheck { acceptable: true, strength, hint: hint.to_string() }
@@ -64,18 +88,7 @@ fn is_common(lower: &str) -> bool {
     let listed = common_passwords::contains;
     let strip = |w: &str| w.trim_matches(|c: char| !c.is_alphabetic()).to_string();
     let core = strip(lower);
-    let plain: String = core
-        .chars()
-        .map(|c| match c {
-            '@' | '4' => 'a',
-            '0' => 'o',
-            '1' | '!' => 'i',
-            '3' => 'e',
-            '$' | '5' => 's',
-            '7' => 't',
-            c => c,
-        })
-        .collect();
+    let plain: String = core.chars().map(guess::unleet).collect();
     listed(lower) || [core, strip(&plain)].iter().any(|w| w.chars().count() >= 4 && listed(w))
 }
 
@@ -120,12 +133,67 @@ mod tests {
     }
 
     #[test]
-    fn length_rules_and_strength_grow_with_length() {
+    fn repeats_sequences_and_keyboard_walks_are_refused_also_reversed_and_joined() {
+        for p in [
+            "aaaaaaaa",
+            "abcdefgh",
+            "hgfedcba",
+            "87654321",
+            "poiuytrewq",
+            "zyxwvutsrq",
+            "abcdefgh12345678",
+            "asdfghqwerty",
+            "aaaabbbbcccc",
+            "abcabcabcabc",
+            "qwertyuiopasdfghjkl",
+        ] {
+            let c = check(p, "someone", "someone@example.com");
+            assert!(!c.acceptable && c.strength == Strength::Weak, "{p}: {c:?}");
+            assert!(c.hint.contains("keys like qwerty"), "{p}: {}", c.hint);
+        }
+    }
+
+    #[test]
+    fn strength_follows_the_guesses_not_the_length() {
+        // Two common passwords joined, or one with a walk, are refused however long they are; with a
+        // character that has to be guessed between them they are fair; a short random password is
+        // strong.
+        for p in ["sunshinemonkey", "monkey7dragon", "5tgb6yhn7ujm"] {
+            let c = check(p, "a", "b@c.de");
+            assert!(!c.acceptable && c.hint.contains("joined together"), "{p}: {c:?}");
+        }
+        let fair = check("sunshine4u!", "a", "b@c.de");
+        assert_eq!((fair.acceptable, fair.strength), (true, Strength::Fair), "{fair:?}");
+        assert_eq!(check("vT9#qLm2!", "a", "b@c.de").strength, Strength::Strong);
+        assert_eq!(check("zebra-lantern-quilt", "a", "b@c.de").strength, Strength::Strong);
+        assert_eq!(check("purple monkey", "a", "b@c.de").strength, Strength::Good);
+        // A block of random characters typed twice is still hard to guess.
+        assert!(ok("vT9#qLm2vT9#qLm2"));
+    }
+
+    #[test]
+    fn every_hint_is_one_sentence() {
+        let examples = [
+            "short",
+            "password",
+            "annabel-2024",
+            "aaaaaaaaa",
+            "sunshinemonkey",
+            "sunshine4u!",
+            "purple monkey",
+            "vT9#qLm2!",
+        ];
+        for p in examples {
+            let hint = check(p, "annabel", "x@example.com").hint;
+            let sentences = hint.matches(['.', '!', '?']).count();
+            assert!(sentences == 1 && hint.ends_with('.'), "{p}: {hint}");
+        }
+    }
+
+    #[test]
+    fn length_rules_hold_and_long_phrases_need_no_composition_rules() {
         assert!(!ok("short"));
         assert!(!ok(&"x".repeat(129)));
-        assert_eq!(check("vT9#qLm2!", "a", "b@c.de").strength, Strength::Fair);
-        assert_eq!(check("vT9#qLm2!xR4pq", "a", "b@c.de").strength, Strength::Good);
-        assert_eq!(check("zebra-lantern-quilt", "a", "b@c.de").strength, Strength::Strong);
         // No composition rules: a long lower-case phrase is fine.
         assert!(ok("purple monkeys dance quietly"));
     }

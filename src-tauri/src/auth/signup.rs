@@ -78,7 +78,7 @@ pub async fn request_code(
     let email = validate::email(req.email)?;
     let password = validate::password(req.password, &username.display, &email.display)?;
     store::purge_expired(pool, now).await?;
-    if users::username_exists(pool, &username.key).await? {
+    if users::username_exists(pool, &username.key, &username.skeleton).await? {
         return Err(Error::UsernameTaken);
     }
     if users::email_exists(pool, &email.key).await? {
@@ -216,7 +216,8 @@ async fn check_and_complete(pool: &SqlitePool, signup_id: &str, code: &str, now:
         return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
     }
     let token = Token::generate()?;
-    match store::sessions::complete_signup(pool, &row, &token.digest(), now, now + SESSION_TTL_SECS).await {
+    let skeleton = validate::username_skeleton(&row.username);
+    match store::sessions::complete_signup(pool, &row, &skeleton, &token.digest(), now, now + SESSION_TTL_SECS).await {
         Ok(profile) => Ok(NewSession { token, profile }),
         Err(e @ (Error::UsernameTaken | Error::EmailTaken)) => {
             // Someone else took the name meanwhile; this sign-up can never finish.

@@ -1,7 +1,10 @@
 //! Input rules. Each function returns the normalised value and its uniqueness key, or
 //! `invalid_input` naming the field.
 
+use std::str::FromStr;
+
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::MixedScript;
 
 use crate::error::{Error, Result};
 
@@ -14,7 +17,10 @@ pub const EMAIL_MAX: usize = 254;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username {
     pub display: String,
+    /// What signing in and the name's own uniqueness go by: NFKC, lower case.
     pub key: String,
+    /// What look-alike names share (UTS #39), so "paypal" in Cyrillic letters cannot sit beside it.
+    pub skeleton: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +44,38 @@ pub fn username(raw: &str) -> Result<Username> {
             "Username may contain only letters, digits and the characters @ . + - _",
         ));
     }
-    let key = display.to_lowercase();
-    Ok(Username { display, key })
+    // UTS #39: a Cyrillic "а" among Latin letters is how a look-alike of someone's name is made.
+    if !display.as_str().is_single_script() {
+        return Err(Error::invalid(
+            "username",
+            "Username must use the letters of one alphabet, not a mix such as Latin and Cyrillic.",
+        ));
+    }
+    let key = username_key(&display);
+    let skeleton = username_skeleton(&display);
+    Ok(Username { display, key, skeleton })
+}
+
+/// The key a typed name is looked up by, without judging the name (it may predate a rule).
+pub fn username_key(raw: &str) -> String {
+    raw.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// The UTS #39 skeleton of the name's key: names that look alike have the same one.
+pub fn username_skeleton(name: &str) -> String {
+    unicode_security::skeleton(&username_key(name)).collect()
 }
 
 pub fn email(raw: &str) -> Result<Email> {
-    let display = raw.trim().to_string();
+    let display: String = raw.trim().nfc().collect();
     let invalid = || Error::invalid("email", "Enter a valid email address, like name@example.com.");
     if display.is_empty() || display.len() > EMAIL_MAX {
+        return Err(invalid());
+    }
+    // The parser that sends the mail has the last word, so an address accepted here is one mail can
+    // go to; the rules below narrow it to ordinary addresses (no quoted names, IP literals or
+    // single-label domains).
+    if lettre::Address::from_str(&display).is_err() {
         return Err(invalid());
     }
     let (local, domain) = display.rsplit_once('@').ok_or_else(invalid)?;
@@ -103,7 +133,8 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_character_and_length_rules() {
-        assert_eq!(username("  Alice_1 ").unwrap(), Username { display: "Alice_1".into(), key: "alice_1".into() });
+        let alice = username("  Alice_1 ").unwrap();
+        assert_eq!((alice.display.as_str(), alice.key.as_str()), ("Alice_1", "alice_1"));
         assert!(username("a.b+c-d@e_f").is_ok());
         assert!(username("Zoë").is_ok());
         assert_eq!(field(username("ab").unwrap_err()), "username");
@@ -131,11 +162,57 @@ mod tests {
     }
 
     #[test]
+    fn an_address_accepted_here_is_one_mail_can_go_to() {
+        // 63 letters is a valid label length, but as punycode ("xn--…") it is too long for DNS, so
+        // lettre refuses it: before, sign-up accepted it and then failed with mail_failed.
+        let too_long = format!("a@{}.io", "ü".repeat(63));
+        assert_eq!(field(email(&too_long).unwrap_err()), "email");
+        for good in ["ann@example.com", "a.b+tag@sub.example.co.uk", "jörg@bücher.example", "o'neil@x.io"] {
+            let e = email(good).unwrap();
+            assert!(lettre::Address::from_str(&e.display).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn emails_are_nfc_normalised_and_keyed_in_lower_case() {
+        // "o" followed by a combining diaeresis is the same address as the precomposed "ö".
+        let decomposed = email("Jo\u{308}rg@Example.com").unwrap();
+        assert_eq!(decomposed.display, "J\u{f6}rg@Example.com");
+        assert_eq!(decomposed.key, email("j\u{f6}rg@example.com").unwrap().key);
+    }
+
+    #[test]
+    fn usernames_mixing_scripts_are_refused() {
+        // A Cyrillic "а" (U+0430) in a Latin name, and a Greek omicron.
+        for name in ["\u{430}dmin", "p\u{430}ypal", "r\u{3bf}ot"] {
+            let e = username(name).unwrap_err();
+            assert_eq!(field(e), "username", "{name}");
+        }
+        for name in
+            ["admin", "Zo\u{eb}", "\u{430}\u{441}\u{435}", "\u{5c71}\u{7530}\u{305f}\u{308d}\u{3046}", "ann_1.b@c"]
+        {
+            assert!(username(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn look_alike_usernames_share_a_skeleton_and_keep_their_own_key() {
+        // All-Cyrillic "асе" is one script, so it passes, but it looks like Latin "ace".
+        let (latin, cyrillic) = (username("ace").unwrap(), username("\u{430}\u{441}\u{435}").unwrap());
+        assert_ne!(latin.key, cyrillic.key);
+        assert_eq!(latin.skeleton, cyrillic.skeleton);
+        assert_eq!(username("ACE").unwrap().skeleton, latin.skeleton);
+        assert_ne!(username("ice").unwrap().skeleton, latin.skeleton);
+        // The skeleton is computed the same way for a stored name as for a typed one.
+        assert_eq!(username_skeleton("\u{430}\u{441}\u{435}"), latin.skeleton);
+    }
+
+    #[test]
     fn passwords_follow_the_policy_and_are_normalised_not_trimmed() {
         let pw = |p: &str| password(p, "someone", "someone@example.com");
         assert!(pw("short7!").is_err());
         assert!(pw("vT9#qLm2").is_ok());
-        assert_eq!(pw(&"xq7".repeat(42)).unwrap().len(), 126);
+        assert_eq!(pw(&"vT9#qLm2!xR4pq".repeat(9)).unwrap().len(), 126);
         assert_eq!(field(pw(&"x".repeat(129)).unwrap_err()), "password");
         assert_eq!(pw("  zebra  quilt  ").unwrap(), "  zebra  quilt  ");
         // NFKC: the ligature "ﬁ" becomes "fi".

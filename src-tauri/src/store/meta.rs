@@ -1,10 +1,9 @@
 use sqlx::SqliteExecutor;
 
-use crate::error::Result;
-
-/// This database's random id (made by its first migration).
-pub async fn install_id<'e>(ex: impl SqliteExecutor<'e>) -> Result<String> {
-    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = 'install_id'").fetch_one(ex).await?)
+/// This database's random id (made by its migration). A driver error, so start-up can say what
+/// went wrong with the file.
+pub async fn install_id<'e>(ex: impl SqliteExecutor<'e>) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'install_id'").fetch_one(ex).await
 }
 
 #[cfg(test)]

@@ -22,10 +22,28 @@ pub const DB_FILE: &str = "latchkey.db";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// Why the database could not be opened, kept whole (SQLite's result code, the `io::ErrorKind`)
+/// so start-up can say what to do without reading message text.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("creating the database file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<OpenError> for Error {
+    fn from(e: OpenError) -> Self {
+        Error::internal("opening the database", e)
+    }
+}
+
 /// Opens (creating if needed) the database file with owner-only permissions, then migrates it.
-pub async fn open(path: &Path) -> Result<SqlitePool> {
+pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
     // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
-    crate::files::ensure_private_file(path).map_err(|e| Error::internal("creating the database file", e))?;
+    crate::files::ensure_private_file(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -53,7 +71,7 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let message = db.message();
-            if message.contains("username_key") {
+            if message.contains("username_key") || message.contains("username_skeleton") {
                 return Error::UsernameTaken;
             }
             if message.contains("email_key") {

@@ -86,6 +86,7 @@ pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result
 pub async fn complete_signup(
     pool: &SqlitePool,
     pending: &PendingRow,
+    username_skeleton: &str,
     token_hash: &[u8],
     now: i64,
     session_expires_at: i64,
@@ -98,6 +99,7 @@ pub async fn complete_signup(
     let user = NewUser {
         username: &pending.username,
         username_key: &pending.username_key,
+        username_skeleton,
         email: &pending.email,
         email_key: &pending.email_key,
         password_hash: &pending.password_hash,
@@ -147,21 +149,24 @@ mod tests {
     async fn verify_transaction_creates_user_and_session_and_consumes_the_pending_row() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        let profile = complete_signup(&db.pool, &row, &[7; 32], 20, 20 + 30 * 86_400).await.unwrap();
+        let profile = complete_signup(&db.pool, &row, &row.username, &[7; 32], 20, 20 + 30 * 86_400).await.unwrap();
         assert_eq!(profile.username, "ann");
         assert_eq!(profile.date_joined, 20);
         assert_eq!(counts(&db.pool).await, (1, 0, 1));
         // The same pending row cannot be used twice.
-        assert!(matches!(complete_signup(&db.pool, &row, &[8; 32], 21, 99).await, Err(Error::NoPendingSignup)));
+        assert!(matches!(
+            complete_signup(&db.pool, &row, &row.username, &[8; 32], 21, 99).await,
+            Err(Error::NoPendingSignup)
+        ));
     }
 
     #[tokio::test]
     async fn verify_transaction_rolls_back_entirely_when_the_username_was_taken_meanwhile() {
         let db = test_db().await;
         let first = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &first, &[1; 32], 20, 99).await.unwrap();
+        complete_signup(&db.pool, &first, &first.username, &[1; 32], 20, 99).await.unwrap();
         let second = pending(&db.pool, "ann", "other@example.com").await;
-        let result = complete_signup(&db.pool, &second, &[2; 32], 21, 99).await;
+        let result = complete_signup(&db.pool, &second, &second.username, &[2; 32], 21, 99).await;
         assert!(matches!(result, Err(Error::UsernameTaken)));
         // Nothing half-done: the pending row is still there, no second user, no second session.
         assert_eq!(counts(&db.pool).await, (1, 1, 1));
@@ -171,7 +176,7 @@ mod tests {
     async fn sessions_end_at_their_expiry_and_with_their_user() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &row, &[3; 32], 20, 100).await.unwrap();
+        complete_signup(&db.pool, &row, &row.username, &[3; 32], 20, 100).await.unwrap();
         assert!(find_profile(&db.pool, &[3; 32], 99).await.unwrap().is_some());
         assert!(find_profile(&db.pool, &[3; 32], 100).await.unwrap().is_none());
         assert_eq!(delete_expired(&db.pool, 100).await.unwrap(), 1);
@@ -183,7 +188,7 @@ mod tests {
     async fn inactive_accounts_have_no_profile() {
         let db = test_db().await;
         let row = pending(&db.pool, "ann", "ann@example.com").await;
-        complete_signup(&db.pool, &row, &[4; 32], 20, 100).await.unwrap();
+        complete_signup(&db.pool, &row, &row.username, &[4; 32], 20, 100).await.unwrap();
         sqlx::query("UPDATE users SET is_active = 0").execute(&db.pool).await.unwrap();
         assert!(find_profile(&db.pool, &[4; 32], 50).await.unwrap().is_none());
     }

@@ -1,4 +1,4 @@
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
 use crate::error::Result;
 
@@ -19,6 +19,7 @@ pub struct UserRow {
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
+    pub username_skeleton: &'a str,
     pub email: &'a str,
     pub email_key: &'a str,
     pub password_hash: &'a str,
@@ -27,11 +28,12 @@ pub struct NewUser<'a> {
 
 pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Result<i64> {
     let id = sqlx::query_scalar(
-        "INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(user.username)
     .bind(user.username_key)
+    .bind(user.username_skeleton)
     .bind(user.email)
     .bind(user.email_key)
     .bind(user.password_hash)
@@ -42,11 +44,44 @@ pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Resu
     Ok(id)
 }
 
-pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ?)")
+/// Whether an account has this name, or one that looks like it (the same skeleton).
+pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str, skeleton: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR username_skeleton = ?)")
         .bind(username_key)
+        .bind(skeleton)
         .fetch_one(ex)
         .await?)
+}
+
+/// Gives each account made before usernames had skeletons its skeleton, computed by the rule the
+/// caller passes; returns how many got one. Run at start-up, after the migrations. Of two old
+/// accounts whose names look alike, the older keeps the skeleton (and so keeps new look-alikes
+/// out); the later is left without, and both keep working. Errors stay SQLite's, for start-up to
+/// classify.
+pub async fn fill_skeletons(pool: &SqlitePool, skeleton_of: impl Fn(&str) -> String) -> sqlx::Result<usize> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let mut filled = 0;
+    for (id, username) in rows {
+        let done = sqlx::query("UPDATE users SET username_skeleton = ? WHERE id = ?")
+            .bind(skeleton_of(&username))
+            .bind(id)
+            .execute(pool)
+            .await;
+        match done {
+            Ok(_) => filled += 1,
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                log::warn!("account {id}'s username looks like an older account's; both keep working");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if filled > 0 {
+        log::info!("gave {filled} usernames their look-alike skeleton");
+    }
+    Ok(filled)
 }
 
 pub async fn email_exists<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
@@ -126,6 +161,7 @@ mod tests {
         NewUser {
             username: username_key,
             username_key,
+            username_skeleton: username_key,
             email: email_key,
             email_key,
             password_hash: "$argon2id$fake",
@@ -139,6 +175,17 @@ mod tests {
         insert(&db.pool, &user("alice", "alice@example.com")).await.unwrap();
         assert!(matches!(insert(&db.pool, &user("alice", "other@example.com")).await, Err(Error::UsernameTaken)));
         assert!(matches!(insert(&db.pool, &user("bob", "alice@example.com")).await, Err(Error::EmailTaken)));
+        assert_eq!(count(&db.pool).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn look_alike_names_cannot_both_be_accounts() {
+        let db = test_db().await;
+        insert(&db.pool, &user("ace", "ace@example.com")).await.unwrap();
+        // Cyrillic "асе": another key, the same skeleton.
+        let look_alike = NewUser { username_key: "\u{430}\u{441}\u{435}", ..user("ace", "other@example.com") };
+        assert!(matches!(insert(&db.pool, &look_alike).await, Err(Error::UsernameTaken)));
+        assert!(username_exists(&db.pool, "\u{430}\u{441}\u{435}", "ace").await.unwrap());
         assert_eq!(count(&db.pool).await.unwrap(), 1);
     }
 
@@ -158,6 +205,6 @@ mod tests {
         insert(&db.pool, &user("x", "x@example.com")).await.unwrap();
         let found = find_for_login(&db.pool, "' OR 1=1 --", "' OR '1'='1").await.unwrap();
         assert!(found.is_empty());
-        assert!(!username_exists(&db.pool, "x' OR 'a'='a").await.unwrap());
+        assert!(!username_exists(&db.pool, "x' OR 'a'='a", "' OR 1=1 --").await.unwrap());
     }
 }
