@@ -1,8 +1,0 @@
-#!/usr/bin/env bash
-# `make bench-startup`: release builds of Latchkey and the blank window, then the measurements.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/dist.sh
-TAURI="$PWD/.tools/node_modules/.bin/tauri"
-(cd bench/blank && "$TAURI" build --bundles deb)
-scripts/with-test-services.sh python3 scripts/bench-startup.py
