@@ -8,6 +8,7 @@ pub mod login;
 pub mod policy;
 pub mod secret;
 pub mod signup;
+mod skeleton;
 pub mod validate;
 
 /// A code is valid for 10 minutes.

@@ -63,7 +63,7 @@ pub fn username_key(raw: &str) -> String {
 
 /// The UTS #39 skeleton of the name's key: names that look alike have the same one.
 pub fn username_skeleton(name: &str) -> String {
-    unicode_security::skeleton(&username_key(name)).collect()
+    super::skeleton::skeleton(&username_key(name))
 }
 
 pub fn email(raw: &str) -> Result<Email> {

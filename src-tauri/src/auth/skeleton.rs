@@ -1,0 +1,110 @@
+//! UTS #39 skeletons: names that look alike have the same one. The unicode-security crate's
+//! `skeleton`, with its table kept as text (`confusables.txt`, written by
+//! `scripts/make-confusables.py` from that crate's table) and searched in place: the crate's table
+//! of 6,712 slices added 0.35 MB to the binary, 60 kB to the `.deb`, which its size budget does
+//! not have room for. A test holds the two equal for every character.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Lines of `SSSSS TTTT TTTT…`: a character and its prototype, in hex, sorted by the character.
+const CONFUSABLES: &str = include_str!("confusables.txt");
+
+/// Characters that are skipped (UTS #39 drops Default_Ignorable_Code_Point before mapping).
+const DEFAULT_IGNORABLE: [(u32, u32); 27] = [
+    (0xad, 0xad),
+    (0x34f, 0x34f),
+    (0x61c, 0x61c),
+    (0x115f, 0x1160),
+    (0x17b4, 0x17b5),
+    (0x180b, 0x180d),
+    (0x180e, 0x180e),
+    (0x180f, 0x180f),
+    (0x200b, 0x200f),
+    (0x202a, 0x202e),
+    (0x2060, 0x2064),
+    (0x2065, 0x2065),
+    (0x2066, 0x206f),
+    (0x3164, 0x3164),
+    (0xfe00, 0xfe0f),
+    (0xfeff, 0xfeff),
+    (0xffa0, 0xffa0),
+    (0xfff0, 0xfff8),
+    (0x1bca0, 0x1bca3),
+    (0x1d173, 0x1d17a),
+    (0xe0000, 0xe0000),
+    (0xe0001, 0xe0001),
+    (0xe0002, 0xe001f),
+    (0xe0020, 0xe007f),
+    (0xe0080, 0xe00ff),
+    (0xe0100, 0xe01ef),
+    (0xe01f0, 0xe0fff),
+];
+
+pub fn skeleton(s: &str) -> String {
+    let mut mapped = String::with_capacity(s.len());
+    for c in s.nfd().filter(|c| !ignorable(*c)) {
+        match prototype(c) {
+            Some(prototype) => mapped.extend(prototype),
+            None => mapped.push(c),
+        }
+    }
+    mapped.nfd().collect()
+}
+
+fn ignorable(c: char) -> bool {
+    let c = u32::from(c);
+    DEFAULT_IGNORABLE.iter().any(|(from, to)| (*from..=*to).contains(&c))
+}
+
+/// The prototype `c` is confusable with, if it has one.
+fn prototype(c: char) -> Option<impl Iterator<Item = char>> {
+    let key = format!("{:05X}", u32::from(c));
+    let bytes = CONFUSABLES.as_bytes();
+    // As in common_passwords: `lo` and `hi` are line starts (or the end).
+    let (mut lo, mut hi) = (0, bytes.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = bytes[lo..mid].iter().rposition(|&b| b == b'\n').map_or(lo, |i| lo + i + 1);
+        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| start + i);
+        let line = &CONFUSABLES[start..end];
+        match line.get(..5).unwrap_or(line).cmp(key.as_str()) {
+            std::cmp::Ordering::Equal => {
+                let targets = line.get(6..).unwrap_or("");
+                return Some(
+                    targets.split(' ').filter_map(|t| u32::from_str_radix(t, 16).ok()).filter_map(char::from_u32),
+                );
+            }
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_character_has_the_same_skeleton_as_unicode_security_gives() {
+        let mut checked = 0;
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let text = c.to_string();
+            let theirs: String = unicode_security::skeleton(&text).collect();
+            assert_eq!(skeleton(&text), theirs, "U+{:04X}", u32::from(c));
+            checked += 1;
+        }
+        assert!(checked > 1_000_000);
+        for name in ["paypal", "p\u{430}yp\u{430}l", "rnicrosoft", "\u{2066}adm\u{200b}in", "Zo\u{eb}"] {
+            assert_eq!(skeleton(name), unicode_security::skeleton(name).collect::<String>(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_table_is_sorted_and_well_formed() {
+        let lines: Vec<&str> = CONFUSABLES.lines().collect();
+        assert!(lines.len() > 6_000);
+        assert!(lines.windows(2).all(|w| w[0][..5] < w[1][..5]));
+        assert!(lines.iter().all(|l| l.len() > 6 && l.as_bytes()[5] == b' '));
+    }
+}
