@@ -166,10 +166,16 @@ impl Window {
     }
 
     pub async fn screenshot(&self, name: &str) {
-        // Let the page paint what the DOM already says before capturing it.
-        let frames = "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));";
-        self.0.execute_async(frames, vec![]).await.unwrap();
+        // WebKitGTK takes a screenshot from the next frame it draws, and without accelerated
+        // compositing it draws no frame while nothing on the page changes: keep a change (an
+        // opacity step no eye or PNG comparison sees) going until the picture is taken.
+        self.js("window.__latchkeyPulse = setInterval(() => {
+               const s = document.documentElement.style;
+               s.opacity = s.opacity === '0.999' ? '1' : '0.999';
+             }, 16);")
+            .await;
         let png = self.0.screenshot().await.unwrap();
+        self.js("clearInterval(window.__latchkeyPulse); document.documentElement.style.opacity = '';").await;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
