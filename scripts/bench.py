@@ -79,8 +79,9 @@ class Driver:
     def __init__(self, env):
         self.port, native = free_port(), free_port()
         binary = shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver")
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen([binary, "--port", str(self.port), "--native-port", str(native)],
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         for _ in range(200):
             try:
@@ -89,8 +90,16 @@ class Driver:
             except OSError:
                 time.sleep(0.05)
 
+    def tail(self):
+        """The end of what tauri-driver and the apps it ran have printed."""
+        self.log.seek(0)
+        return b"".join(self.log.read().splitlines(keepends=True)[-8:]).decode(errors="replace")
+
     def stop(self):
-        os.killpg(self.process.pid, 15)
+        try:
+            os.killpg(self.process.pid, 15)
+        except ProcessLookupError:
+            pass
         self.process.wait()
 
     def launch(self, binary, deadline):
@@ -278,6 +287,9 @@ def bench_buttons():
                                                         for j in range(2)], check)
             events.append({"loop": loop, **both})
         driver.close(session)
+    except OSError:
+        print("tauri-driver and the app printed:\n" + driver.tail(), flush=True)
+        raise
     finally:
         driver.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -360,14 +372,29 @@ def measure_startup(driver, name):
 
 def bench_startup():
     data = tempfile.mkdtemp(prefix="latchkey-bench-startup-")
-    driver = Driver(dict(os.environ, LATCHKEY_DATA_DIR=data, SMTP_HOST="", RUST_LOG="warn"))
+    env = dict(os.environ, LATCHKEY_DATA_DIR=data, SMTP_HOST="", RUST_LOG="warn")
+    driver = Driver(env)
+
+    def measure(name):
+        # Now and then tauri-driver itself goes away between two sessions: start a new one and
+        # measure that launch again (once).
+        nonlocal driver
+        try:
+            return measure_startup(driver, name)
+        except OSError as e:
+            print(f"({name}: tauri-driver lost ({e}); measuring this launch again; it printed:\n{driver.tail()})",
+                  flush=True)
+            driver.stop()
+            driver = Driver(env)
+            return measure_startup(driver, name)
+
     try:
         results = {name: {"time": [], "memory": []} for name in APPS}
         for name in APPS:  # warm-up
-            measure_startup(driver, name)
+            measure(name)
         for _ in range(RUNS):
             for name in APPS:
-                t, m = measure_startup(driver, name)
+                t, m = measure(name)
                 results[name]["time"].append(t)
                 results[name]["memory"].append(m)
     finally:
@@ -398,7 +425,12 @@ def main():
     sys.stdout.flush()
 
     if "buttons" in PARTS:
-        report_buttons(*bench_buttons())
+        try:
+            buttons = bench_buttons()
+        except OSError as e:  # tauri-driver lost, as above: once more from the start
+            print(f"(tauri-driver lost ({e}); the buttons once more)", flush=True)
+            buttons = bench_buttons()
+        report_buttons(*buttons)
     if "startup" in PARTS:
         report_startup(bench_startup())
     print("\nall targets met" if not MISSED else f"\nmissed: {', '.join(MISSED)}")
