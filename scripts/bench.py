@@ -165,8 +165,8 @@ INVOKE = """
 const [command, request, done] = arguments;
 const start = performance.now();
 window.__TAURI_INTERNALS__.invoke(command, {request}).then(
-  (reply) => done([performance.now() - start, ""]),
-  (error) => done([performance.now() - start, (error && error.code) || String(error)]));
+  (reply) => done([performance.now() - start, "", reply.signup_id || null]),
+  (error) => done([performance.now() - start, (error && error.code) || String(error), null]));
 """
 
 # The page's event loop while logins run one after another: how many setTimeout(0) ticks and
@@ -257,12 +257,13 @@ def bench_buttons():
         def run(name, request, record=True):
             bare.measure()
             time.sleep(0.02)
-            elapsed, code = driver.js_async(session, INVOKE, command_of[name], request)
+            elapsed, code, signup_id = driver.js_async(session, INVOKE, command_of[name], request)
             if code != ops[name][1]:
                 raise RuntimeError(f"{name}: expected {ops[name][1] or 'success'!r}, got {code!r}")
             if record:
                 ops[name][2].append(elapsed)
             time.sleep(0.02)
+            return signup_id
 
         command_of = {"login, unknown user": "login", "login, wrong password": "login", "login": "login",
                       "sign-up": "request_signup", "verify, wrong code": "verify_signup", "verify": "verify_signup"}
@@ -270,11 +271,11 @@ def bench_buttons():
             record = i > 0
             user, email, password = f"bench{i}", f"bench{i}@example.com", f"quiet meadow lantern {i}"
             run("login, unknown user", {"identifier": f"nobody{i}", "password": password}, record)
-            run("sign-up", {"username": user, "email": email, "password": password}, record)
+            signup_id = run("sign-up", {"username": user, "email": email, "password": password}, record)
             code = newest_code(f"{data}/outbox")
             wrong = f"{(int(code) + 1) % 1000000:06d}"
-            run("verify, wrong code", {"email": email, "code": wrong}, record)
-            run("verify", {"email": email, "code": code}, record)
+            run("verify, wrong code", {"signup_id": signup_id, "code": wrong}, record)
+            run("verify", {"signup_id": signup_id, "code": code}, record)
             run("login, wrong password", {"identifier": user, "password": password + "!"}, record)
             run("login", {"identifier": email, "password": password}, record)
 
@@ -475,12 +476,16 @@ def report_buttons(bare, ops, events):
     login_ms = statistics.median(t for e in events for t in e["loop"]["times"])
     print(f"\nThe page while 10 logins run one after another ({login_ms:.1f} ms median each; 10 times), "
           f"against the same window idle for 300 ms before each (median rate, longest gap):")
-    print(f"{'setTimeout(0) ticks':36} {rate('busy', 'ticks'):>6.0f}/s  idle {rate('idle', 'ticks'):.0f}/s; "
-          f"longest gap {gap('busy', 'tickGap'):.1f} ms, idle {gap('idle', 'tickGap'):.1f} ms")
-    frames_busy, frames_idle = rate("busy", "frames"), rate("idle", "frames")
-    ok = verdict(frames_idle / max(frames_busy, 1e-9), 1 / 0.8, "event loop")
-    print(f"{'animation frames':36} {frames_busy:>6.1f}/s  idle {frames_idle:.1f}/s; longest gap "
-          f"{gap('busy', 'frameGap'):.1f} ms, idle {gap('idle', 'frameGap'):.1f} ms; target ≥ 0.8x the idle rate: {ok}")
+    # The event loop's own ticks are the measure: without accelerated compositing WebKitGTK draws
+    # (and runs animation frames) only when something on the page changes, so frames are shown
+    # for information only.
+    ticks_busy, ticks_idle = rate("busy", "ticks"), rate("idle", "ticks")
+    ok = verdict(ticks_idle / max(ticks_busy, 1e-9), 1 / 0.8, "event loop")
+    print(f"{'setTimeout(0) ticks':36} {ticks_busy:>6.0f}/s  idle {ticks_idle:.0f}/s; "
+          f"longest gap {gap('busy', 'tickGap'):.1f} ms, idle {gap('idle', 'tickGap'):.1f} ms; "
+          f"target ≥ 0.8x the idle rate: {ok}")
+    print(f"{'animation frames':36} {rate('busy', 'frames'):>6.1f}/s  idle {rate('idle', 'frames'):.1f}/s; "
+          f"longest gap {gap('busy', 'frameGap'):.1f} ms, idle {gap('idle', 'frameGap'):.1f} ms (no target)")
     alone = statistics.median(e["alone"] for e in events)
     during = statistics.median(e["during"] for e in events)
     ok = verdict(during, b / 2, "async workers")

@@ -41,9 +41,6 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// Builds the managed state. Never fails: when something is wrong (settings, data folder, database),
 /// the window opens on an error screen that says what to do, instead of the app crashing.
 fn setup<R: Runtime>(app: &mut tauri::App<R>) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    if let Some(window) = app.get_webview_window("main") {
-        tune_webview(&window);
-    }
     let started = std::time::Instant::now();
     match tauri::async_runtime::block_on(open_state(app.path())) {
         Ok(state) => {
@@ -75,28 +72,21 @@ async fn open_state<R: Runtime>(paths: &tauri::path::PathResolver<R>) -> std::re
     App::open(&config, &data_dir, keychain, state::system_clock()).await
 }
 
-/// The window shows a few local pages and never browses. On Linux, WebKitGTK's accelerated
+/// The window shows a few local forms and never browses. On Linux, WebKitGTK's accelerated
 /// compositing (a GL context and its buffers in the web process) is the largest cost of the first
 /// screen, and a form has nothing to composite: drawing without it takes about 55 MB less (PSS of
-/// the process tree, `make bench`) and starts as fast. Other settings were measured and made no
-/// difference (README, "Performance").
-#[cfg(target_os = "linux")]
-fn tune_webview<R: Runtime>(window: &tauri::WebviewWindow<R>) {
-    let applied = window.with_webview(|webview| {
-        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-        if let Some(settings) = WebViewExt::settings(&webview.inner()) {
-            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-        }
-    });
-    if let Err(e) = applied {
-        log::warn!("webview settings not applied: {e}");
+/// the process tree, `make bench`) and starts as fast. Set before the first web process starts;
+/// a value the person set themselves wins.
+fn without_accelerated_compositing() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        // Still single-threaded here: nothing else reads the environment yet.
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn tune_webview<R: Runtime>(_window: &tauri::WebviewWindow<R>) {}
-
 pub fn run() {
+    without_accelerated_compositing();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     #[allow(clippy::expect_used)] // nothing to fall back to if the window system itself fails
     builder(tauri::Builder::default())
