@@ -23,12 +23,8 @@ fn medians(mut known: Vec<Duration>, mut unknown: Vec<Duration>) -> (f64, f64, f
     (k, u, u / k)
 }
 
-/// The timing tests measure one at a time: run side by side they would time each other.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_user_and_wrong_password_take_the_same_time() {
-    let _alone = ONE_AT_A_TIME.lock().await;
+/// A fresh database with one account, "timer" (timer@example.com), and its outbox mailer.
+async fn timer_account() -> (tempfile::TempDir, sqlx::SqlitePool, Mailer) {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("latchkey.db")).await.unwrap();
     let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
@@ -38,6 +34,16 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
     signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
+    (dir, pool, outbox)
+}
+
+/// The timing tests measure one at a time: run side by side they would time each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_and_wrong_password_take_the_same_time() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (_dir, pool, _outbox) = timer_account().await;
     let timed = |identifier: String| {
         let pool = pool.clone();
         async move {
@@ -75,15 +81,7 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("latchkey.db")).await.unwrap();
-    let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
-    let req =
-        signup::SignupRequest { username: "timer", email: "timer@example.com", password: PASSWORD, replaces: None };
-    let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
-    let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
-    let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-    signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
+    let (dir, pool, outbox) = timer_account().await;
     let timed = |email: &'static str, now: i64| {
         let (pool, outbox) = (pool.clone(), outbox.clone());
         async move {
