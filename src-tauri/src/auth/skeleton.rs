@@ -2,7 +2,9 @@
 //! `skeleton`, with its table kept as text (`confusables.txt`, written by
 //! `scripts/make-confusables.py` from that crate's table) and searched in place: the crate's table
 //! of 6,712 slices added 0.35 MB to the binary, 60 kB to the `.deb`, which its size budget does
-//! not have room for. A test holds the two equal for every character.
+//! not have room for. The table keeps only characters a username's key can hold (the mathematical
+//! alphabets, for one, are folded to ASCII by NFKC before they get here), and a test holds the two
+//! equal for every character a username can hold.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -86,24 +88,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_character_has_the_same_skeleton_as_unicode_security_gives() {
+    fn every_character_a_username_can_hold_has_the_skeleton_unicode_security_gives() {
+        use crate::auth::validate::username_key;
+        use unicode_normalization::UnicodeNormalization;
         let mut checked = 0;
         for c in (0..=0x10ffff).filter_map(char::from_u32) {
-            let text = c.to_string();
-            let theirs: String = unicode_security::skeleton(&text).collect();
-            assert_eq!(skeleton(&text), theirs, "U+{:04X}", u32::from(c));
+            let display: String = c.to_string().nfkc().collect();
+            if !display.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+                continue;
+            }
+            let key = username_key(&display);
+            let theirs: String = unicode_security::skeleton(&key).collect();
+            assert_eq!(skeleton(&key), theirs, "U+{:04X}", u32::from(c));
             checked += 1;
         }
-        assert!(checked > 1_000_000);
-        for name in ["paypal", "p\u{430}yp\u{430}l", "rnicrosoft", "\u{2066}adm\u{200b}in", "Zo\u{eb}"] {
-            assert_eq!(skeleton(name), unicode_security::skeleton(name).collect::<String>(), "{name}");
+        assert!(checked > 100_000, "{checked}");
+        for name in ["paypal", "p\u{430}yp\u{430}l", "rnicrosoft", "zo\u{eb}", "\u{3b1}\u{3c2}", "\u{1d41a}dmin"] {
+            let key = username_key(name);
+            assert_eq!(skeleton(&key), unicode_security::skeleton(&key).collect::<String>(), "{name}");
         }
     }
 
     #[test]
     fn the_table_is_sorted_and_well_formed() {
         let lines: Vec<&str> = CONFUSABLES.lines().collect();
-        assert!(lines.len() > 6_000);
+        assert!(lines.len() > 2_000);
         assert!(lines.windows(2).all(|w| w[0][..5] < w[1][..5]));
         assert!(lines.iter().all(|l| l.len() > 6 && l.as_bytes()[5] == b' '));
     }
