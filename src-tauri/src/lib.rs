@@ -1,14 +1,12 @@
 //! Latchkey: local accounts with email-verified sign-up, as a Tauri desktop app.
 
-pub mod auth;
 pub mod commands;
-pub mod config;
-pub mod error;
-pub mod files;
 pub mod keychain;
-pub mod mail;
 pub mod state;
-pub mod store;
+
+// The rules, the store and the mail live in latchkey-core, shared with the HTTP service; under
+// their old paths here so the commands, the state and the tests read as before.
+pub use latchkey_core::{api, auth, config, error, files, mail, store};
 
 use tauri::{Manager, Runtime};
 

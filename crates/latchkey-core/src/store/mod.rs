@@ -2,6 +2,7 @@
 
 pub mod account_codes;
 pub mod codes;
+pub mod ip_requests;
 pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail_sends;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 
 pub const DB_FILE: &str = "latchkey.db";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// Why the database could not be opened, kept whole (SQLite's result code, the `io::ErrorKind`)
 /// so start-up can say what to do without reading message text.

@@ -187,7 +187,72 @@ pub async fn verify(
     code: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
-    let result = check_and_complete(pool, signup_id, code, now).await;
+    let result = match validate::code(code) {
+        Ok(code) => match owned(pool, signup_id).await {
+            Ok(row) => check_and_complete(pool, row, code, now).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    finish_verify(pool, mailer, result).await
+}
+
+/// What the original API's clients send instead of a sign-up id: the address, name and password
+/// of the sign-up. The password proves the caller started it, as the id does.
+pub struct SignupCredentials<'a> {
+    pub email: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+/// The code, with the address, name and password the sign-up was requested with. A sign-up that
+/// does not exist and a wrong password get the same answer and the same hashing work.
+pub async fn verify_with_credentials(
+    pool: &SqlitePool,
+    mailer: &Mailer,
+    credentials: SignupCredentials<'_>,
+    code: &str,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let result = match validate::code(code) {
+        Ok(code) => match owned_by_credentials(pool, &credentials).await {
+            Ok(row) => check_and_complete(pool, row, code, now).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    finish_verify(pool, mailer, result).await
+}
+
+async fn owned_by_credentials(pool: &SqlitePool, credentials: &SignupCredentials<'_>) -> Result<PendingRow> {
+    let email_key = validate::email(credentials.email).map(|e| e.key).map_err(|_| Error::NoPendingSignup)?;
+    let username_key = validate::username_key(credentials.username);
+    if credentials.password.is_empty() || credentials.password.chars().count() > validate::PASSWORD_MAX {
+        return Err(Error::NoPendingSignup);
+    }
+    let password: String = unicode_normalization::UnicodeNormalization::nfkc(credentials.password).collect();
+    let rows = pending_signups::find_by_address(pool, &email_key, &username_key).await?;
+    let hashes: Vec<String> = if rows.is_empty() {
+        vec![secret::DUMMY_HASH.to_string()]
+    } else {
+        rows.iter().map(|r| r.password_hash.clone()).collect()
+    };
+    let matched = secret::run_limited(move || {
+        for (i, hash) in hashes.iter().enumerate() {
+            if secret::verify(&password, hash)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    match matched {
+        Some(i) if !rows.is_empty() => rows.into_iter().nth(i).ok_or(Error::NoPendingSignup),
+        _ => Err(Error::NoPendingSignup),
+    }
+}
+
+async fn finish_verify(pool: &SqlitePool, mailer: &Mailer, result: Result<NewSession>) -> Result<NewSession> {
     // Verified or cancelled, the code file is no longer needed.
     if !matches!(result, Err(Error::InvalidCode { .. } | Error::InvalidInput { .. })) {
         sweep_outbox(pool, mailer).await?;
@@ -195,9 +260,7 @@ pub async fn verify(
     result
 }
 
-async fn check_and_complete(pool: &SqlitePool, signup_id: &str, code: &str, now: Timestamp) -> Result<NewSession> {
-    let code = validate::code(code)?;
-    let row = owned(pool, signup_id).await?;
+async fn check_and_complete(pool: &SqlitePool, row: PendingRow, code: String, now: Timestamp) -> Result<NewSession> {
     if now >= row.expires_at {
         codes::delete(pool, pending_signups::TABLE, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));

@@ -37,6 +37,9 @@ pub enum Error {
     NoPendingReset,
     #[error("There is no email change waiting for a code. Start the change again.")]
     NoPendingEmailChange,
+    /// The HTTP service's per-address limit, on top of the per-account rules.
+    #[error("Too many requests from your network. Please wait {} and try again.", wait_words(*seconds))]
+    RateLimited { seconds: i64 },
     /// Latchkey could not start (data folder, database, settings); `detail` says what to do.
     #[error("{0}")]
     StartupFailed(String),
@@ -63,6 +66,7 @@ impl Error {
             Error::WrongPassword => "wrong_password",
             Error::NoPendingReset => "no_pending_reset",
             Error::NoPendingEmailChange => "no_pending_email_change",
+            Error::RateLimited { .. } => "rate_limited",
             Error::StartupFailed(_) => "startup_failed",
             Error::Internal(_) => "internal",
         }
@@ -156,6 +160,7 @@ impl Serialize for Error {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let extra = match self {
             Error::InvalidInput { .. } | Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } => 1,
+            Error::RateLimited { .. } => 1,
             Error::InvalidCode { .. } => 1,
             _ => 0,
         };
@@ -167,6 +172,7 @@ impl Serialize for Error {
             Error::InvalidInput { field, .. } => s.serialize_field("field", field)?,
             Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::LoginThrottled { seconds } => s.serialize_field("retry_after", seconds)?,
+            Error::RateLimited { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
             _ => {}
         }

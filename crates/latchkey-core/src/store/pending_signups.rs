@@ -76,6 +76,23 @@ pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -
     .await?)
 }
 
+/// The pending sign-ups for this address and name (the original API's clients name a sign-up by
+/// them, not by an id). Newest first; usually one.
+pub async fn find_by_address<'e>(
+    ex: impl SqliteExecutor<'e>,
+    email_key: &str,
+    username_key: &str,
+) -> Result<Vec<PendingRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
+         FROM pending_signups WHERE email_key = ? AND username_key = ? ORDER BY id DESC LIMIT 5",
+    )
+    .bind(email_key)
+    .bind(username_key)
+    .fetch_all(ex)
+    .await?)
+}
+
 /// This table's code columns (see `codes`).
 pub const TABLE: CodeTable = CodeTable::PendingSignups;
 

@@ -1,0 +1,13 @@
+//! Latchkey's accounts without a user interface: the rules (`auth`), the SQL (`store`), the mail
+//! and the replies every front end gives. The desktop app's commands and the HTTP service's
+//! handlers are both thin layers over this crate: one set of rules, not two copies.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod files;
+pub mod mail;
+pub mod store;
+
+pub use error::{Error, Result};

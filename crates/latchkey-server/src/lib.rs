@@ -1,0 +1,40 @@
+//! Latchkey's accounts over HTTP: the original service's API (`/users/signup/`,
+//! `/users/verification/`, `/users/login/`, `/users/who_am_i/`) and the rest of an account's life
+//! under the same prefix, on the same domain code as the desktop app. Handlers are thin: parse the
+//! request, call one domain function, shape the reply with `latchkey_core::api`.
+
+pub mod http;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use latchkey_core::auth::{self, Timestamp};
+use latchkey_core::mail::Mailer;
+use latchkey_core::store;
+use sqlx::SqlitePool;
+
+pub use settings::Settings;
+
+/// What every request needs: the database, the mailer and the rules' settings.
+pub struct Service {
+    pub pool: SqlitePool,
+    pub mailer: Mailer,
+    pub settings: Settings,
+}
+
+impl Service {
+    pub async fn open(settings: Settings) -> Result<Arc<Self>, String> {
+        let settings::Database::Sqlite(path) = &settings.database;
+        let pool = store::open(path).await.map_err(|e| format!("{}: {e}", path.display()))?;
+        store::users::fill_skeletons(&pool, auth::validate::username_skeleton)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
+        Ok(Arc::new(Service { pool, mailer, settings }))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    }
+}

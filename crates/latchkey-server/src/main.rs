@@ -1,0 +1,81 @@
+//! `latchkey-server`: settings from the environment, then serve until SIGTERM or Ctrl-C, letting
+//! requests in flight finish.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use latchkey_server::{http, Service, Settings};
+
+/// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+#[tokio::main]
+async fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|buf, record| {
+            use std::io::Write;
+            let line = serde_json::json!({
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "message": record.args().to_string(),
+            });
+            writeln!(buf, "{line}")
+        })
+        .init();
+    if let Err(e) = serve().await {
+        log::error!("{e}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve() -> Result<(), String> {
+    let settings = Settings::load().map_err(|e| format!("settings: {e}"))?;
+    let listen = settings.listen;
+    let service = Service::open(settings).await.map_err(|e| format!("database: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
+    log::info!("listening on {listen}");
+    let purger = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = latchkey_core::store::purge_expired(&service.pool, service.now()).await {
+                    log::warn!("purging expired rows: {e}");
+                }
+            }
+        }
+    });
+    let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("serving: {e}"))?;
+    purger.abort();
+    service.pool.close().await;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (systemd, containers) or Ctrl-C: stop accepting, finish what is in flight.
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                log::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    log::info!("shutting down: finishing requests in flight");
+}

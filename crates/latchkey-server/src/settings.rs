@@ -1,0 +1,132 @@
+//! The service's settings, from the environment (and the settings file `LATCHKEY_ENV_FILE` names,
+//! as for the desktop app). Checked whole at start-up: a wrong value stops the service with a
+//! sentence that names it, never a default silently used instead.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::http::HeaderName;
+use latchkey_core::config::{Config, SmtpSettings};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE: &str = "sqlite://latchkey-server.db";
+/// Requests per client address per minute.
+pub const DEFAULT_IP_LIMIT: i64 = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub smtp: SmtpSettings,
+    pub mail_from: String,
+    /// Behind a reverse proxy: the header it puts the client's address in. Unset, the peer's address.
+    pub client_ip_header: Option<HeaderName>,
+    pub ip_limit_per_minute: i64,
+}
+
+impl Settings {
+    pub fn load() -> Result<Self, String> {
+        let mail = Config::load_with(|key| std::env::var(key).ok(), None)?;
+        Self::from_parts(|key| std::env::var(key).ok(), mail)
+    }
+
+    pub fn from_parts(lookup: impl Fn(&str) -> Option<String>, mail: Config) -> Result<Self, String> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let listen_text = get("LATCHKEY_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text.parse().map_err(|_| {
+            format!("LATCHKEY_LISTEN must be an address and port such as {DEFAULT_LISTEN}, not {listen_text:?}")
+        })?;
+        let database = database(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE.to_string()))?;
+        // A server's mail goes to people on other computers: a file in its outbox would reach nobody.
+        let smtp = mail.smtp.ok_or("the service sends codes by mail: set SMTP_HOST (and SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME, SMTP_PASSWORD as needed)")?;
+        let client_ip_header = match get("LATCHKEY_CLIENT_IP_HEADER") {
+            None => None,
+            Some(name) => Some(
+                HeaderName::try_from(name.as_str())
+                    .map_err(|_| format!("LATCHKEY_CLIENT_IP_HEADER must be a header name, not {name:?}"))?,
+            ),
+        };
+        let ip_limit_per_minute = match get("LATCHKEY_IP_LIMIT") {
+            None => DEFAULT_IP_LIMIT,
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
+        };
+        Ok(Settings { listen, database, smtp, mail_from: mail.mail_from, client_ip_header, ip_limit_per_minute })
+    }
+}
+
+fn database(url: &str) -> Result<Database, String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(
+                "DATABASE_URL sqlite:// needs a file path, such as sqlite:///var/lib/latchkey/latchkey.db".into()
+            );
+        }
+        return Ok(Database::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(
+            "DATABASE_URL: this build stores accounts in SQLite only (sqlite://PATH); PostgreSQL is not supported yet"
+                .into(),
+        );
+    }
+    Err("DATABASE_URL must start with sqlite://".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = |key: &str| env.get(key).cloned();
+        let mail = Config::from_lookup(lookup)?;
+        Settings::from_parts(lookup, mail)
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_with_a_local_sqlite_file() {
+        let s = settings(&[("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")]).unwrap();
+        assert_eq!(s.listen, DEFAULT_LISTEN.parse::<SocketAddr>().unwrap());
+        assert_eq!(s.database, Database::Sqlite(PathBuf::from("latchkey-server.db")));
+        assert_eq!(s.client_ip_header, None);
+        assert_eq!(s.ip_limit_per_minute, DEFAULT_IP_LIMIT);
+    }
+
+    #[test]
+    fn wrong_values_are_refused_by_name() {
+        let mail = [("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")];
+        let with = |extra: (&str, &str)| settings(&[mail[0], mail[1], extra]).unwrap_err();
+        assert!(with(("LATCHKEY_LISTEN", "everywhere")).contains("LATCHKEY_LISTEN"));
+        assert!(with(("DATABASE_URL", "mysql://db")).contains("DATABASE_URL"));
+        assert!(with(("DATABASE_URL", "postgres://db/latchkey")).contains("PostgreSQL"));
+        assert!(with(("LATCHKEY_IP_LIMIT", "0")).contains("LATCHKEY_IP_LIMIT"));
+        assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
+        assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
+    }
+
+    #[test]
+    fn a_database_path_and_a_proxy_header_are_taken_as_given() {
+        let s = settings(&[
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_SECURITY", "none"),
+            ("DATABASE_URL", "sqlite:///var/lib/latchkey/latchkey.db?mode=rwc"),
+            ("LATCHKEY_CLIENT_IP_HEADER", "X-Real-IP"),
+            ("LATCHKEY_LISTEN", "0.0.0.0:9000"),
+        ])
+        .unwrap();
+        assert_eq!(s.database, Database::Sqlite(PathBuf::from("/var/lib/latchkey/latchkey.db")));
+        assert_eq!(s.client_ip_header.unwrap().as_str(), "x-real-ip");
+        assert_eq!(s.listen.port(), 9000);
+    }
+}

@@ -1,0 +1,165 @@
+//! Real services for the test suites of every crate: an SMTP server process (Debian's aiosmtpd)
+//! on loopback, process groups that end with the test, free ports, and readers for delivered mail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start listening on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child in its own process group; dropping it ends the whole group, so nothing outlives a
+/// failing test.
+pub struct Group(pub Child, bool);
+
+impl Group {
+    pub fn spawn(command: &mut Command) -> Group {
+        let child = command.process_group(0).spawn().unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+        Group(child, false)
+    }
+
+    pub fn stop(&mut self) {
+        // procps' `kill -SIG -PGID` is unreliable here, so signal the group directly.
+        let group = Pid::from_raw(self.0.id() as i32);
+        if self.1 {
+            return;
+        }
+        self.1 = true;
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Debian's aiosmtpd as a real SMTP server on loopback, delivering into a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: PathBuf,
+    /// aiosmtpd's TLS options (certificate and key), if any.
+    tls_args: Vec<String>,
+    process: Option<Group>,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        SmtpServer::start_with(&[])
+    }
+
+    /// With extra aiosmtpd options, e.g. `--tlscert`/`--tlskey` (STARTTLS) or `--smtpscert`/`--smtpskey`.
+    pub fn start_with(tls_args: &[&str]) -> SmtpServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = SmtpServer {
+            port: free_port(),
+            maildir: dir.path().join("maildir"),
+            tls_args: tls_args.iter().map(|a| a.to_string()).collect(),
+            process: None,
+            _dir: dir,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again on the same port (after `stop`).
+    pub fn restart(&mut self) {
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .args(["-m", "aiosmtpd", "-n", "-l", &listen])
+            .args(&self.tls_args)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&self.maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.process = Some(Group::spawn(&mut command));
+        wait_for_port(self.port, "aiosmtpd");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.stop();
+        }
+    }
+
+    /// Every delivered message, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return vec![];
+        };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    /// Waits for the `n`th message (1-based) and returns it.
+    pub fn wait_for_message(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut all = self.messages();
+            if all.len() >= n {
+                return all.swap_remove(n - 1);
+            }
+            assert!(Instant::now() < deadline, "message {n} was not delivered; have {}", all.len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The code in a delivered message: the plain-text line that is four spaces and six digits.
+pub fn code_in(message: &str) -> String {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())))
+        .unwrap_or_else(|| panic!("no code in message:\n{message}"))
+        .to_string()
+}
+
+/// Another six-digit code than `code`: a wrong one.
+pub fn other_code(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+/// A header of a delivered message (the first with this name, case-insensitive), unfolded.
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let message = message.replace("\r\n", "\n");
+    let head = message.split("\n\n").next().unwrap_or_default();
+    let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
+    unfolded.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+    })
+}
+
+/// The message with quoted-printable soft line breaks undone, so its sentences can be searched.
+pub fn unfolded(message: &str) -> String {
+    message.replace("=\r\n", "").replace("=\n", "")
+}
