@@ -136,7 +136,7 @@ class Driver:
 
 def dummy_hash():
     """The hash an unknown user's password is checked against, read from the source."""
-    with open(f"{ROOT}/src-tauri/src/auth/secret.rs") as f:
+    with open(f"{ROOT}/crates/latchkey-core/src/auth/secret.rs") as f:
         return re.search(r'"(\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[^"]+)"', f.read()).group(1)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes src-tauri/src/auth/confusables.txt, the UTS #39 confusable prototypes that usernames'
+"""Writes crates/latchkey-core/src/auth/confusables.txt, the UTS #39 confusable prototypes that usernames'
 skeletons are built from, out of the table in the unicode-security crate's source (which is
 generated from Unicode's confusables.txt). One line per character, sorted: its code point and its
 prototype's code points, in upper-case hex, the first padded to 5 digits so that the lines sort
@@ -51,6 +51,6 @@ for key, targets in entries:
     lines.append((code, f"{code:05X} " + " ".join(f"{t:X}" for t in prototype)))
 lines.sort()
 assert len(lines) > 2000 and len({c for c, _ in lines}) == len(lines)
-out = pathlib.Path(__file__).resolve().parent.parent / "src-tauri/src/auth/confusables.txt"
+out = pathlib.Path(__file__).resolve().parent.parent / "crates/latchkey-core/src/auth/confusables.txt"
 out.write_text("".join(line + "\n" for _, line in lines))
 print(f"{len(lines)} prototypes written to {out}")

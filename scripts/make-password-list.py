@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates src-tauri/src/auth/common_passwords.rs from the zxcvbn-ts common dictionary.
+"""Regenerates crates/latchkey-core/src/auth/common_passwords.rs from the zxcvbn-ts common dictionary.
 
 Source: the npm package @zxcvbn-ts/language-common 3.0.4 (MIT; its `passwords.json` is the
 frequency-ranked list zxcvbn uses). We keep the 20,000 most common entries, lower-cased, sorted,
@@ -13,7 +13,7 @@ import sys
 TOP = 20_000
 ranked = json.load(open(sys.argv[1], encoding="utf-8"))[:TOP]
 words = sorted({w.lower() for w in ranked})
-out = "src-tauri/src/auth/common-passwords.txt"
+out = "crates/latchkey-core/src/auth/common-passwords.txt"
 with open(out, "w", encoding="utf-8") as f:
     f.write("\n".join(w for w in words if "\n" not in w) + "\n")
 print(f"{len(words)} passwords written to {out}")
