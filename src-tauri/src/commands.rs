@@ -4,11 +4,12 @@
 use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, State};
 
+use crate::accounts::Accounts;
 use crate::api::{
     code_sent_detail, reply, reset_sent_detail, signed_in_detail, with_notice, Deleted, Empty, Renewed, Reply, Request,
     SignedIn, SignedInProfile,
 };
-use crate::auth::account::{self, EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::error::Error;
 use crate::error::Result;
@@ -22,7 +23,7 @@ pub async fn startup<R: Runtime>(app: AppHandle<R>) -> Result<Reply<Startup>> {
         let reason = app.try_state::<StartupFailure>().map(|f| f.0.clone()).unwrap_or_default();
         return Err(Error::StartupFailed(reason));
     };
-    let startup = auth::login::startup(&state.pool, &state.mailer, state.now(), || state.current_token()).await?;
+    let startup = state.accounts().startup(|| state.current_token()).await?;
     if startup.stale_token {
         state.sign_out().await; // an expired or revoked session: forget it everywhere
     }
@@ -46,22 +47,21 @@ pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Re
         password: r.text("password")?,
         replaces: r.optional_text("signup_id")?,
     };
-    let sent = auth::signup::request_code(&state.pool, &state.mailer, req, state.now()).await?;
+    let sent = state.accounts().request_signup(req).await?;
     reply(code_sent_detail(&sent, false), sent)
 }
 
 #[tauri::command]
 pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = auth::signup::resend_code(&state.pool, &state.mailer, r.text("signup_id")?, state.now()).await?;
+    let sent = state.accounts().resend_signup(r.text("signup_id")?).await?;
     reply(code_sent_detail(&sent, true), sent)
 }
 
 #[tauri::command]
 pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session =
-        auth::signup::verify(&state.pool, &state.mailer, r.text("signup_id")?, r.text("code")?, state.now()).await?;
+    let session = state.accounts().verify_signup(r.text("signup_id")?, r.text("code")?).await?;
     let remembered = state.sign_in(session.token).await;
     let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
     reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
@@ -70,7 +70,7 @@ pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Res
 #[tauri::command]
 pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let r = Request::parse(request)?;
-    let session = auth::login::login(&state.pool, r.text("identifier")?, r.text("password")?, state.now()).await?;
+    let session = state.accounts().login(r.text("identifier")?, r.text("password")?).await?;
     let remembered = state.sign_in(session.token).await;
     let greeting = format!("Signed in as {}.", session.profile.username);
     reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
@@ -79,14 +79,14 @@ pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Repl
 #[tauri::command]
 pub async fn whoami(state: State<'_, App>) -> Result<Reply<Profile>> {
     let token = state.current_token().await;
-    let profile = auth::login::whoami(&state.pool, token.as_ref(), state.now()).await?;
+    let profile = state.accounts().whoami(token.as_ref()).await?;
     reply(format!("Signed in as {}.", profile.username), profile)
 }
 
 #[tauri::command]
 pub async fn logout(state: State<'_, App>) -> Result<Reply<Empty>> {
     if let Some(token) = state.sign_out().await {
-        auth::login::logout(&state.pool, &token).await?;
+        state.accounts().logout(&token).await?;
     }
     reply("You have signed out.", Empty {})
 }
@@ -94,14 +94,14 @@ pub async fn logout(state: State<'_, App>) -> Result<Reply<Empty>> {
 #[tauri::command]
 pub async fn request_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = account::request_reset(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
+    let sent = state.accounts().request_reset(r.text("email")?).await?;
     reply(reset_sent_detail(&sent, false), sent)
 }
 
 #[tauri::command]
 pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = account::resend_reset(&state.pool, &state.mailer, r.text("email")?, state.now()).await?;
+    let sent = state.accounts().resend_reset(r.text("email")?).await?;
     reply(reset_sent_detail(&sent, true), sent)
 }
 
@@ -109,7 +109,7 @@ pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>
 pub async fn reset_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
     let r = Request::parse(request)?;
     let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
-    let done = account::reset_password(&state.pool, &state.mailer, req, state.now()).await?;
+    let done = state.accounts().reset_password(req).await?;
     renewed(&state, done, "Your password was reset and every other session was signed out. You are signed in.").await
 }
 
@@ -118,7 +118,7 @@ pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> R
     let r = Request::parse(request)?;
     let (current, new) = (r.text("current_password")?, r.text("new_password")?);
     let token = state.current_token().await;
-    let done = account::change_password(&state.pool, &state.mailer, token.as_ref(), current, new, state.now()).await?;
+    let done = state.accounts().change_password(token.as_ref(), current, new).await?;
     renewed(&state, done, "Your password was changed and every other session was signed out.").await
 }
 
@@ -134,16 +134,14 @@ pub async fn request_email_change(state: State<'_, App>, request: Option<Value>)
     let r = Request::parse(request)?;
     let (password, new_email) = (r.text("password")?, r.text("new_email")?);
     let token = state.current_token().await;
-    let started =
-        account::request_email_change(&state.pool, &state.mailer, token.as_ref(), password, new_email, state.now())
-            .await?;
+    let started = state.accounts().request_email_change(token.as_ref(), password, new_email).await?;
     reply(code_sent_detail(&started.sent, false), started)
 }
 
 #[tauri::command]
 pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailChangeStarted>> {
     let token = state.current_token().await;
-    let started = account::resend_email_change(&state.pool, &state.mailer, token.as_ref(), state.now()).await?;
+    let started = state.accounts().resend_email_change(token.as_ref()).await?;
     reply(code_sent_detail(&started.sent, true), started)
 }
 
@@ -151,8 +149,7 @@ pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailCha
 pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<EmailChanged>> {
     let r = Request::parse(request)?;
     let token = state.current_token().await;
-    let changed =
-        account::verify_email_change(&state.pool, &state.mailer, token.as_ref(), r.text("code")?, state.now()).await?;
+    let changed = state.accounts().verify_email_change(token.as_ref(), r.text("code")?).await?;
     let done = format!("Your email address is now {}.", changed.profile.email);
     reply(with_notice(done, changed.notice_sent), changed)
 }
@@ -160,7 +157,7 @@ pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) 
 #[tauri::command]
 pub async fn cancel_email_change(state: State<'_, App>) -> Result<Reply<SignedInProfile>> {
     let token = state.current_token().await;
-    let profile = account::cancel_email_change(&state.pool, token.as_ref(), state.now()).await?;
+    let profile = state.accounts().cancel_email_change(token.as_ref()).await?;
     reply("The email change was cancelled. Your address stays as it was.", SignedInProfile { profile })
 }
 
@@ -169,8 +166,7 @@ pub async fn delete_account(state: State<'_, App>, request: Option<Value>) -> Re
     let r = Request::parse(request)?;
     let (password, confirm) = (r.text("password")?, r.text("confirm")?);
     let token = state.current_token().await;
-    let notice_sent =
-        account::delete_account(&state.pool, &state.mailer, token.as_ref(), password, confirm, state.now()).await?;
+    let notice_sent = state.accounts().delete_account(token.as_ref(), password, confirm).await?;
     state.sign_out().await;
     reply(with_notice("Your account was deleted.".to_string(), notice_sent), Deleted { notice_sent })
 }

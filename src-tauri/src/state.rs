@@ -1,33 +1,120 @@
-//! Managed state: the pool, the mailer, the keychain and the clock, built once in `setup`.
+//! Managed state: the accounts (this computer's database, or a server's), the keychain and the
+//! clock, built once in `setup`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::SqlitePool;
 use tokio::sync::Mutex;
 
+use crate::accounts::{Accounts, Local};
+use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::login::Startup;
 use crate::auth::secret::Token;
-use crate::auth::Timestamp;
+use crate::auth::signup::{CodeSent, SignupRequest};
+use crate::auth::{NewSession, Profile, Timestamp};
 use crate::config::Config;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
+use crate::remote::Remote;
 use crate::{auth, files, store};
 
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+pub use crate::accounts::Clock;
 
 pub fn system_clock() -> Clock {
-    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
+    std::sync::Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
 }
 
 pub struct App {
+    /// This data folder's database: the accounts in local mode, the install id in both.
     pub pool: SqlitePool,
     pub mailer: Mailer,
+    accounts: Backend,
     keychain: Keychain,
     clock: Clock,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
+}
+
+/// The accounts of this data folder's database, or of the server `LATCHKEY_SERVER_URL` names.
+pub enum Backend {
+    Local(Local),
+    Remote(Remote),
+}
+
+/// Both ask the same question of whichever backend this is.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Backend::Local(a) => a.$method($($arg),*).await,
+            Backend::Remote(a) => a.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Accounts for Backend {
+    async fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
+        &self,
+        remembered: impl FnOnce() -> F + Send,
+    ) -> crate::Result<Startup> {
+        dispatch!(self.startup(remembered))
+    }
+    async fn request_signup(&self, req: SignupRequest<'_>) -> crate::Result<CodeSent> {
+        dispatch!(self.request_signup(req))
+    }
+    async fn resend_signup(&self, signup_id: &str) -> crate::Result<CodeSent> {
+        dispatch!(self.resend_signup(signup_id))
+    }
+    async fn verify_signup(&self, signup_id: &str, code: &str) -> crate::Result<NewSession> {
+        dispatch!(self.verify_signup(signup_id, code))
+    }
+    async fn login(&self, identifier: &str, password: &str) -> crate::Result<NewSession> {
+        dispatch!(self.login(identifier, password))
+    }
+    async fn whoami(&self, token: Option<&Token>) -> crate::Result<Profile> {
+        dispatch!(self.whoami(token))
+    }
+    async fn logout(&self, token: &Token) -> crate::Result<()> {
+        dispatch!(self.logout(token))
+    }
+    async fn request_reset(&self, email: &str) -> crate::Result<CodeSent> {
+        dispatch!(self.request_reset(email))
+    }
+    async fn resend_reset(&self, email: &str) -> crate::Result<CodeSent> {
+        dispatch!(self.resend_reset(email))
+    }
+    async fn reset_password(&self, req: ResetRequest<'_>) -> crate::Result<PasswordReplaced> {
+        dispatch!(self.reset_password(req))
+    }
+    async fn change_password(
+        &self,
+        token: Option<&Token>,
+        current: &str,
+        new: &str,
+    ) -> crate::Result<PasswordReplaced> {
+        dispatch!(self.change_password(token, current, new))
+    }
+    async fn request_email_change(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        new_email: &str,
+    ) -> crate::Result<EmailChangeStarted> {
+        dispatch!(self.request_email_change(token, password, new_email))
+    }
+    async fn resend_email_change(&self, token: Option<&Token>) -> crate::Result<EmailChangeStarted> {
+        dispatch!(self.resend_email_change(token))
+    }
+    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> crate::Result<EmailChanged> {
+        dispatch!(self.verify_email_change(token, code))
+    }
+    async fn cancel_email_change(&self, token: Option<&Token>) -> crate::Result<Profile> {
+        dispatch!(self.cancel_email_change(token))
+    }
+    async fn delete_account(&self, token: Option<&Token>, password: &str, confirm: &str) -> crate::Result<bool> {
+        dispatch!(self.delete_account(token, password, confirm))
+    }
 }
 
 /// Why Latchkey could not start, in words that say what to do.
@@ -127,7 +214,19 @@ impl App {
         }
         .map_err(StartupError::Settings)?;
         // Expired rows are purged by the first screen's `startup` call, after the window shows.
-        Ok(App { pool, mailer, keychain, clock, session: Mutex::new(None) })
+        let accounts = match &config.server {
+            Some(url) => {
+                log::info!("accounts on {url}");
+                Backend::Remote(Remote::new(url.clone()).map_err(StartupError::Settings)?)
+            }
+            None => Backend::Local(Local { pool: pool.clone(), mailer: mailer.clone(), clock: clock.clone() }),
+        };
+        Ok(App { pool, mailer, accounts, keychain, clock, session: Mutex::new(None) })
+    }
+
+    /// Where the accounts are: what every command asks.
+    pub fn accounts(&self) -> &Backend {
+        &self.accounts
     }
 
     pub fn now(&self) -> Timestamp {
@@ -155,7 +254,7 @@ impl App {
     /// session it replaces here ends in the database too, so no forgotten session stays valid.
     pub async fn sign_in(&self, token: Token) -> bool {
         if let Some(previous) = self.current_token().await.filter(|t| *t != token) {
-            if let Err(e) = crate::auth::login::logout(&self.pool, &previous).await {
+            if let Err(e) = self.accounts.logout(&previous).await {
                 log::warn!("could not end the replaced session: {e}");
             }
         }

@@ -54,6 +54,82 @@ pub struct Config {
     /// `None`: no SMTP host configured, so messages go to the outbox.
     pub smtp: Option<SmtpSettings>,
     pub mail_from: String,
+    /// `LATCHKEY_SERVER_URL`: the accounts live on this service instead of in the data folder.
+    pub server: Option<ServerUrl>,
+}
+
+/// Where a `latchkey-server` answers: HTTPS, or plain HTTP to this computer only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUrl {
+    pub tls: bool,
+    /// A name or an IP address, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// A path the service is mounted under ("" or "/accounts"), without a trailing slash.
+    pub prefix: String,
+}
+
+impl ServerUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("LATCHKEY_SERVER_URL {why}, such as https://accounts.example.org");
+        let (tls, rest) = match text.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            _ => return Err(bad("must be an https:// address")),
+        };
+        if rest.contains(['?', '#', '@', ' ']) {
+            return Err(bad("must be a plain address without a query, a fragment or a login"));
+        }
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("has an unclosed [ in its address"))?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("needs a host name"));
+        }
+        let port = match port {
+            None => {
+                if tls {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("has a bad port number"))?,
+        };
+        if !tls && !is_loopback(host) {
+            return Err(format!(
+                "LATCHKEY_SERVER_URL must use https:// for {host}: plain http would send passwords and sessions unencrypted (http is only for a server on this computer)"
+            ));
+        }
+        Ok(ServerUrl { tls, host: host.to_string(), port, prefix: prefix.to_string() })
+    }
+
+    /// The Host header's value.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", if self.tls { "https" } else { "http" }, self.host_header(), self.prefix)
+    }
 }
 
 pub const DEFAULT_FROM: &str = "Latchkey <latchkey@localhost>";
@@ -137,7 +213,8 @@ impl Config {
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!("SMTP_FROM is not a valid address: {mail_from:?}"));
         }
-        Ok(Config { data_dir, smtp, mail_from })
+        let server = get("LATCHKEY_SERVER_URL").map(|url| ServerUrl::parse(&url)).transpose()?;
+        Ok(Config { data_dir, smtp, mail_from, server })
     }
 }
 
@@ -276,6 +353,42 @@ mod tests {
     fn config(pairs: &[(&str, &str)]) -> Result<Config, String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_server_url_is_https_or_plain_http_to_this_computer_only() {
+        let url = |u: &str| config(&[("LATCHKEY_SERVER_URL", u)]).map(|c| c.server.unwrap());
+        let https = url("https://accounts.example.org/").unwrap();
+        assert_eq!(
+            (https.tls, https.host.as_str(), https.port, https.prefix.as_str()),
+            (true, "accounts.example.org", 443, "")
+        );
+        assert_eq!(https.to_string(), "https://accounts.example.org");
+        let mounted = url("HTTPS://example.org:8443/latchkey/").unwrap();
+        assert_eq!(
+            (mounted.port, mounted.prefix.as_str(), mounted.host_header().as_str()),
+            (8443, "/latchkey", "example.org:8443")
+        );
+        let local = url("http://127.0.0.1:8080").unwrap();
+        assert_eq!((local.tls, local.port), (false, 8080));
+        let v6 = url("http://[::1]:9000").unwrap();
+        assert_eq!((v6.host.as_str(), v6.host_header().as_str()), ("::1", "[::1]:9000"));
+        assert!(url("http://localhost").is_ok());
+        assert!(url("http://accounts.example.org").unwrap_err().contains("https"));
+        assert!(url("http://10.0.0.5:8080").unwrap_err().contains("https"));
+        for bad in [
+            "accounts.example.org",
+            "ftp://x",
+            "https://",
+            "https://a:0",
+            "https://a:99999",
+            "https://u:p@a",
+            "https://a/?x=1",
+            "https://[::1",
+        ] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(config(&[]).unwrap().server, None);
     }
 
     #[test]

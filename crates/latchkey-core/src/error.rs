@@ -40,6 +40,10 @@ pub enum Error {
     /// The HTTP service's per-address limit, on top of the per-account rules.
     #[error("Too many requests from your network. Please wait {} and try again.", wait_words(*seconds))]
     RateLimited { seconds: i64 },
+    /// The desktop app's service (`LATCHKEY_SERVER_URL`) could not be reached or gave no answer
+    /// it could read. The cause is logged; what the person typed stays on the form.
+    #[error("Latchkey cannot reach its server right now. Check your connection and try again; what you typed is still here.")]
+    ServerUnreachable(String),
     /// Latchkey could not start (data folder, database, settings); `detail` says what to do.
     #[error("{0}")]
     StartupFailed(String),
@@ -67,6 +71,7 @@ impl Error {
             Error::NoPendingReset => "no_pending_reset",
             Error::NoPendingEmailChange => "no_pending_email_change",
             Error::RateLimited { .. } => "rate_limited",
+            Error::ServerUnreachable(_) => "server_unreachable",
             Error::StartupFailed(_) => "startup_failed",
             Error::Internal(_) => "internal",
         }
@@ -88,6 +93,57 @@ impl Error {
         let message = format!("{context}: {cause}");
         log::error!("{message}");
         Error::Internal(message)
+    }
+}
+
+/// Fields a service's `invalid_input` can name (the error keeps them as `&'static str`).
+const FIELDS: [&str; 13] = [
+    "username",
+    "email",
+    "password",
+    "code",
+    "identifier",
+    "signup_id",
+    "current_password",
+    "new_password",
+    "new_email",
+    "confirm",
+    "otp",
+    "request",
+    "token",
+];
+
+impl Error {
+    /// The error a service answered with (`{success: false, code, detail, …}`), as the one this
+    /// crate would have made; `flow` is the flow of the endpoint that answered.
+    pub fn from_reply(reply: &serde_json::Value, flow: Flow) -> Error {
+        let detail = reply["detail"].as_str().unwrap_or_default().to_string();
+        let seconds = reply["retry_after"].as_i64();
+        match reply["code"].as_str().unwrap_or_default() {
+            "invalid_input" => {
+                let named = reply["field"].as_str().unwrap_or_default();
+                let field = FIELDS.iter().find(|f| **f == named).copied().unwrap_or("request");
+                Error::InvalidInput { field, detail }
+            }
+            "username_taken" => Error::UsernameTaken,
+            "email_taken" => Error::EmailTaken,
+            "mail_failed" => Error::MailFailed(detail),
+            "no_pending_signup" => Error::NoPendingSignup,
+            "invalid_code" => Error::InvalidCode {
+                attempts_left: reply["attempts_left"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            },
+            "code_expired" => Error::CodeExpired(flow),
+            "too_many_attempts" => Error::TooManyAttempts(flow),
+            "resend_too_soon" => Error::ResendTooSoon { seconds: seconds.unwrap_or(60) },
+            "invalid_credentials" => Error::InvalidCredentials,
+            "not_authenticated" => Error::NotAuthenticated,
+            "login_throttled" => Error::LoginThrottled { seconds },
+            "wrong_password" => Error::WrongPassword,
+            "no_pending_reset" => Error::NoPendingReset,
+            "no_pending_email_change" => Error::NoPendingEmailChange,
+            "rate_limited" => Error::RateLimited { seconds: seconds.unwrap_or(60) },
+            other => Error::internal("the server's answer", format!("{other}: {detail}")),
+        }
     }
 }
 

@@ -2,12 +2,15 @@
 //! and the replies every front end gives. The desktop app's commands and the HTTP service's
 //! handlers are both thin layers over this crate: one set of rules, not two copies.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod files;
 pub mod mail;
+#[cfg(feature = "client")]
+pub mod remote;
 pub mod store;
 
 pub use error::{Error, Result};

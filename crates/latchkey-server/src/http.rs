@@ -86,7 +86,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
-        Error::MailFailed(_) | Error::StartupFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::MailFailed(_) | Error::StartupFailed(_) | Error::ServerUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

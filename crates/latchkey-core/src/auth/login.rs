@@ -107,7 +107,7 @@ pub async fn logout(pool: &SqlitePool, token: &Token) -> Result<()> {
 }
 
 /// Which screen the app opens on.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Screen {
     Signup,

@@ -1,0 +1,351 @@
+//! The accounts of a `latchkey-server`, for the desktop app with `LATCHKEY_SERVER_URL` set.
+//!
+//! A small HTTP/1.1 client over tokio and the platform's TLS (the same native-tls the mailer
+//! links, certificates checked against the system's store): one request per connection, JSON in
+//! and out, answers capped at 1 MiB. A general client (hyper, reqwest) would add several hundred
+//! kilobytes to an installer whose size has a budget, for four verbs' worth of use.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::accounts::Accounts;
+use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::login::{Screen, Startup};
+use crate::auth::secret::Token;
+use crate::auth::signup::{CodeSent, SignupRequest};
+use crate::auth::{NewSession, Profile};
+use crate::config::ServerUrl;
+use crate::error::{Error, Flow, Result};
+
+/// Connecting, sending and reading one answer; argon2 on a busy server takes well under this.
+const TIMEOUT: Duration = Duration::from_secs(20);
+const ANSWER_MAX: usize = 1 << 20;
+
+pub struct Remote {
+    url: ServerUrl,
+    tls: tokio_native_tls::TlsConnector,
+}
+
+impl Remote {
+    pub fn new(url: ServerUrl) -> std::result::Result<Self, String> {
+        let tls = native_tls::TlsConnector::new().map_err(|e| format!("TLS: {e}"))?;
+        Ok(Remote { url, tls: tls.into() })
+    }
+
+    pub fn url(&self) -> &ServerUrl {
+        &self.url
+    }
+
+    /// Sends one request and returns the envelope of a success, or the error it carries.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&Token>,
+        flow: Flow,
+    ) -> Result<Value> {
+        let (status, answer) = tokio::time::timeout(TIMEOUT, self.exchange(method, path, body, token))
+            .await
+            .map_err(|_| unreachable_because(&self.url, "no answer in time"))?
+            .map_err(|e| unreachable_because(&self.url, e))?;
+        let reply: Value = serde_json::from_slice(&answer)
+            .map_err(|_| unreachable_because(&self.url, format!("HTTP {status} without a JSON answer")))?;
+        if reply["success"] == json!(true) {
+            return Ok(reply);
+        }
+        if reply["code"].as_str().is_none() {
+            return Err(unreachable_because(&self.url, format!("HTTP {status} without an error code")));
+        }
+        Err(Error::from_reply(&reply, flow))
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&Token>,
+    ) -> std::result::Result<(u16, Vec<u8>), String> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut head = format!(
+            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: Latchkey/{}\r\n",
+            self.url.prefix,
+            self.url.host_header(),
+            env!("CARGO_PKG_VERSION"),
+        );
+        if method == "POST" {
+            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        if let Some(token) = token {
+            head.push_str(&format!("Authorization: Bearer {}\r\n", token.expose()));
+        }
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body.as_bytes());
+
+        let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port)).await.map_err(|e| e.to_string())?;
+        let raw = if self.url.tls {
+            let stream = self.tls.connect(&self.url.host, tcp).await.map_err(|e| e.to_string())?;
+            send_and_read(stream, &request).await?
+        } else {
+            send_and_read(tcp, &request).await?
+        };
+        parse_response(&raw)
+    }
+
+    fn session(reply: &Value) -> Result<NewSession> {
+        let token = reply["token"].as_str().ok_or_else(|| Error::internal("the server's answer", "no token"))?;
+        Ok(NewSession { token: Token::from_stored(token.to_string()), profile: field(reply, "profile")? })
+    }
+}
+
+fn unreachable_because(url: &ServerUrl, cause: impl std::fmt::Display) -> Error {
+    log::warn!("server {}: {cause}", url.host);
+    Error::ServerUnreachable(cause.to_string())
+}
+
+/// The whole reply (or one field of it) as a type.
+fn parse<T: DeserializeOwned>(reply: Value) -> Result<T> {
+    serde_json::from_value(reply).map_err(|e| Error::internal("the server's answer", e))
+}
+
+fn field<T: DeserializeOwned>(reply: &Value, name: &str) -> Result<T> {
+    parse(reply[name].clone())
+}
+
+async fn send_and_read<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    stream.write_all(request).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            // TLS peers that close without close_notify: what arrived is complete if it parses.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e.to_string()),
+        }
+        if raw.len() > ANSWER_MAX {
+            return Err("the answer is too large".into());
+        }
+        // Something else on that port (mail, SSH) is told apart at once, not after the timeout;
+        // a whole answer ends the read even if the server keeps the connection open.
+        if raw.len() >= 5 && !raw.starts_with(b"HTTP/") {
+            return Err("not an HTTP answer".into());
+        }
+        if is_complete(&raw) {
+            break;
+        }
+    }
+    Ok(raw)
+}
+
+/// Whether `raw` holds a whole answer framed by Content-Length or chunks.
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    if head.contains("\r\ntransfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.split("\r\n")
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|length| body.len() >= length)
+}
+
+/// Status and body of an HTTP/1.1 response read to the end of the connection: a body framed by
+/// Content-Length, chunked, or by the close.
+fn parse_response(raw: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("an incomplete HTTP answer")?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "an HTTP head that is not text")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {status_line:.40}"))?;
+    let mut length = None;
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| "a bad Content-Length")?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+            chunked = true;
+        }
+    }
+    let body = &raw[end + 4..];
+    let body = if chunked {
+        dechunk(body)?
+    } else if let Some(length) = length {
+        body.get(..length).ok_or("an answer cut short")?.to_vec()
+    } else {
+        body.to_vec()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut body: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").ok_or("a chunk cut short")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).map_err(|_| "a bad chunk size")?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| "a bad chunk size")?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(body.get(..size).ok_or("a chunk cut short")?);
+        body = body.get(size + 2..).ok_or("a chunk cut short")?;
+    }
+}
+
+impl Accounts for Remote {
+    /// Signed in if the remembered session still opens; otherwise the sign-in screen (whether
+    /// anyone has an account is the server's to know, not this desktop's).
+    async fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
+        &self,
+        remembered: impl FnOnce() -> F + Send,
+    ) -> Result<Startup> {
+        let Some(token) = remembered().await else {
+            return Ok(Startup { screen: Screen::Login, profile: None, stale_token: false });
+        };
+        match self.whoami(Some(&token)).await {
+            Ok(profile) => Ok(Startup { screen: Screen::Profile, profile: Some(profile), stale_token: false }),
+            Err(Error::NotAuthenticated) => Ok(Startup { screen: Screen::Login, profile: None, stale_token: true }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn request_signup(&self, req: SignupRequest<'_>) -> Result<CodeSent> {
+        let body =
+            json!({"username": req.username, "email": req.email, "password": req.password, "signup_id": req.replaces});
+        parse(self.call("POST", "/users/signup/", Some(body), None, Flow::Signup).await?)
+    }
+
+    async fn resend_signup(&self, signup_id: &str) -> Result<CodeSent> {
+        let body = json!({"signup_id": signup_id});
+        parse(self.call("POST", "/users/signup/resend/", Some(body), None, Flow::Signup).await?)
+    }
+
+    async fn verify_signup(&self, signup_id: &str, code: &str) -> Result<NewSession> {
+        let body = json!({"signup_id": signup_id, "code": code});
+        Self::session(&self.call("POST", "/users/verification/", Some(body), None, Flow::Signup).await?)
+    }
+
+    async fn login(&self, identifier: &str, password: &str) -> Result<NewSession> {
+        let body = json!({"identifier": identifier, "password": password});
+        Self::session(&self.call("POST", "/users/login/", Some(body), None, Flow::Signup).await?)
+    }
+
+    async fn whoami(&self, token: Option<&Token>) -> Result<Profile> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        parse(self.call("GET", "/users/who_am_i/", None, Some(token), Flow::Signup).await?)
+    }
+
+    async fn logout(&self, token: &Token) -> Result<()> {
+        self.call("POST", "/users/logout/", Some(json!({})), Some(token), Flow::Signup).await.map(|_| ())
+    }
+
+    async fn request_reset(&self, email: &str) -> Result<CodeSent> {
+        let body = json!({"email": email});
+        parse(self.call("POST", "/users/password/reset/", Some(body), None, Flow::PasswordReset).await?)
+    }
+
+    async fn resend_reset(&self, email: &str) -> Result<CodeSent> {
+        let body = json!({"email": email});
+        parse(self.call("POST", "/users/password/reset/resend/", Some(body), None, Flow::PasswordReset).await?)
+    }
+
+    async fn reset_password(&self, req: ResetRequest<'_>) -> Result<PasswordReplaced> {
+        let body = json!({"email": req.email, "code": req.code, "password": req.password});
+        let reply = self.call("POST", "/users/password/reset/confirm/", Some(body), None, Flow::PasswordReset).await?;
+        Ok(PasswordReplaced { session: Self::session(&reply)?, notice_sent: field(&reply, "notice_sent")? })
+    }
+
+    async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<PasswordReplaced> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let body = json!({"current_password": current, "new_password": new});
+        let reply = self.call("POST", "/users/password/change/", Some(body), Some(token), Flow::PasswordReset).await?;
+        Ok(PasswordReplaced { session: Self::session(&reply)?, notice_sent: field(&reply, "notice_sent")? })
+    }
+
+    async fn request_email_change(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        new_email: &str,
+    ) -> Result<EmailChangeStarted> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let body = json!({"password": password, "new_email": new_email});
+        parse(self.call("POST", "/users/email/change/", Some(body), Some(token), Flow::EmailChange).await?)
+    }
+
+    async fn resend_email_change(&self, token: Option<&Token>) -> Result<EmailChangeStarted> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        parse(self.call("POST", "/users/email/change/resend/", Some(json!({})), Some(token), Flow::EmailChange).await?)
+    }
+
+    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<EmailChanged> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let body = json!({"code": code});
+        parse(self.call("POST", "/users/email/change/verify/", Some(body), Some(token), Flow::EmailChange).await?)
+    }
+
+    async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let reply =
+            self.call("POST", "/users/email/change/cancel/", Some(json!({})), Some(token), Flow::EmailChange).await?;
+        field(&reply, "profile")
+    }
+
+    async fn delete_account(&self, token: Option<&Token>, password: &str, confirm: &str) -> Result<bool> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let body = json!({"password": password, "confirm": confirm});
+        let reply = self.call("POST", "/users/delete/", Some(body), Some(token), Flow::Signup).await?;
+        field(&reply, "notice_sent")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_framed_by_length_chunks_or_the_close_are_read_whole() {
+        let framed = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX: y\r\n\r\n{}  trailing";
+        assert_eq!(parse_response(framed).unwrap(), (200, b"{}  ".to_vec()));
+        let chunked =
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4;x=1\r\n\":1}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(chunked).unwrap(), (404, br#"{"a":1}"#.to_vec()));
+        let closed = b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy";
+        assert_eq!(parse_response(closed).unwrap(), (503, b"busy".to_vec()));
+    }
+
+    #[test]
+    fn broken_answers_are_errors_not_panics() {
+        for raw in [
+            &b""[..],
+            b"HTTP/1.1 200 OK\r\n",
+            b"SMTP 220 hello\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",
+        ] {
+            assert!(parse_response(raw).is_err(), "{:?}", String::from_utf8_lossy(raw));
+        }
+        let bad_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert!(parse_response(bad_chunk).is_err());
+    }
+}

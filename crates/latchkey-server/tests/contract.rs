@@ -1,0 +1,183 @@
+//! One suite, two implementations of `Accounts`: `Local` (the domain on a SQLite file, as the
+//! desktop app without a server) and `Remote` (the desktop app's client, talking to a real
+//! `latchkey-server` process over HTTP). Both must give the same answers. Real mail (aiosmtpd),
+//! real SQLite files with the real migrations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use latchkey_core::accounts::{Accounts, Local};
+use latchkey_core::auth::account::ResetRequest;
+use latchkey_core::auth::signup::SignupRequest;
+use latchkey_core::config::{Security, ServerUrl, SmtpSettings};
+use latchkey_core::error::Error;
+use latchkey_core::mail::Mailer;
+use latchkey_core::remote::Remote;
+use latchkey_testkit::{code_in, free_port, header, other_code, wait_for_port, Group, SmtpServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+const CHANGED: &str = "violet umbrella marathon 42";
+const RESET: &str = "quiet harbour lantern 17";
+
+/// The newest message to `to` whose subject contains `subject`. Waits on the runtime, so mail the
+/// service sends in the background gets sent meanwhile.
+async fn mail(smtp: &SmtpServer, to: &str, subject: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = smtp.messages().into_iter().rev().find(|m| {
+            header(m, "To").is_some_and(|t| t.contains(to)) && header(m, "Subject").is_some_and(|s| s.contains(subject))
+        });
+        if let Some(message) = found {
+            return message;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail to {to} about {subject:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Lets the per-address mail limit (one code a minute) pass the next code at once.
+async fn age_mail_sends(db: &Path) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("UPDATE mail_sends SET sent_at = sent_at - 3600").execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// The whole life of an account, asked of `accounts`; `db` is the database behind it.
+async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
+    let startup = accounts.startup(|| async { None }).await.unwrap();
+    assert!(startup.profile.is_none() && !startup.stale_token);
+
+    let request = SignupRequest { username: "Ann", email: "ann@example.org", password: PASSWORD, replaces: None };
+    let sent = accounts.request_signup(request).await.unwrap();
+    assert_eq!((sent.email.as_str(), sent.expires_at - sent.resend_at), ("ann@example.org", 540));
+    let id = sent.signup_id().to_string();
+    let code = code_in(&mail(smtp, "ann@example.org", "verification code").await);
+    assert!(matches!(accounts.resend_signup(&id).await, Err(Error::ResendTooSoon { .. })));
+    let wrong = accounts.verify_signup(&id, &other_code(&code)).await.unwrap_err();
+    assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
+    assert!(matches!(accounts.verify_signup("someone-elses", &code).await, Err(Error::NoPendingSignup)));
+    let first = accounts.verify_signup(&id, &code).await.unwrap();
+    assert_eq!((first.profile.username.as_str(), first.profile.email.as_str()), ("Ann", "ann@example.org"));
+
+    let taken = SignupRequest { username: "ann", email: "other@example.org", password: PASSWORD, replaces: None };
+    assert!(matches!(accounts.request_signup(taken).await, Err(Error::UsernameTaken)));
+    let weak = SignupRequest { username: "bo", email: "bo@example.org", password: PASSWORD, replaces: None };
+    assert!(matches!(accounts.request_signup(weak).await, Err(Error::InvalidInput { field: "username", .. })));
+
+    let me = accounts.whoami(Some(&first.token)).await.unwrap();
+    assert_eq!(me, first.profile);
+    assert!(matches!(accounts.whoami(None).await, Err(Error::NotAuthenticated)));
+    let startup = accounts.startup(|| async { Some(first.token.clone()) }).await.unwrap();
+    assert_eq!(startup.profile.as_ref().map(|p| p.username.as_str()), Some("Ann"));
+
+    assert!(matches!(accounts.login("ann", "wrong password!").await, Err(Error::InvalidCredentials)));
+    assert!(matches!(accounts.login("nobody", PASSWORD).await, Err(Error::InvalidCredentials)));
+    let second = accounts.login("ANN@example.org", PASSWORD).await.unwrap();
+
+    // A new password ends every other session at its next request.
+    let refused = accounts.change_password(Some(&first.token), "not it at all", CHANGED).await.unwrap_err();
+    assert!(matches!(refused, Error::WrongPassword), "{refused:?}");
+    let changed = accounts.change_password(Some(&first.token), PASSWORD, CHANGED).await.unwrap();
+    assert!(changed.notice_sent);
+    assert!(matches!(accounts.whoami(Some(&second.token)).await, Err(Error::NotAuthenticated)));
+    let startup = accounts.startup(|| async { Some(second.token.clone()) }).await.unwrap();
+    assert!(startup.stale_token && startup.profile.is_none());
+    accounts.whoami(Some(&changed.session.token)).await.unwrap();
+
+    // Forgotten password.
+    age_mail_sends(db).await;
+    accounts.request_reset("ann@example.org").await.unwrap();
+    let code = code_in(&mail(smtp, "ann@example.org", "password reset code").await);
+    let wrong = ResetRequest { email: "ann@example.org", code: &other_code(&code), password: RESET };
+    assert!(matches!(accounts.reset_password(wrong).await, Err(Error::InvalidCode { attempts_left: 4 })));
+    let right = ResetRequest { email: "ann@example.org", code: &code, password: RESET };
+    let reset = accounts.reset_password(right).await.unwrap();
+    assert!(matches!(accounts.whoami(Some(&changed.session.token)).await, Err(Error::NotAuthenticated)));
+    let token = reset.session.token;
+
+    // Email change, then cancelled and started again.
+    let started = accounts.request_email_change(Some(&token), RESET, "ann@example.net").await.unwrap();
+    assert_eq!(started.profile.pending_email.as_deref(), Some("ann@example.net"));
+    let profile = accounts.cancel_email_change(Some(&token)).await.unwrap();
+    assert_eq!(profile.pending_email, None);
+    age_mail_sends(db).await;
+    accounts.request_email_change(Some(&token), RESET, "ann@example.net").await.unwrap();
+    let code = code_in(&mail(smtp, "ann@example.net", "Confirm your new").await);
+    let wrong = accounts.verify_email_change(Some(&token), &other_code(&code)).await.unwrap_err();
+    assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
+    let changed = accounts.verify_email_change(Some(&token), &code).await.unwrap();
+    assert_eq!(changed.profile.email, "ann@example.net");
+
+    // Delete: the name is free again.
+    let refused = accounts.delete_account(Some(&token), RESET, "someone").await.unwrap_err();
+    assert!(matches!(refused, Error::InvalidInput { field: "confirm", .. }), "{refused:?}");
+    assert!(accounts.delete_account(Some(&token), RESET, "Ann").await.unwrap());
+    assert!(matches!(accounts.login("ann", RESET).await, Err(Error::InvalidCredentials)));
+    assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
+    accounts.logout(&token).await.unwrap();
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[tokio::test]
+async fn the_contract_holds_on_this_computers_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start();
+    let db = dir.path().join("local.db");
+    let pool = latchkey_core::store::open(&db).await.unwrap();
+    let settings = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: smtp.port,
+        username: None,
+        password: None,
+        security: Security::None,
+    };
+    let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
+    let local = Local { pool, mailer, clock: Arc::new(now) };
+    suite(&local, &smtp, &db).await;
+}
+
+#[tokio::test]
+async fn the_contract_holds_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start();
+    let db = dir.path().join("server.db");
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
+    command
+        .env_clear()
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", smtp.port.to_string())
+        .env("SMTP_SECURITY", "none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _server = Group::spawn(&mut command);
+    wait_for_port(port, "latchkey-server");
+    let remote = Remote::new(ServerUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap()).unwrap();
+    suite(&remote, &smtp, &db).await;
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_is_server_unreachable() {
+    let remote = |url: String| Remote::new(ServerUrl::parse(&url).unwrap()).unwrap();
+    // Nothing listening.
+    let closed = remote(format!("http://127.0.0.1:{}", free_port()));
+    let e = closed.login("ann", PASSWORD).await.unwrap_err();
+    assert!(matches!(e, Error::ServerUnreachable(_)), "{e:?}");
+    assert_eq!(serde_json::to_value(&e).unwrap()["code"], "server_unreachable");
+
+    // Something that is not a latchkey-server (an SMTP server), plainly and over TLS.
+    let smtp = SmtpServer::start();
+    for url in [format!("http://127.0.0.1:{}", smtp.port), format!("https://127.0.0.1:{}", smtp.port)] {
+        let e = remote(url.clone()).login("ann", PASSWORD).await.unwrap_err();
+        assert!(matches!(e, Error::ServerUnreachable(_)), "{url}: {e:?}");
+    }
+}
