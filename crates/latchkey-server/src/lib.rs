@@ -6,8 +6,10 @@
 pub mod http;
 pub mod settings;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use latchkey_core::auth::{self, Timestamp};
 use latchkey_core::mail::Mailer;
@@ -37,4 +39,32 @@ impl Service {
     pub fn now(&self) -> Timestamp {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     }
+}
+
+/// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Serves `service` on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purger = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = store::purge_expired(&service.pool, service.now()).await {
+                    log::warn!("purging expired rows: {e}");
+                }
+            }
+        }
+    });
+    let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    purger.abort();
+    service.pool.close().await;
+    served
 }

@@ -1,13 +1,7 @@
 //! `latchkey-server`: settings from the environment, then serve until SIGTERM or Ctrl-C, letting
 //! requests in flight finish.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use latchkey_server::{http, Service, Settings};
-
-/// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
-const PURGE_EVERY: Duration = Duration::from_secs(600);
+use latchkey_server::{Service, Settings};
 
 #[tokio::main]
 async fn main() {
@@ -34,22 +28,7 @@ async fn serve() -> Result<(), String> {
     let service = Service::open(settings).await.map_err(|e| format!("database: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
     log::info!("listening on {listen}");
-    let purger = tokio::spawn({
-        let service = service.clone();
-        async move {
-            let mut every = tokio::time::interval(PURGE_EVERY);
-            loop {
-                every.tick().await;
-                if let Err(e) = latchkey_core::store::purge_expired(&service.pool, service.now()).await {
-                    log::warn!("purging expired rows: {e}");
-                }
-            }
-        }
-    });
-    let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("serving: {e}"))?;
-    purger.abort();
-    service.pool.close().await;
+    latchkey_server::serve(listener, service, shutdown()).await.map_err(|e| format!("serving: {e}"))?;
     log::info!("stopped");
     Ok(())
 }
