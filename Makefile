@@ -3,13 +3,15 @@
 #   make test   install what is missing, then fmt, clippy, unit, integration and UI tests,
 #               and the release .deb installed, run, upgraded and removed (test-dist)
 #   make dist   release installers (.deb, .rpm) under target/release/bundle/
+#   make bench-server  the HTTP service under load: 1,000,000 accounts, two processes, login
+#               throughput against argon2's limit, who-am-i latency, memory
 #   make bench  the release build's targets: argon2 round trips through the window against bare
 #               libargon2; start-up time, memory and .deb size against a blank Tauri window
 
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps run build test lint test-dist dist bench bench-startup icons clean
+.PHONY: all deps run build test lint test-dist dist bench bench-startup bench-server icons clean
 
 all: build
 
@@ -46,6 +48,9 @@ bench: deps
 	scripts/bench.sh
 
 bench-startup: bench
+
+bench-server: deps
+	scripts/bench-server.sh
 
 icons:
 	scripts/make-icons.sh

@@ -1,0 +1,433 @@
+//! `make bench-server`: the service under load, measured from outside over real HTTP.
+//!
+//! Seeds a database with N accounts in bulk (not through the API), starts two `latchkey-server`
+//! processes on it, and reports login throughput against the argon2 limit, who-am-i latency,
+//! sign-up and verification throughput with mail to a loopback SMTP server, and each process's
+//! peak memory under 200 concurrent clients. Run by scripts/bench-server.sh, which builds the
+//! release binaries and starts the mail server.
+//!
+//! Usage: load <server binary> <smtp port> <maildir> <accounts> [--json FILE]
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken setup
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery staple";
+const LOAD_SECS: u64 = 10;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, binary, smtp_port, maildir, accounts, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: load <server binary> <smtp port> <maildir> <accounts> [--json FILE]");
+        std::process::exit(2);
+    };
+    let accounts: usize = accounts.parse().unwrap();
+    let json_out = rest.iter().position(|a| a == "--json").and_then(|i| rest.get(i + 1)).cloned();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let figures = runtime.block_on(run(Path::new(binary), smtp_port, Path::new(maildir), accounts));
+    if let Some(path) = json_out {
+        std::fs::write(path, figures.to_string()).unwrap();
+    }
+    if !print_table(&figures) {
+        std::process::exit(1);
+    }
+}
+
+/// The figures beside their targets; false when a target is missed.
+fn print_table(f: &Value) -> bool {
+    let n = |key: &str| f[key].as_f64().unwrap_or(f64::NAN);
+    let mut all_met = true;
+    let mut row = |figure: String, target: String, measured: String, met: Option<bool>| {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => {
+                all_met = false;
+                "MISSED"
+            }
+            None => "",
+        };
+        println!("{figure:<46} {target:>20} {measured:>22} {verdict:>6}");
+    };
+    let limit = n("argon2_limit_per_s");
+    println!(
+        "{} accounts (seeded in {:.0} s), two server processes on one SQLite file, {} cores; bare argon2id verify {:.1} ms, so at most {:.1} verifies/s",
+        f["accounts"], n("seed_seconds"), f["cores"], n("bare_verify_ms"), limit
+    );
+    println!("{:<46} {:>20} {:>22} {:>6}", "figure", "target", "measured", "");
+    row(
+        "login throughput (8 clients)".into(),
+        format!(">= {:.1}/s (0.85x)", 0.85 * limit),
+        format!("{:.1}/s ({:.2}x)", n("logins_per_s"), n("logins_per_s") / limit),
+        Some(n("logins_per_s") >= 0.85 * limit),
+    );
+    let p99 = n("whoami_p99_ms");
+    row("who-am-i p99 latency".into(), "< 2 ms".into(), format!("{p99:.2} ms"), Some(p99 < 2.0));
+    let (p50, small50, small99) = (n("whoami_p50_ms"), n("whoami_1k_p50_ms"), n("whoami_1k_p99_ms"));
+    row(
+        "who-am-i p50, vs 1,000 accounts".into(),
+        "within 1.2x".into(),
+        format!("{p50:.2} vs {small50:.2} ms"),
+        Some(p50 <= 1.2 * small50),
+    );
+    row(
+        "who-am-i p99, vs 1,000 accounts".into(),
+        "within 1.2x".into(),
+        format!("{p99:.2} vs {small99:.2} ms"),
+        Some(p99 <= 1.2 * small99),
+    );
+    row(
+        "sign-up throughput (mail to loopback SMTP)".into(),
+        format!("(argon2: {:.1}/s)", limit / 2.0),
+        format!("{:.1}/s", n("signups_per_s")),
+        None,
+    );
+    row(
+        format!("verification throughput ({} sign-ups)", f["verifications_checked"]),
+        format!("(argon2: {:.1}/s)", limit / 2.0),
+        format!("{:.1}/s", n("verifications_per_s")),
+        None,
+    );
+    row("logins under 200 concurrent clients".into(), String::new(), format!("{:.1}/s", n("crowd_logins_per_s")), None);
+    let eight: Vec<f64> =
+        f["peak_rss_8_clients_mib"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
+    for (i, peak) in f["peak_rss_mib"].as_array().into_iter().flatten().filter_map(Value::as_f64).enumerate() {
+        let base = eight.get(i).copied().unwrap_or(f64::NAN);
+        row(
+            format!("peak memory, process {}, 200 clients vs 8", i + 1),
+            "within 1.25x".into(),
+            format!("{peak:.1} vs {base:.1} MiB"),
+            Some(peak <= 1.25 * base),
+        );
+    }
+    all_met
+}
+
+struct Servers {
+    urls: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_servers(binary: &Path, db: &Path, smtp_port: &str) -> Servers {
+    let mut urls = vec![];
+    let mut children = vec![];
+    for _ in 0..2 {
+        let port = latchkey_testkit::free_port();
+        let child = Command::new(binary)
+            .env_clear()
+            .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("SMTP_HOST", "127.0.0.1")
+            .env("SMTP_PORT", smtp_port)
+            .env("SMTP_SECURITY", "none")
+            // Every client here is one address: the per-address limit would measure itself.
+            .env("LATCHKEY_IP_LIMIT", "1000000000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        latchkey_testkit::wait_for_port(port, "latchkey-server");
+        urls.push(format!("http://127.0.0.1:{port}"));
+        children.push(child);
+    }
+    Servers { urls, children }
+}
+
+/// N accounts named bench<i>, all with the same password hash, in one transaction.
+async fn seed(db: &Path, accounts: usize) {
+    let pool = latchkey_core::store::open(db).await.unwrap();
+    let hash = latchkey_core::auth::secret::hash(PASSWORD).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    const ROWS: usize = 1000;
+    for start in (0..accounts).step_by(ROWS) {
+        let end = (start + ROWS).min(accounts);
+        let mut sql = String::from(
+            "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined) VALUES ",
+        );
+        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, 0)"; end - start].join(", "));
+        let mut query = sqlx::query(&sql);
+        for i in start..end {
+            let name = format!("bench{i}");
+            let email = format!("bench{i}@example.org");
+            let skeleton = latchkey_core::auth::validate::username_skeleton(&name);
+            query =
+                query.bind(name.clone()).bind(name).bind(skeleton).bind(email.clone()).bind(email).bind(hash.clone());
+        }
+        query.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    pool.close().await;
+}
+
+/// One bare argon2id verify with the service's parameters, median of 21, in this process.
+fn bare_verify() -> Duration {
+    let hash = latchkey_core::auth::secret::hash(PASSWORD).unwrap();
+    let mut times: Vec<Duration> = (0..21)
+        .map(|_| {
+            let t = Instant::now();
+            assert!(latchkey_core::auth::secret::verify(PASSWORD, &hash).unwrap());
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+    let mut request = http.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `clients` tasks calling `job(i)` for `secs` seconds; returns completed calls per second.
+async fn throughput<F, Fut>(clients: usize, secs: u64, job: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let job = Arc::new(job);
+    let done = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (job, done, next) = (job.clone(), done.clone(), next.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    if job(next.fetch_add(1, Ordering::Relaxed)).await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `clients` tasks sharing `n` jobs until none is left; returns completed calls per second.
+async fn drain<F, Fut>(clients: usize, n: usize, job: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let job = Arc::new(job);
+    let (done, next) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (job, done, next) = (job.clone(), done.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    if job(i).await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Who-am-i one request at a time through a kept-alive connection: p50 and p99 in ms.
+async fn whoami_latency(http: &reqwest::Client, url: &str, token: &str) -> (f64, f64) {
+    for _ in 0..200 {
+        http.get(format!("{url}/users/who_am_i/")).bearer_auth(token).send().await.unwrap();
+    }
+    let mut times: Vec<f64> = Vec::with_capacity(3000);
+    for _ in 0..3000 {
+        let t = Instant::now();
+        let r = http.get(format!("{url}/users/who_am_i/")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.bytes().await.unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn codes_by_address(maildir: &Path) -> HashMap<String, String> {
+    let mut codes = HashMap::new();
+    for entry in std::fs::read_dir(maildir.join("new")).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let to = latchkey_testkit::header(&text, "To").unwrap_or_default();
+        let address = to.trim_start_matches(|c| c != '<').trim_matches(['<', '>']).to_string();
+        let address = if address.is_empty() { to } else { address };
+        let code = text
+            .lines()
+            .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        if let Some(code) = code {
+            codes.insert(address, code.to_string());
+        }
+    }
+    codes
+}
+
+/// Who-am-i latency on a database of `accounts` accounts.
+async fn whoami_only(binary: &Path, smtp_port: &str, accounts: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("small.db");
+    seed(&db, accounts).await;
+    let servers = start_servers(binary, &db, smtp_port);
+    let http = reqwest::Client::new();
+    let url = &servers.urls[0];
+    let (_, signed_in) =
+        post(&http, &format!("{url}/users/login/"), json!({"username": "bench0", "password": PASSWORD}), None).await;
+    whoami_latency(&http, url, signed_in["token"].as_str().unwrap()).await
+}
+
+async fn run(binary: &Path, smtp_port: &str, maildir: &Path, accounts: usize) -> Value {
+    let (small_p50, small_p99) = whoami_only(binary, smtp_port, 1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("bench.db");
+    let seeding = Instant::now();
+    seed(&db, accounts).await;
+    let seed_secs = seeding.elapsed().as_secs_f64();
+    let servers = start_servers(binary, &db, smtp_port);
+    let urls = Arc::new(servers.urls.clone());
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let bare = bare_verify();
+    let limit = cores as f64 / bare.as_secs_f64();
+
+    // Logins: distinct accounts, right password, both processes in turn; 8 clients keep every
+    // argon2 thread busy.
+    let login = {
+        let (http, urls) = (http.clone(), urls.clone());
+        move |i: usize| {
+            let (http, urls) = (http.clone(), urls.clone());
+            async move {
+                let url = format!("{}/users/login/", urls[i % urls.len()]);
+                let body = json!({"username": format!("bench{}", i % accounts), "password": PASSWORD});
+                post(&http, &url, body, None).await.0 == 200
+            }
+        }
+    };
+    let logins = throughput(8, LOAD_SECS, login).await;
+    let peaks_8: Vec<f64> = servers.children.iter().map(|c| peak_rss_mib(c.id())).collect();
+
+    // 200 clients at once: memory stays bounded by argon2's threads, not by the clients.
+    let crowd = {
+        let (http, urls) = (http.clone(), urls.clone());
+        move |i: usize| {
+            let (http, urls) = (http.clone(), urls.clone());
+            async move {
+                let url = format!("{}/users/login/", urls[i % urls.len()]);
+                let body = json!({"username": format!("bench{}", (i * 7919) % accounts), "password": PASSWORD});
+                post(&http, &url, body, None).await.0 == 200
+            }
+        }
+    };
+    let crowd_rate = throughput(200, 5, crowd).await;
+    let peaks: Vec<f64> = servers.children.iter().map(|c| peak_rss_mib(c.id())).collect();
+
+    let (_, signed_in) =
+        post(&http, &format!("{}/users/login/", urls[0]), json!({"username": "bench0", "password": PASSWORD}), None)
+            .await;
+    let token = signed_in["token"].as_str().unwrap().to_string();
+    let (p50, p99) = whoami_latency(&http, &urls[0], &token).await;
+
+    // Sign-ups with mail to the loopback SMTP server, then their verifications.
+    let run_id = std::process::id();
+    let signup = {
+        let (http, urls) = (http.clone(), urls.clone());
+        move |i: usize| {
+            let (http, urls) = (http.clone(), urls.clone());
+            async move {
+                let url = format!("{}/users/signup/", urls[i % urls.len()]);
+                let body = json!({"username": format!("new{run_id}x{i}"), "email": format!("new{run_id}x{i}@example.org"), "password": PASSWORD});
+                post(&http, &url, body, None).await.0 == 200
+            }
+        }
+    };
+    let signups = throughput(8, LOAD_SECS, signup).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // the last messages reach the Maildir
+    let codes = Arc::new(codes_by_address(maildir));
+    let pending: Arc<Vec<(String, String)>> = Arc::new(
+        codes
+            .iter()
+            .filter(|(a, _)| a.starts_with(&format!("new{run_id}x")))
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .collect(),
+    );
+    let verify = {
+        let (http, urls, pending) = (http.clone(), urls.clone(), pending.clone());
+        move |i: usize| {
+            let (http, urls, pending) = (http.clone(), urls.clone(), pending.clone());
+            async move {
+                let Some((email, code)) = pending.get(i) else { return false };
+                let username = email.split('@').next().unwrap_or_default();
+                let url = format!("{}/users/verification/", urls[i % urls.len()]);
+                let body = json!({"email": email, "otp": code, "username": username, "password": PASSWORD});
+                post(&http, &url, body, None).await.0 == 201
+            }
+        }
+    };
+    let verified_rate = drain(8, pending.len(), verify).await;
+
+    json!({
+        "accounts": accounts,
+        "seed_seconds": seed_secs,
+        "cores": cores,
+        "bare_verify_ms": bare.as_secs_f64() * 1000.0,
+        "argon2_limit_per_s": limit,
+        "logins_per_s": logins,
+        "whoami_p50_ms": p50,
+        "whoami_p99_ms": p99,
+        "whoami_1k_p50_ms": small_p50,
+        "whoami_1k_p99_ms": small_p99,
+        "signups_per_s": signups,
+        "verifications_per_s": verified_rate,
+        "verifications_checked": pending.len(),
+        "crowd_logins_per_s": crowd_rate,
+        "peak_rss_mib": peaks,
+        "peak_rss_8_clients_mib": peaks_8,
+    })
+}

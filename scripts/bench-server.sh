@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make bench-server: the HTTP service under load, measured from outside over real HTTP
+# (crates/latchkey-server/examples/load.rs): ACCOUNTS accounts (default 1,000,000) seeded in bulk,
+# two server processes on one database, mail to aiosmtpd on loopback. Prints each figure beside
+# its target and exits 1 when a target is missed. Not part of `make test`: timings on a shared
+# machine vary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ACCOUNTS="${ACCOUNTS:-1000000}"
+
+cargo build --release -p latchkey-server --bin latchkey-server --example load
+
+tmp=$(mktemp -d)
+smtp=""
+cleanup() {
+  [ -n "$smtp" ] && kill "$smtp" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$tmp/maildir" &
+smtp=$!
+for _ in $(seq 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+out="${CARGO_TARGET_DIR:-target}/release"
+"$out/examples/load" "$out/latchkey-server" "$port" "$tmp/maildir" "$ACCOUNTS" --json "$tmp/figures.json"
