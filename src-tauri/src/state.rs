@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::future::Either;
 use sqlx::SqlitePool;
 use tokio::sync::Mutex;
 
@@ -43,76 +44,106 @@ pub enum Backend {
     Remote(Remote),
 }
 
-/// Both ask the same question of whichever backend this is.
+/// The same question of whichever backend this is: either one's own future, with no wrapper of
+/// ours to compile (the installer's size has a budget).
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
-            Backend::Local(a) => a.$method($($arg),*).await,
-            Backend::Remote(a) => a.$method($($arg),*).await,
+            Backend::Local(a) => Either::Left(a.$method($($arg),*)),
+            Backend::Remote(a) => Either::Right(a.$method($($arg),*)),
         }
     };
 }
 
 impl Accounts for Backend {
-    async fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
+    fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
         &self,
         remembered: impl FnOnce() -> F + Send,
-    ) -> crate::Result<Startup> {
+    ) -> impl std::future::Future<Output = crate::Result<Startup>> + Send {
         dispatch!(self.startup(remembered))
     }
-    async fn request_signup(&self, req: SignupRequest<'_>) -> crate::Result<CodeSent> {
+    fn request_signup(
+        &self,
+        req: SignupRequest<'_>,
+    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
         dispatch!(self.request_signup(req))
     }
-    async fn resend_signup(&self, signup_id: &str) -> crate::Result<CodeSent> {
+    fn resend_signup(&self, signup_id: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
         dispatch!(self.resend_signup(signup_id))
     }
-    async fn verify_signup(&self, signup_id: &str, code: &str) -> crate::Result<NewSession> {
+    fn verify_signup(
+        &self,
+        signup_id: &str,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
         dispatch!(self.verify_signup(signup_id, code))
     }
-    async fn login(&self, identifier: &str, password: &str) -> crate::Result<NewSession> {
+    fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
         dispatch!(self.login(identifier, password))
     }
-    async fn whoami(&self, token: Option<&Token>) -> crate::Result<Profile> {
+    fn whoami(&self, token: Option<&Token>) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
         dispatch!(self.whoami(token))
     }
-    async fn logout(&self, token: &Token) -> crate::Result<()> {
+    fn logout(&self, token: &Token) -> impl std::future::Future<Output = crate::Result<()>> + Send {
         dispatch!(self.logout(token))
     }
-    async fn request_reset(&self, email: &str) -> crate::Result<CodeSent> {
+    fn request_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
         dispatch!(self.request_reset(email))
     }
-    async fn resend_reset(&self, email: &str) -> crate::Result<CodeSent> {
+    fn resend_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
         dispatch!(self.resend_reset(email))
     }
-    async fn reset_password(&self, req: ResetRequest<'_>) -> crate::Result<PasswordReplaced> {
+    fn reset_password(
+        &self,
+        req: ResetRequest<'_>,
+    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
         dispatch!(self.reset_password(req))
     }
-    async fn change_password(
+    fn change_password(
         &self,
         token: Option<&Token>,
         current: &str,
         new: &str,
-    ) -> crate::Result<PasswordReplaced> {
+    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
         dispatch!(self.change_password(token, current, new))
     }
-    async fn request_email_change(
+    fn request_email_change(
         &self,
         token: Option<&Token>,
         password: &str,
         new_email: &str,
-    ) -> crate::Result<EmailChangeStarted> {
+    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
         dispatch!(self.request_email_change(token, password, new_email))
     }
-    async fn resend_email_change(&self, token: Option<&Token>) -> crate::Result<EmailChangeStarted> {
+    fn resend_email_change(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
         dispatch!(self.resend_email_change(token))
     }
-    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> crate::Result<EmailChanged> {
+    fn verify_email_change(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<EmailChanged>> + Send {
         dispatch!(self.verify_email_change(token, code))
     }
-    async fn cancel_email_change(&self, token: Option<&Token>) -> crate::Result<Profile> {
+    fn cancel_email_change(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
         dispatch!(self.cancel_email_change(token))
     }
-    async fn delete_account(&self, token: Option<&Token>, password: &str, confirm: &str) -> crate::Result<bool> {
+    fn delete_account(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        confirm: &str,
+    ) -> impl std::future::Future<Output = crate::Result<bool>> + Send {
         dispatch!(self.delete_account(token, password, confirm))
     }
 }

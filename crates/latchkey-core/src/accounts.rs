@@ -65,6 +65,7 @@ pub trait Accounts: Send + Sync {
 }
 
 /// The accounts in a database on this computer: the domain functions over the pool and mailer.
+/// Each method hands back the domain function's own future (no wrapper to compile).
 pub struct Local {
     pub pool: SqlitePool,
     pub mailer: Mailer,
@@ -78,75 +79,89 @@ impl Local {
 }
 
 impl Accounts for Local {
-    async fn startup<F: Future<Output = Option<Token>> + Send>(
+    fn startup<F: Future<Output = Option<Token>> + Send>(
         &self,
         remembered: impl FnOnce() -> F + Send,
-    ) -> Result<Startup> {
-        login::startup(&self.pool, &self.mailer, self.now(), remembered).await
+    ) -> impl Future<Output = Result<Startup>> + Send {
+        login::startup(&self.pool, &self.mailer, self.now(), remembered)
     }
 
-    async fn request_signup(&self, req: SignupRequest<'_>) -> Result<CodeSent> {
-        signup::request_code(&self.pool, &self.mailer, req, self.now()).await
+    fn request_signup(&self, req: SignupRequest<'_>) -> impl Future<Output = Result<CodeSent>> + Send {
+        signup::request_code(&self.pool, &self.mailer, req, self.now())
     }
 
-    async fn resend_signup(&self, signup_id: &str) -> Result<CodeSent> {
-        signup::resend_code(&self.pool, &self.mailer, signup_id, self.now()).await
+    fn resend_signup(&self, signup_id: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        signup::resend_code(&self.pool, &self.mailer, signup_id, self.now())
     }
 
-    async fn verify_signup(&self, signup_id: &str, code: &str) -> Result<NewSession> {
-        signup::verify(&self.pool, &self.mailer, signup_id, code, self.now()).await
+    fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send {
+        signup::verify(&self.pool, &self.mailer, signup_id, code, self.now())
     }
 
-    async fn login(&self, identifier: &str, password: &str) -> Result<NewSession> {
-        login::login(&self.pool, identifier, password, self.now()).await
+    fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send {
+        login::login(&self.pool, identifier, password, self.now())
     }
 
-    async fn whoami(&self, token: Option<&Token>) -> Result<Profile> {
-        login::whoami(&self.pool, token, self.now()).await
+    fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send {
+        login::whoami(&self.pool, token, self.now())
     }
 
-    async fn logout(&self, token: &Token) -> Result<()> {
-        login::logout(&self.pool, token).await
+    fn logout(&self, token: &Token) -> impl Future<Output = Result<()>> + Send {
+        login::logout(&self.pool, token)
     }
 
-    async fn request_reset(&self, email: &str) -> Result<CodeSent> {
-        account::request_reset(&self.pool, &self.mailer, email, self.now()).await
+    fn request_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        account::request_reset(&self.pool, &self.mailer, email, self.now())
     }
 
-    async fn resend_reset(&self, email: &str) -> Result<CodeSent> {
-        account::resend_reset(&self.pool, &self.mailer, email, self.now()).await
+    fn resend_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        account::resend_reset(&self.pool, &self.mailer, email, self.now())
     }
 
-    async fn reset_password(&self, req: ResetRequest<'_>) -> Result<PasswordReplaced> {
-        account::reset_password(&self.pool, &self.mailer, req, self.now()).await
+    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<PasswordReplaced>> + Send {
+        account::reset_password(&self.pool, &self.mailer, req, self.now())
     }
 
-    async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<PasswordReplaced> {
-        account::change_password(&self.pool, &self.mailer, token, current, new, self.now()).await
+    fn change_password(
+        &self,
+        token: Option<&Token>,
+        current: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<PasswordReplaced>> + Send {
+        account::change_password(&self.pool, &self.mailer, token, current, new, self.now())
     }
 
-    async fn request_email_change(
+    fn request_email_change(
         &self,
         token: Option<&Token>,
         password: &str,
         new_email: &str,
-    ) -> Result<EmailChangeStarted> {
-        account::request_email_change(&self.pool, &self.mailer, token, password, new_email, self.now()).await
+    ) -> impl Future<Output = Result<EmailChangeStarted>> + Send {
+        account::request_email_change(&self.pool, &self.mailer, token, password, new_email, self.now())
     }
 
-    async fn resend_email_change(&self, token: Option<&Token>) -> Result<EmailChangeStarted> {
-        account::resend_email_change(&self.pool, &self.mailer, token, self.now()).await
+    fn resend_email_change(&self, token: Option<&Token>) -> impl Future<Output = Result<EmailChangeStarted>> + Send {
+        account::resend_email_change(&self.pool, &self.mailer, token, self.now())
     }
 
-    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<EmailChanged> {
-        account::verify_email_change(&self.pool, &self.mailer, token, code, self.now()).await
+    fn verify_email_change(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl Future<Output = Result<EmailChanged>> + Send {
+        account::verify_email_change(&self.pool, &self.mailer, token, code, self.now())
     }
 
-    async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {
-        account::cancel_email_change(&self.pool, token, self.now()).await
+    fn cancel_email_change(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send {
+        account::cancel_email_change(&self.pool, token, self.now())
     }
 
-    async fn delete_account(&self, token: Option<&Token>, password: &str, confirm: &str) -> Result<bool> {
-        account::delete_account(&self.pool, &self.mailer, token, password, confirm, self.now()).await
+    fn delete_account(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        confirm: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        account::delete_account(&self.pool, &self.mailer, token, password, confirm, self.now())
     }
 }

@@ -17,7 +17,7 @@ const SIGN_UP_FILE_PREFIX: &str = "signup-";
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where a message went, for the verify screen.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Delivery {
     Smtp,

@@ -5,9 +5,10 @@
 //! and out, answers capped at 1 MiB. A general client (hyper, reqwest) would add several hundred
 //! kilobytes to an installer whose size has a budget, for four verbs' worth of use.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,6 +21,7 @@ use crate::auth::signup::{CodeSent, SignupRequest};
 use crate::auth::{NewSession, Profile};
 use crate::config::ServerUrl;
 use crate::error::{Error, Flow, Result};
+use crate::mail::Delivery;
 
 /// Connecting, sending and reading one answer; argon2 on a busy server takes well under this.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -40,28 +42,31 @@ impl Remote {
         &self.url
     }
 
-    /// Sends one request and returns the envelope of a success, or the error it carries.
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
+    /// Sends one request and returns the envelope of a success, or the error it carries. Boxed:
+    /// the sixteen methods share this one machine instead of each embedding a copy.
+    fn call<'a>(
+        &'a self,
+        method: &'static str,
+        path: &'static str,
         body: Option<Value>,
-        token: Option<&Token>,
+        token: Option<&'a Token>,
         flow: Flow,
-    ) -> Result<Value> {
-        let (status, answer) = tokio::time::timeout(TIMEOUT, self.exchange(method, path, body, token))
-            .await
-            .map_err(|_| unreachable_because(&self.url, "no answer in time"))?
-            .map_err(|e| unreachable_because(&self.url, e))?;
-        let reply: Value = serde_json::from_slice(&answer)
-            .map_err(|_| unreachable_because(&self.url, format!("HTTP {status} without a JSON answer")))?;
-        if reply["success"] == json!(true) {
-            return Ok(reply);
-        }
-        if reply["code"].as_str().is_none() {
-            return Err(unreachable_because(&self.url, format!("HTTP {status} without an error code")));
-        }
-        Err(Error::from_reply(&reply, flow))
+    ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + 'a>> {
+        Box::pin(async move {
+            let (status, answer) = tokio::time::timeout(TIMEOUT, self.exchange(method, path, body, token))
+                .await
+                .map_err(|_| unreachable_because(&self.url, "no answer in time"))?
+                .map_err(|e| unreachable_because(&self.url, e))?;
+            let reply: Value = serde_json::from_slice(&answer)
+                .map_err(|_| unreachable_because(&self.url, format!("HTTP {status} without a JSON answer")))?;
+            if reply["success"] == json!(true) {
+                return Ok(reply);
+            }
+            if reply["code"].as_str().is_none() {
+                return Err(unreachable_because(&self.url, format!("HTTP {status} without an error code")));
+            }
+            Err(Error::from_reply(&reply, flow))
+        })
     }
 
     async fn exchange(
@@ -89,18 +94,17 @@ impl Remote {
         request.extend_from_slice(body.as_bytes());
 
         let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port)).await.map_err(|e| e.to_string())?;
-        let raw = if self.url.tls {
-            let stream = self.tls.connect(&self.url.host, tcp).await.map_err(|e| e.to_string())?;
-            send_and_read(stream, &request).await?
+        let stream: Box<dyn Connection> = if self.url.tls {
+            Box::new(self.tls.connect(&self.url.host, tcp).await.map_err(|e| e.to_string())?)
         } else {
-            send_and_read(tcp, &request).await?
+            Box::new(tcp)
         };
-        parse_response(&raw)
+        parse_response(&send_and_read(stream, &request).await?)
     }
 
     fn session(reply: &Value) -> Result<NewSession> {
         let token = reply["token"].as_str().ok_or_else(|| Error::internal("the server's answer", "no token"))?;
-        Ok(NewSession { token: Token::from_stored(token.to_string()), profile: field(reply, "profile")? })
+        Ok(NewSession { token: Token::from_stored(token.to_string()), profile: profile(&reply["profile"])? })
     }
 }
 
@@ -109,19 +113,57 @@ fn unreachable_because(url: &ServerUrl, cause: impl std::fmt::Display) -> Error 
     Error::ServerUnreachable(cause.to_string())
 }
 
-/// The whole reply (or one field of it) as a type.
-fn parse<T: DeserializeOwned>(reply: Value) -> Result<T> {
-    serde_json::from_value(reply).map_err(|e| Error::internal("the server's answer", e))
+// The replies are read field by field rather than through serde's derived deserialisers: those
+// would add tens of kilobytes to an installer whose size has a budget.
+
+fn text(v: &Value, name: &str) -> Result<String> {
+    v[name].as_str().map(str::to_string).ok_or_else(|| missing(name))
 }
 
-fn field<T: DeserializeOwned>(reply: &Value, name: &str) -> Result<T> {
-    parse(reply[name].clone())
+fn number(v: &Value, name: &str) -> Result<i64> {
+    v[name].as_i64().ok_or_else(|| missing(name))
 }
 
-async fn send_and_read<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    request: &[u8],
-) -> std::result::Result<Vec<u8>, String> {
+fn flag(v: &Value, name: &str) -> Result<bool> {
+    v[name].as_bool().ok_or_else(|| missing(name))
+}
+
+fn missing(name: &str) -> Error {
+    Error::internal("the server's answer", format!("no {name}"))
+}
+
+fn profile(v: &Value) -> Result<Profile> {
+    Ok(Profile {
+        username: text(v, "username")?,
+        email: text(v, "email")?,
+        is_active: flag(v, "is_active")?,
+        is_admin: flag(v, "is_admin")?,
+        date_joined: number(v, "date_joined")?,
+        session_expires_at: number(v, "session_expires_at")?,
+        pending_email: v["pending_email"].as_str().map(str::to_string),
+    })
+}
+
+/// The server always mails its codes; it has no outbox on this computer to name.
+fn code_sent(v: &Value) -> Result<CodeSent> {
+    Ok(CodeSent {
+        email: text(v, "email")?,
+        delivery: Delivery::Smtp,
+        resend_at: number(v, "resend_at")?,
+        expires_at: number(v, "expires_at")?,
+        signup_id: v["signup_id"].as_str().map(str::to_string),
+    })
+}
+
+fn replaced(v: &Value) -> Result<PasswordReplaced> {
+    Ok(PasswordReplaced { session: Remote::session(v)?, notice_sent: flag(v, "notice_sent")? })
+}
+
+/// A TCP or TLS connection, one reader for both.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
+async fn send_and_read(mut stream: Box<dyn Connection>, request: &[u8]) -> std::result::Result<Vec<u8>, String> {
     stream.write_all(request).await.map_err(|e| e.to_string())?;
     stream.flush().await.map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
@@ -233,12 +275,12 @@ impl Accounts for Remote {
     async fn request_signup(&self, req: SignupRequest<'_>) -> Result<CodeSent> {
         let body =
             json!({"username": req.username, "email": req.email, "password": req.password, "signup_id": req.replaces});
-        parse(self.call("POST", "/users/signup/", Some(body), None, Flow::Signup).await?)
+        code_sent(&self.call("POST", "/users/signup/", Some(body), None, Flow::Signup).await?)
     }
 
     async fn resend_signup(&self, signup_id: &str) -> Result<CodeSent> {
         let body = json!({"signup_id": signup_id});
-        parse(self.call("POST", "/users/signup/resend/", Some(body), None, Flow::Signup).await?)
+        code_sent(&self.call("POST", "/users/signup/resend/", Some(body), None, Flow::Signup).await?)
     }
 
     async fn verify_signup(&self, signup_id: &str, code: &str) -> Result<NewSession> {
@@ -253,7 +295,7 @@ impl Accounts for Remote {
 
     async fn whoami(&self, token: Option<&Token>) -> Result<Profile> {
         let token = token.ok_or(Error::NotAuthenticated)?;
-        parse(self.call("GET", "/users/who_am_i/", None, Some(token), Flow::Signup).await?)
+        profile(&self.call("GET", "/users/who_am_i/", None, Some(token), Flow::Signup).await?)
     }
 
     async fn logout(&self, token: &Token) -> Result<()> {
@@ -262,25 +304,25 @@ impl Accounts for Remote {
 
     async fn request_reset(&self, email: &str) -> Result<CodeSent> {
         let body = json!({"email": email});
-        parse(self.call("POST", "/users/password/reset/", Some(body), None, Flow::PasswordReset).await?)
+        code_sent(&self.call("POST", "/users/password/reset/", Some(body), None, Flow::PasswordReset).await?)
     }
 
     async fn resend_reset(&self, email: &str) -> Result<CodeSent> {
         let body = json!({"email": email});
-        parse(self.call("POST", "/users/password/reset/resend/", Some(body), None, Flow::PasswordReset).await?)
+        code_sent(&self.call("POST", "/users/password/reset/resend/", Some(body), None, Flow::PasswordReset).await?)
     }
 
     async fn reset_password(&self, req: ResetRequest<'_>) -> Result<PasswordReplaced> {
         let body = json!({"email": req.email, "code": req.code, "password": req.password});
         let reply = self.call("POST", "/users/password/reset/confirm/", Some(body), None, Flow::PasswordReset).await?;
-        Ok(PasswordReplaced { session: Self::session(&reply)?, notice_sent: field(&reply, "notice_sent")? })
+        replaced(&reply)
     }
 
     async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<PasswordReplaced> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"current_password": current, "new_password": new});
         let reply = self.call("POST", "/users/password/change/", Some(body), Some(token), Flow::PasswordReset).await?;
-        Ok(PasswordReplaced { session: Self::session(&reply)?, notice_sent: field(&reply, "notice_sent")? })
+        replaced(&reply)
     }
 
     async fn request_email_change(
@@ -291,32 +333,37 @@ impl Accounts for Remote {
     ) -> Result<EmailChangeStarted> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"password": password, "new_email": new_email});
-        parse(self.call("POST", "/users/email/change/", Some(body), Some(token), Flow::EmailChange).await?)
+        let reply = self.call("POST", "/users/email/change/", Some(body), Some(token), Flow::EmailChange).await?;
+        Ok(EmailChangeStarted { sent: code_sent(&reply)?, profile: profile(&reply["profile"])? })
     }
 
     async fn resend_email_change(&self, token: Option<&Token>) -> Result<EmailChangeStarted> {
         let token = token.ok_or(Error::NotAuthenticated)?;
-        parse(self.call("POST", "/users/email/change/resend/", Some(json!({})), Some(token), Flow::EmailChange).await?)
+        let reply =
+            self.call("POST", "/users/email/change/resend/", Some(json!({})), Some(token), Flow::EmailChange).await?;
+        Ok(EmailChangeStarted { sent: code_sent(&reply)?, profile: profile(&reply["profile"])? })
     }
 
     async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<EmailChanged> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"code": code});
-        parse(self.call("POST", "/users/email/change/verify/", Some(body), Some(token), Flow::EmailChange).await?)
+        let reply =
+            self.call("POST", "/users/email/change/verify/", Some(body), Some(token), Flow::EmailChange).await?;
+        Ok(EmailChanged { profile: profile(&reply["profile"])?, notice_sent: flag(&reply, "notice_sent")? })
     }
 
     async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let reply =
             self.call("POST", "/users/email/change/cancel/", Some(json!({})), Some(token), Flow::EmailChange).await?;
-        field(&reply, "profile")
+        profile(&reply["profile"])
     }
 
     async fn delete_account(&self, token: Option<&Token>, password: &str, confirm: &str) -> Result<bool> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"password": password, "confirm": confirm});
         let reply = self.call("POST", "/users/delete/", Some(body), Some(token), Flow::Signup).await?;
-        field(&reply, "notice_sent")
+        flag(&reply, "notice_sent")
     }
 }
 

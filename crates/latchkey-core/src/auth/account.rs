@@ -1,6 +1,6 @@
 //! The rest of an account's life: forgot password, change password, change email, delete.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::SqlitePool;
 use unicode_normalization::UnicodeNormalization;
 
@@ -28,14 +28,14 @@ pub struct PasswordReplaced {
 }
 
 /// An email change is waiting for the code sent to the new address.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EmailChangeStarted {
     #[serde(flatten)]
     pub sent: CodeSent,
     pub profile: Profile,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EmailChanged {
     pub profile: Profile,
     pub notice_sent: bool,

@@ -2,25 +2,41 @@
 //! `scripts/make-password-list.py` from @zxcvbn-ts/language-common 3.0.4 (MIT), the
 //! frequency-ranked list of the zxcvbn project.
 //!
-//! Searched in place: a table of 20,000 string pointers would add half a megabyte (and as many
-//! relocations) to the binary.
+//! Kept front-coded (see build.rs): each word as the length it shares with the previous word
+//! and the rest, a full word every 32 (the blocks). A lookup binary-searches the blocks by their
+//! first word, then reads one block. No table of 20,000 string pointers (half a megabyte of
+//! binary), and 30% less installer than the plain text.
 
 use std::cmp::Ordering;
 
-const LIST: &str = include_str!("common-passwords.txt");
+const LIST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common-passwords.bin"));
+include!(concat!(env!("OUT_DIR"), "/common-passwords-blocks.rs"));
+
+/// The line at `start`: (shared prefix length, the rest, where the next line starts).
+fn entry(start: usize) -> (usize, &'static [u8], usize) {
+    let shared = usize::from(LIST.get(start).copied().unwrap_or(0));
+    let rest_start = start + 1;
+    let rest_end =
+        LIST.get(rest_start..).and_then(|r| r.iter().position(|&b| b == b'\n')).map_or(LIST.len(), |i| rest_start + i);
+    (shared, LIST.get(rest_start..rest_end).unwrap_or_default(), rest_end + 1)
+}
 
 pub fn contains(word: &str) -> bool {
-    let bytes = LIST.as_bytes();
-    // Invariant: `lo` and `hi` are line starts (or the end); the word, if present, is in between.
-    let (mut lo, mut hi) = (0, bytes.len());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let start = bytes[lo..mid].iter().rposition(|&b| b == b'\n').map_or(lo, |i| lo + i + 1);
-        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| start + i);
-        match LIST[start..end].cmp(word) {
+    let word = word.as_bytes();
+    // The last block whose first word is not after `word`.
+    let after = BLOCKS.partition_point(|&start| entry(start as usize).1 <= word);
+    let Some(block) = after.checked_sub(1) else { return false };
+    let end = BLOCKS.get(block + 1).map_or(LIST.len(), |&e| e as usize);
+    let mut current: Vec<u8> = Vec::with_capacity(64);
+    let mut at = BLOCKS[block] as usize;
+    while at < end {
+        let (shared, rest, next) = entry(at);
+        current.truncate(shared);
+        current.extend_from_slice(rest);
+        match current.as_slice().cmp(word) {
             Ordering::Equal => return true,
-            Ordering::Less => lo = end + 1,
-            Ordering::Greater => hi = start,
+            Ordering::Greater => return false,
+            Ordering::Less => at = next,
         }
     }
     false
@@ -32,7 +48,8 @@ mod tests {
 
     #[test]
     fn the_list_is_big_sorted_lower_case_and_every_entry_is_found() {
-        let lines: Vec<&str> = LIST.lines().collect();
+        let text = include_str!("common-passwords.txt");
+        let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() >= 10_000);
         assert!(lines.windows(2).all(|w| w[0] < w[1]));
         assert!(lines.iter().all(|w| w.to_lowercase() == *w));
@@ -45,5 +62,11 @@ mod tests {
             assert!(!contains(w), "{w:?}");
         }
         assert!(contains("123456") && contains("password"));
+        // Between two listed words, before the first and after the last.
+        let text = include_str!("common-passwords.txt");
+        let (first, last) = (text.lines().next().unwrap(), text.lines().last().unwrap());
+        for w in [format!("{first}\u{0}"), "\u{0}".to_string(), format!("{last}z"), "passwore".to_string()] {
+            assert!(!contains(&w), "{w:?}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Sign-up: request a code, resend it, verify it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::SqlitePool;
 
 use super::secret::{self, Token};
@@ -24,7 +24,7 @@ pub struct SignupRequest<'a> {
 }
 
 /// A code is on its way.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CodeSent {
     pub email: String,
     pub delivery: Delivery,
@@ -33,7 +33,7 @@ pub struct CodeSent {
     pub expires_at: Timestamp,
     /// Sign-up only: the opaque id that proves, with the code, that the caller started this
     /// sign-up (needed to verify and to resend).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signup_id: Option<String>,
 }
 
