@@ -4,20 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::future::Either;
 use sqlx::SqlitePool;
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, Local};
-use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
-use crate::auth::login::Startup;
 use crate::auth::secret::Token;
-use crate::auth::signup::{CodeSent, SignupRequest};
-use crate::auth::{NewSession, Profile, Timestamp};
+use crate::auth::Timestamp;
 use crate::config::Config;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
-use crate::remote::Remote;
 use crate::{auth, files, store};
 
 pub use crate::accounts::Clock;
@@ -30,122 +25,12 @@ pub struct App {
     /// This data folder's database: the accounts in local mode, the install id in both.
     pub pool: SqlitePool,
     pub mailer: Mailer,
-    accounts: Backend,
+    accounts: Local,
     keychain: Keychain,
     clock: Clock,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
-}
-
-/// The accounts of this data folder's database, or of the server `LATCHKEY_SERVER_URL` names.
-pub enum Backend {
-    Local(Local),
-    Remote(Remote),
-}
-
-/// The same question of whichever backend this is: either one's own future, with no wrapper of
-/// ours to compile (the installer's size has a budget).
-macro_rules! dispatch {
-    ($self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Backend::Local(a) => Either::Left(a.$method($($arg),*)),
-            Backend::Remote(a) => Either::Right(a.$method($($arg),*)),
-        }
-    };
-}
-
-impl Accounts for Backend {
-    fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
-        &self,
-        remembered: impl FnOnce() -> F + Send,
-    ) -> impl std::future::Future<Output = crate::Result<Startup>> + Send {
-        dispatch!(self.startup(remembered))
-    }
-    fn request_signup(
-        &self,
-        req: SignupRequest<'_>,
-    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.request_signup(req))
-    }
-    fn resend_signup(&self, signup_id: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.resend_signup(signup_id))
-    }
-    fn verify_signup(
-        &self,
-        signup_id: &str,
-        code: &str,
-    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
-        dispatch!(self.verify_signup(signup_id, code))
-    }
-    fn login(
-        &self,
-        identifier: &str,
-        password: &str,
-    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
-        dispatch!(self.login(identifier, password))
-    }
-    fn whoami(&self, token: Option<&Token>) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
-        dispatch!(self.whoami(token))
-    }
-    fn logout(&self, token: &Token) -> impl std::future::Future<Output = crate::Result<()>> + Send {
-        dispatch!(self.logout(token))
-    }
-    fn request_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.request_reset(email))
-    }
-    fn resend_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.resend_reset(email))
-    }
-    fn reset_password(
-        &self,
-        req: ResetRequest<'_>,
-    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
-        dispatch!(self.reset_password(req))
-    }
-    fn change_password(
-        &self,
-        token: Option<&Token>,
-        current: &str,
-        new: &str,
-    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
-        dispatch!(self.change_password(token, current, new))
-    }
-    fn request_email_change(
-        &self,
-        token: Option<&Token>,
-        password: &str,
-        new_email: &str,
-    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
-        dispatch!(self.request_email_change(token, password, new_email))
-    }
-    fn resend_email_change(
-        &self,
-        token: Option<&Token>,
-    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
-        dispatch!(self.resend_email_change(token))
-    }
-    fn verify_email_change(
-        &self,
-        token: Option<&Token>,
-        code: &str,
-    ) -> impl std::future::Future<Output = crate::Result<EmailChanged>> + Send {
-        dispatch!(self.verify_email_change(token, code))
-    }
-    fn cancel_email_change(
-        &self,
-        token: Option<&Token>,
-    ) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
-        dispatch!(self.cancel_email_change(token))
-    }
-    fn delete_account(
-        &self,
-        token: Option<&Token>,
-        password: &str,
-        confirm: &str,
-    ) -> impl std::future::Future<Output = crate::Result<bool>> + Send {
-        dispatch!(self.delete_account(token, password, confirm))
-    }
 }
 
 /// Why Latchkey could not start, in words that say what to do.
@@ -245,18 +130,19 @@ impl App {
         }
         .map_err(StartupError::Settings)?;
         // Expired rows are purged by the first screen's `startup` call, after the window shows.
-        let accounts = match &config.server {
-            Some(url) => {
-                log::info!("accounts on {url}");
-                Backend::Remote(Remote::new(url.clone()).map_err(StartupError::Settings)?)
-            }
-            None => Backend::Local(Local { pool: pool.clone(), mailer: mailer.clone(), clock: clock.clone() }),
-        };
+        // The client of a latchkey-server is built (latchkey_core::remote) but not linked into the
+        // desktop app yet: it would take the installer over its size budget.
+        if let Some(url) = &config.server {
+            return Err(StartupError::Settings(format!(
+                "LATCHKEY_SERVER_URL is set ({url}), but this version of Latchkey keeps accounts on this computer only; unset it"
+            )));
+        }
+        let accounts = Local { pool: pool.clone(), mailer: mailer.clone(), clock: clock.clone() };
         Ok(App { pool, mailer, accounts, keychain, clock, session: Mutex::new(None) })
     }
 
     /// Where the accounts are: what every command asks.
-    pub fn accounts(&self) -> &Backend {
+    pub fn accounts(&self) -> &Local {
         &self.accounts
     }
 
