@@ -187,14 +187,11 @@ pub async fn verify(
     code: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
-    let result = match validate::code(code) {
-        Ok(code) => match owned(pool, signup_id).await {
-            Ok(row) => check_and_complete(pool, row, code, now).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let result = async {
+        let code = validate::code(code)?;
+        check_and_complete(pool, owned(pool, signup_id).await?, code, now).await
     };
-    finish_verify(pool, mailer, result).await
+    finish_verify(pool, mailer, result.await).await
 }
 
 /// What the original API's clients send instead of a sign-up id: the address, name and password
@@ -214,14 +211,11 @@ pub async fn verify_with_credentials(
     code: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
-    let result = match validate::code(code) {
-        Ok(code) => match owned_by_credentials(pool, &credentials).await {
-            Ok(row) => check_and_complete(pool, row, code, now).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let result = async {
+        let code = validate::code(code)?;
+        check_and_complete(pool, owned_by_credentials(pool, &credentials).await?, code, now).await
     };
-    finish_verify(pool, mailer, result).await
+    finish_verify(pool, mailer, result.await).await
 }
 
 async fn owned_by_credentials(pool: &SqlitePool, credentials: &SignupCredentials<'_>) -> Result<PendingRow> {
