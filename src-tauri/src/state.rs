@@ -2,9 +2,7 @@
 //! clock, built once in `setup`.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::SqlitePool;
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, Local};
@@ -15,19 +13,12 @@ use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
 use crate::{auth, files, store};
 
-pub use crate::accounts::Clock;
-
-pub fn system_clock() -> Clock {
-    std::sync::Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
-}
+pub use crate::accounts::{system_clock, Clock};
 
 pub struct App {
-    /// This data folder's database: the accounts in local mode, the install id in both.
-    pub pool: SqlitePool,
-    pub mailer: Mailer,
+    /// The pool, the mailer and the clock, as every command uses them.
     accounts: Local,
     keychain: Keychain,
-    clock: Clock,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
@@ -137,8 +128,7 @@ impl App {
                 "LATCHKEY_SERVER_URL is set ({url}), but this version of Latchkey keeps accounts on this computer only; unset it"
             )));
         }
-        let accounts = Local { pool: pool.clone(), mailer: mailer.clone(), clock: clock.clone() };
-        Ok(App { pool, mailer, accounts, keychain, clock, session: Mutex::new(None) })
+        Ok(App { accounts: Local { pool, mailer, clock }, keychain, session: Mutex::new(None) })
     }
 
     /// Where the accounts are: what every command asks.
@@ -147,7 +137,7 @@ impl App {
     }
 
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        (self.accounts.clock)()
     }
 
     pub async fn current_token(&self) -> Option<Token> {
@@ -300,24 +290,26 @@ mod tests {
         let open = || App::open(&config, dir.path(), Keychain::new("latchkey-test", "upgrade"), system_clock());
         let app = open().await.unwrap();
         let left: Vec<String> = sqlx::query_scalar("SELECT username FROM users WHERE username_skeleton IS NULL")
-            .fetch_all(&app.pool)
+            .fetch_all(&app.accounts().pool)
             .await
             .unwrap();
         assert_eq!(left, ["\u{430}dmin"], "the older look-alike keeps the skeleton");
-        app.pool.close().await;
+        app.accounts().pool.close().await;
         let app = open().await.unwrap();
 
         // Both old look-alikes still sign in by the name as typed, and can still leave.
-        let real = login::login(&app.pool, "Admin", PW, T0).await.unwrap();
+        let real = login::login(&app.accounts().pool, "Admin", PW, T0).await.unwrap();
         assert_eq!(real.profile.username, "admin");
-        let fake = login::login(&app.pool, "\u{430}dmin", PW, T0).await.unwrap();
+        let fake = login::login(&app.accounts().pool, "\u{430}dmin", PW, T0).await.unwrap();
         assert_eq!(fake.profile.username, "\u{430}dmin");
-        account::delete_account(&app.pool, &app.mailer, Some(&fake.token), PW, "\u{430}dmin", T0).await.unwrap();
+        account::delete_account(&app.accounts().pool, &app.accounts().mailer, Some(&fake.token), PW, "\u{430}dmin", T0)
+            .await
+            .unwrap();
 
         // A new look-alike of an old account is refused: all-Cyrillic "асе" beside "ace".
         let request =
             SignupRequest { username: "\u{430}\u{441}\u{435}", email: "new@example.com", password: PW, replaces: None };
-        let taken = signup::request_code(&app.pool, &app.mailer, request, T0).await;
+        let taken = signup::request_code(&app.accounts().pool, &app.accounts().mailer, request, T0).await;
         assert!(matches!(taken, Err(Error::UsernameTaken)), "{taken:?}");
     }
 }

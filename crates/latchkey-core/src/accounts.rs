@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::SqlitePool;
 
@@ -17,6 +18,11 @@ use crate::mail::Mailer;
 
 /// The clock, passed in so the rules can be tested at any moment.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The computer's clock, in whole seconds since the Unix epoch.
+pub fn system_clock() -> Clock {
+    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
+}
 
 /// Every action on an account. `token` is the caller's session, if it has one.
 pub trait Accounts: Send + Sync {
@@ -73,7 +79,7 @@ pub struct Local {
 }
 
 impl Local {
-    fn now(&self) -> Timestamp {
+    pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
 }

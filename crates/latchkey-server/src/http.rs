@@ -15,10 +15,11 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use latchkey_core::accounts::Accounts;
 use latchkey_core::api::{
     code_sent_detail, reply, reset_sent_detail, with_notice, Deleted, Empty, Reply, Request, SignedInProfile,
 };
-use latchkey_core::auth::account::{self, PasswordReplaced, ResetRequest};
+use latchkey_core::auth::account::{PasswordReplaced, ResetRequest};
 use latchkey_core::auth::secret::Token;
 use latchkey_core::auth::signup::{self, SignupCredentials, SignupRequest};
 use latchkey_core::auth::{self, NewSession, Profile, SESSION_TTL_SECS};
@@ -209,13 +210,13 @@ async fn signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
         password: r.text("password")?,
         replaces: r.optional_text("signup_id")?,
     };
-    let sent = signup::request_code(&s.pool, &s.mailer, req, s.now()).await?;
+    let sent = s.accounts.request_signup(req).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, false), sent))
 }
 
 async fn resend_signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = signup::resend_code(&s.pool, &s.mailer, r.text("signup_id")?, s.now()).await?;
+    let sent = s.accounts.resend_signup(r.text("signup_id")?).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, true), sent))
 }
 
@@ -228,14 +229,14 @@ async fn verification(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answ
         None => r.text("code")?,
     };
     let session = match r.optional_text("signup_id")? {
-        Some(id) => signup::verify(&s.pool, &s.mailer, id, code, s.now()).await?,
+        Some(id) => s.accounts.verify_signup(id, code).await?,
         None => {
             let credentials = SignupCredentials {
                 email: r.text("email")?,
                 username: r.text("username")?,
                 password: r.text("password")?,
             };
-            signup::verify_with_credentials(&s.pool, &s.mailer, credentials, code, s.now()).await?
+            signup::verify_with_credentials(&s.accounts.pool, &s.accounts.mailer, credentials, code, s.now()).await?
         }
     };
     let detail = format!("Welcome, {}! Your account is ready.", session.profile.username);
@@ -249,19 +250,19 @@ async fn login(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
         (Some(id), _) | (None, Some(id)) => id,
         (None, None) => r.text("email")?,
     };
-    let session = auth::login::login(&s.pool, identifier, r.text("password")?, s.now()).await?;
+    let session = s.accounts.login(identifier, r.text("password")?).await?;
     let detail = format!("Signed in as {}.", session.profile.username);
     signed_in(StatusCode::OK, detail, session)
 }
 
 async fn who_am_i(State(s): Shared, headers: HeaderMap) -> Answer {
-    let profile = auth::login::whoami(&s.pool, token(&headers).as_ref(), s.now()).await?;
+    let profile = s.accounts.whoami(token(&headers).as_ref()).await?;
     ok(StatusCode::OK, reply(format!("Signed in as {}.", profile.username), profile))
 }
 
 async fn logout(State(s): Shared, headers: HeaderMap) -> Answer {
     if let Some(token) = token(&headers) {
-        auth::login::logout(&s.pool, &token).await?;
+        s.accounts.logout(&token).await?;
     }
     Ok(with_cookie(ok(StatusCode::OK, reply("You have signed out.", Empty {}))?, cleared_cookie()))
 }
@@ -274,54 +275,51 @@ async fn check_password(headers: HeaderMap, body: Bytes) -> Answer {
 
 async fn request_reset(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = account::request_reset(&s.pool, &s.mailer, r.text("email")?, s.now()).await?;
+    let sent = s.accounts.request_reset(r.text("email")?).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, false), sent))
 }
 
 async fn resend_reset(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = account::resend_reset(&s.pool, &s.mailer, r.text("email")?, s.now()).await?;
+    let sent = s.accounts.resend_reset(r.text("email")?).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, true), sent))
 }
 
 async fn reset_password(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
-    let done = account::reset_password(&s.pool, &s.mailer, req, s.now()).await?;
+    let done = s.accounts.reset_password(req).await?;
     renewed(done, "Your password was reset and every other session was signed out. You are signed in.")
 }
 
 async fn change_password(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (current, new) = (r.text("current_password")?, r.text("new_password")?);
-    let done = account::change_password(&s.pool, &s.mailer, token(&headers).as_ref(), current, new, s.now()).await?;
+    let done = s.accounts.change_password(token(&headers).as_ref(), current, new).await?;
     renewed(done, "Your password was changed and every other session was signed out.")
 }
 
 async fn request_email_change(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (password, new_email) = (r.text("password")?, r.text("new_email")?);
-    let started =
-        account::request_email_change(&s.pool, &s.mailer, token(&headers).as_ref(), password, new_email, s.now())
-            .await?;
+    let started = s.accounts.request_email_change(token(&headers).as_ref(), password, new_email).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, false), started))
 }
 
 async fn resend_email_change(State(s): Shared, headers: HeaderMap) -> Answer {
-    let started = account::resend_email_change(&s.pool, &s.mailer, token(&headers).as_ref(), s.now()).await?;
+    let started = s.accounts.resend_email_change(token(&headers).as_ref()).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, true), started))
 }
 
 async fn verify_email_change(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
-    let changed =
-        account::verify_email_change(&s.pool, &s.mailer, token(&headers).as_ref(), r.text("code")?, s.now()).await?;
+    let changed = s.accounts.verify_email_change(token(&headers).as_ref(), r.text("code")?).await?;
     let done = format!("Your email address is now {}.", changed.profile.email);
     ok(StatusCode::OK, reply(with_notice(done, changed.notice_sent), changed))
 }
 
 async fn cancel_email_change(State(s): Shared, headers: HeaderMap) -> Answer {
-    let profile = account::cancel_email_change(&s.pool, token(&headers).as_ref(), s.now()).await?;
+    let profile = s.accounts.cancel_email_change(token(&headers).as_ref()).await?;
     let detail = "The email change was cancelled. Your address stays as it was.";
     ok(StatusCode::OK, reply(detail, SignedInProfile { profile }))
 }
@@ -329,8 +327,7 @@ async fn cancel_email_change(State(s): Shared, headers: HeaderMap) -> Answer {
 async fn delete_account(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (password, confirm) = (r.text("password")?, r.text("confirm")?);
-    let notice_sent =
-        account::delete_account(&s.pool, &s.mailer, token(&headers).as_ref(), password, confirm, s.now()).await?;
+    let notice_sent = s.accounts.delete_account(token(&headers).as_ref(), password, confirm).await?;
     let answer = ok(
         StatusCode::OK,
         reply(with_notice("Your account was deleted.".into(), notice_sent), Deleted { notice_sent }),
@@ -340,7 +337,7 @@ async fn delete_account(State(s): Shared, headers: HeaderMap, body: Bytes) -> An
 
 /// For load balancers and monitoring: 200 when the database answers, 503 when it does not.
 async fn healthz(State(s): Shared) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&s.pool).await {
+    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&s.accounts.pool).await {
         Ok(_) => (StatusCode::OK, Json(serde_json::json!({"success": true, "detail": "ok"}))).into_response(),
         Err(e) => {
             log::error!("health check: database: {e}");
@@ -384,7 +381,7 @@ async fn limit_and_log(
     let response = if path == "/healthz" || method == Method::OPTIONS {
         next.run(request).await
     } else {
-        match auth::rate::claim(&s.pool, &ip.to_string(), s.settings.ip_limit_per_minute, s.now()).await {
+        match auth::rate::claim(&s.accounts.pool, &ip.to_string(), s.settings.ip_limit_per_minute, s.now()).await {
             Ok(()) => next.run(request).await,
             Err(e) => Failure(e).into_response(),
         }

@@ -1,7 +1,7 @@
 //! Latchkey's accounts over HTTP: the original service's API (`/users/signup/`,
 //! `/users/verification/`, `/users/login/`, `/users/who_am_i/`) and the rest of an account's life
-//! under the same prefix, on the same domain code as the desktop app. Handlers are thin: parse the
-//! request, call one domain function, shape the reply with `latchkey_core::api`.
+//! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
+//! thin: parse the request, ask the accounts, shape the reply with `latchkey_core::api`.
 
 pub mod http;
 pub mod settings;
@@ -9,19 +9,18 @@ pub mod settings;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use latchkey_core::accounts::{system_clock, Local};
 use latchkey_core::auth::{self, Timestamp};
 use latchkey_core::mail::Mailer;
 use latchkey_core::store;
-use sqlx::SqlitePool;
 
 pub use settings::Settings;
 
-/// What every request needs: the database, the mailer and the rules' settings.
+/// What every request needs: the accounts (database, mailer, clock) and the service's settings.
 pub struct Service {
-    pub pool: SqlitePool,
-    pub mailer: Mailer,
+    pub accounts: Local,
     pub settings: Settings,
 }
 
@@ -33,11 +32,11 @@ impl Service {
             .await
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
-        Ok(Arc::new(Service { pool, mailer, settings }))
+        Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings }))
     }
 
     pub fn now(&self) -> Timestamp {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        self.accounts.now()
     }
 }
 
@@ -56,7 +55,7 @@ pub async fn serve(
             let mut every = tokio::time::interval(PURGE_EVERY);
             loop {
                 every.tick().await;
-                if let Err(e) = store::purge_expired(&service.pool, service.now()).await {
+                if let Err(e) = store::purge_expired(&service.accounts.pool, service.now()).await {
                     log::warn!("purging expired rows: {e}");
                 }
             }
@@ -65,6 +64,6 @@ pub async fn serve(
     let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     purger.abort();
-    service.pool.close().await;
+    service.accounts.pool.close().await;
     served
 }
