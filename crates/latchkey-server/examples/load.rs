@@ -300,10 +300,7 @@ fn codes_by_address(maildir: &Path) -> HashMap<String, String> {
         let to = latchkey_testkit::header(&text, "To").unwrap_or_default();
         let address = to.trim_start_matches(|c| c != '<').trim_matches(['<', '>']).to_string();
         let address = if address.is_empty() { to } else { address };
-        let code = text
-            .lines()
-            .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
-        if let Some(code) = code {
+        if let Some(code) = latchkey_testkit::code_of(&text) {
             codes.insert(address, code.to_string());
         }
     }

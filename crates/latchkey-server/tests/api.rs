@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey_testkit::{code_in, free_port, header, other_code, wait_for_port, Group, SmtpServer};
+use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer};
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -86,7 +86,7 @@ impl World {
             .post("/users/signup/", json!({"username": username, "email": email, "password": PASSWORD}), Auth::None)
             .await;
         assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
-        let code = code_in(&self.mail(email, "verification code"));
+        let code = code_in(&self.smtp.wait_for_mail(email, "verification code").await);
         let body = json!({"email": email, "otp": code, "username": username, "password": PASSWORD});
         let made = self.post("/users/verification/", body, Auth::None).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
@@ -98,22 +98,6 @@ impl World {
         let n = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
-    }
-
-    /// The newest delivered message to `to` whose subject contains `subject`, waiting for it.
-    fn mail(&self, to: &str, subject: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let found = self.smtp.messages().into_iter().rev().find(|m| {
-                header(m, "To").is_some_and(|t| t.contains(to))
-                    && header(m, "Subject").is_some_and(|s| s.contains(subject))
-            });
-            if let Some(message) = found {
-                return message;
-            }
-            assert!(std::time::Instant::now() < deadline, "no mail to {to} about {subject:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// Moves every recorded code mail an hour into the past, so the per-address mail limit (one a
@@ -350,7 +334,7 @@ async fn an_accounts_whole_life_over_http() {
     w.age_mail_sends().await;
     let asked = w.post("/users/password/reset/", json!({"email": "lin@example.org"}), Auth::None).await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
-    let code = code_in(&w.mail("lin@example.org", "password reset code"));
+    let code = code_in(&w.smtp.wait_for_mail("lin@example.org", "password reset code").await);
     let reset_password = "quiet harbour lantern 17";
     let reset = w
         .post(
@@ -373,7 +357,7 @@ async fn an_accounts_whole_life_over_http() {
         )
         .await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
-    let mail = w.mail("lin@example.net", "Confirm your new");
+    let mail = w.smtp.wait_for_mail("lin@example.net", "Confirm your new").await;
     let changed = w.post("/users/email/change/verify/", json!({"code": code_in(&mail)}), Auth::Bearer(&token)).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.body["email"], "lin@example.net");

@@ -7,37 +7,19 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use latchkey_core::accounts::{Accounts, Local};
+use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::config::{Security, ServerUrl, SmtpSettings};
 use latchkey_core::error::Error;
 use latchkey_core::mail::Mailer;
 use latchkey_core::remote::Remote;
-use latchkey_testkit::{code_in, free_port, header, other_code, wait_for_port, Group, SmtpServer};
+use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHANGED: &str = "violet umbrella marathon 42";
 const RESET: &str = "quiet harbour lantern 17";
-
-/// The newest message to `to` whose subject contains `subject`. Waits on the runtime, so mail the
-/// service sends in the background gets sent meanwhile.
-async fn mail(smtp: &SmtpServer, to: &str, subject: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let found = smtp.messages().into_iter().rev().find(|m| {
-            header(m, "To").is_some_and(|t| t.contains(to)) && header(m, "Subject").is_some_and(|s| s.contains(subject))
-        });
-        if let Some(message) = found {
-            return message;
-        }
-        assert!(std::time::Instant::now() < deadline, "no mail to {to} about {subject:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Lets the per-address mail limit (one code a minute) pass the next code at once.
 async fn age_mail_sends(db: &Path) {
@@ -55,7 +37,7 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
     let sent = accounts.request_signup(request).await.unwrap();
     assert_eq!((sent.email.as_str(), sent.expires_at - sent.resend_at), ("ann@example.org", 540));
     let id = sent.signup_id().to_string();
-    let code = code_in(&mail(smtp, "ann@example.org", "verification code").await);
+    let code = code_in(&smtp.wait_for_mail("ann@example.org", "verification code").await);
     assert!(matches!(accounts.resend_signup(&id).await, Err(Error::ResendTooSoon { .. })));
     let wrong = accounts.verify_signup(&id, &other_code(&code)).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
@@ -91,7 +73,7 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
     // Forgotten password.
     age_mail_sends(db).await;
     accounts.request_reset("ann@example.org").await.unwrap();
-    let code = code_in(&mail(smtp, "ann@example.org", "password reset code").await);
+    let code = code_in(&smtp.wait_for_mail("ann@example.org", "password reset code").await);
     let wrong = ResetRequest { email: "ann@example.org", code: &other_code(&code), password: RESET };
     assert!(matches!(accounts.reset_password(wrong).await, Err(Error::InvalidCode { attempts_left: 4 })));
     let right = ResetRequest { email: "ann@example.org", code: &code, password: RESET };
@@ -106,7 +88,7 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
     assert_eq!(profile.pending_email, None);
     age_mail_sends(db).await;
     accounts.request_email_change(Some(&token), RESET, "ann@example.net").await.unwrap();
-    let code = code_in(&mail(smtp, "ann@example.net", "Confirm your new").await);
+    let code = code_in(&smtp.wait_for_mail("ann@example.net", "Confirm your new").await);
     let wrong = accounts.verify_email_change(Some(&token), &other_code(&code)).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
     let changed = accounts.verify_email_change(Some(&token), &code).await.unwrap();
@@ -119,10 +101,6 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
     assert!(matches!(accounts.login("ann", RESET).await, Err(Error::InvalidCredentials)));
     assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
     accounts.logout(&token).await.unwrap();
-}
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[tokio::test]
@@ -139,7 +117,7 @@ async fn the_contract_holds_on_this_computers_database() {
         security: Security::None,
     };
     let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
-    let local = Local { pool, mailer, clock: Arc::new(now) };
+    let local = Local { pool, mailer, clock: system_clock() };
     suite(&local, &smtp, &db).await;
 }
 

@@ -136,11 +136,33 @@ impl SmtpServer {
 
 /// The code in a delivered message: the plain-text line that is four spaces and six digits.
 pub fn code_in(message: &str) -> String {
+    code_of(message).unwrap_or_else(|| panic!("no code in message:\n{message}")).to_string()
+}
+
+/// The code in a message, if it has one.
+pub fn code_of(message: &str) -> Option<&str> {
     message
         .lines()
         .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())))
-        .unwrap_or_else(|| panic!("no code in message:\n{message}"))
-        .to_string()
+}
+
+impl SmtpServer {
+    /// The newest delivered message to `to` whose subject contains `subject`, waiting for it on
+    /// the test's runtime (so mail sent in the background on that runtime gets sent meanwhile).
+    pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = self.messages().into_iter().rev().find(|m| {
+                header(m, "To").is_some_and(|t| t.contains(to))
+                    && header(m, "Subject").is_some_and(|s| s.contains(subject))
+            });
+            if let Some(message) = found {
+                return message;
+            }
+            assert!(Instant::now() < deadline, "no mail to {to} about {subject:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Another six-digit code than `code`: a wrong one.
