@@ -3,25 +3,140 @@
 
 use std::path::{Path, PathBuf};
 
+use futures_util::future::Either;
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, Local};
+use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::login::Startup;
 use crate::auth::secret::Token;
-use crate::auth::Timestamp;
+use crate::auth::signup::{CodeSent, SignupRequest};
+use crate::auth::{NewSession, Profile};
 use crate::config::Config;
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
+use crate::remote::Remote;
 use crate::{auth, files, store};
 
 pub use crate::accounts::{system_clock, Clock};
 
 pub struct App {
-    /// The pool, the mailer and the clock, as every command uses them.
-    accounts: Local,
+    /// This data folder's accounts (the pool, the mailer and the clock), or a server's.
+    accounts: Backend,
     keychain: Keychain,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
+}
+
+/// The accounts of this data folder's database, or of the server `LATCHKEY_SERVER_URL` names.
+pub enum Backend {
+    Local(Local),
+    Remote(Remote),
+}
+
+/// The same question of whichever backend this is: either one's own future, with no wrapper of
+/// ours to compile (the installer's size has a budget).
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Backend::Local(a) => Either::Left(a.$method($($arg),*)),
+            Backend::Remote(a) => Either::Right(a.$method($($arg),*)),
+        }
+    };
+}
+
+impl Accounts for Backend {
+    fn startup<F: std::future::Future<Output = Option<Token>> + Send>(
+        &self,
+        remembered: impl FnOnce() -> F + Send,
+    ) -> impl std::future::Future<Output = crate::Result<Startup>> + Send {
+        dispatch!(self.startup(remembered))
+    }
+    fn request_signup(
+        &self,
+        req: SignupRequest<'_>,
+    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.request_signup(req))
+    }
+    fn resend_signup(&self, signup_id: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.resend_signup(signup_id))
+    }
+    fn verify_signup(
+        &self,
+        signup_id: &str,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
+        dispatch!(self.verify_signup(signup_id, code))
+    }
+    fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
+        dispatch!(self.login(identifier, password))
+    }
+    fn whoami(&self, token: Option<&Token>) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
+        dispatch!(self.whoami(token))
+    }
+    fn logout(&self, token: &Token) -> impl std::future::Future<Output = crate::Result<()>> + Send {
+        dispatch!(self.logout(token))
+    }
+    fn request_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.request_reset(email))
+    }
+    fn resend_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.resend_reset(email))
+    }
+    fn reset_password(
+        &self,
+        req: ResetRequest<'_>,
+    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
+        dispatch!(self.reset_password(req))
+    }
+    fn change_password(
+        &self,
+        token: Option<&Token>,
+        current: &str,
+        new: &str,
+    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
+        dispatch!(self.change_password(token, current, new))
+    }
+    fn request_email_change(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        new_email: &str,
+    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
+        dispatch!(self.request_email_change(token, password, new_email))
+    }
+    fn resend_email_change(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<EmailChangeStarted>> + Send {
+        dispatch!(self.resend_email_change(token))
+    }
+    fn verify_email_change(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<EmailChanged>> + Send {
+        dispatch!(self.verify_email_change(token, code))
+    }
+    fn cancel_email_change(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
+        dispatch!(self.cancel_email_change(token))
+    }
+    fn delete_account(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        confirm: &str,
+    ) -> impl std::future::Future<Output = crate::Result<bool>> + Send {
+        dispatch!(self.delete_account(token, password, confirm))
+    }
 }
 
 /// Why Latchkey could not start, in words that say what to do.
@@ -115,29 +230,29 @@ impl App {
         let install_id =
             store::meta::install_id(&pool).await.map_err(|e| StartupError::from_sqlx(data_dir, &db_path, &e))?;
         let keychain = keychain.scoped(&install_id);
-        let mailer = match &config.smtp {
-            Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
-            None => Mailer::outbox(&outbox, &config.mail_from),
-        }
-        .map_err(StartupError::Settings)?;
-        // Expired rows are purged by the first screen's `startup` call, after the window shows.
-        // The client of a latchkey-server is built (latchkey_core::remote) but not linked into the
-        // desktop app yet: it would take the installer over its size budget.
-        if let Some(url) = &config.server {
-            return Err(StartupError::Settings(format!(
-                "LATCHKEY_SERVER_URL is set ({url}), but this version of Latchkey keeps accounts on this computer only; unset it"
-            )));
-        }
-        Ok(App { accounts: Local { pool, mailer, clock }, keychain, session: Mutex::new(None) })
+        // With a server, this data folder's database only names the keychain entry, and the
+        // server sends the mail.
+        let accounts = match &config.server {
+            Some(url) => {
+                log::info!("accounts on {url}");
+                Backend::Remote(Remote::new(url.clone()).map_err(StartupError::Settings)?)
+            }
+            None => {
+                let mailer = match &config.smtp {
+                    Some(smtp) => Mailer::smtp(smtp, &config.mail_from),
+                    None => Mailer::outbox(&outbox, &config.mail_from),
+                }
+                .map_err(StartupError::Settings)?;
+                // Expired rows are purged by the first screen's `startup` call, after the window shows.
+                Backend::Local(Local { pool, mailer, clock })
+            }
+        };
+        Ok(App { accounts, keychain, session: Mutex::new(None) })
     }
 
     /// Where the accounts are: what every command asks.
-    pub fn accounts(&self) -> &Local {
+    pub fn accounts(&self) -> &Backend {
         &self.accounts
-    }
-
-    pub fn now(&self) -> Timestamp {
-        (self.accounts.clock)()
     }
 
     pub async fn current_token(&self) -> Option<Token> {
@@ -289,27 +404,27 @@ mod tests {
         let config = Config::from_lookup(|_| None).unwrap();
         let open = || App::open(&config, dir.path(), Keychain::new("latchkey-test", "upgrade"), system_clock());
         let app = open().await.unwrap();
+        let Backend::Local(local) = app.accounts() else { panic!("local accounts") };
         let left: Vec<String> = sqlx::query_scalar("SELECT username FROM users WHERE username_skeleton IS NULL")
-            .fetch_all(&app.accounts().pool)
+            .fetch_all(&local.pool)
             .await
             .unwrap();
         assert_eq!(left, ["\u{430}dmin"], "the older look-alike keeps the skeleton");
-        app.accounts().pool.close().await;
+        local.pool.close().await;
         let app = open().await.unwrap();
+        let Backend::Local(local) = app.accounts() else { panic!("local accounts") };
 
         // Both old look-alikes still sign in by the name as typed, and can still leave.
-        let real = login::login(&app.accounts().pool, "Admin", PW, T0).await.unwrap();
+        let real = login::login(&local.pool, "Admin", PW, T0).await.unwrap();
         assert_eq!(real.profile.username, "admin");
-        let fake = login::login(&app.accounts().pool, "\u{430}dmin", PW, T0).await.unwrap();
+        let fake = login::login(&local.pool, "\u{430}dmin", PW, T0).await.unwrap();
         assert_eq!(fake.profile.username, "\u{430}dmin");
-        account::delete_account(&app.accounts().pool, &app.accounts().mailer, Some(&fake.token), PW, "\u{430}dmin", T0)
-            .await
-            .unwrap();
+        account::delete_account(&local.pool, &local.mailer, Some(&fake.token), PW, "\u{430}dmin", T0).await.unwrap();
 
         // A new look-alike of an old account is refused: all-Cyrillic "асе" beside "ace".
         let request =
             SignupRequest { username: "\u{430}\u{441}\u{435}", email: "new@example.com", password: PW, replaces: None };
-        let taken = signup::request_code(&app.accounts().pool, &app.accounts().mailer, request, T0).await;
+        let taken = signup::request_code(&local.pool, &local.mailer, request, T0).await;
         assert!(matches!(taken, Err(Error::UsernameTaken)), "{taken:?}");
     }
 }

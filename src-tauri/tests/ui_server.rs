@@ -1,0 +1,126 @@
+//! Two desktop windows, each with its own data folder and keychain entry, as clients of one
+//! running `latchkey-server` (`LATCHKEY_SERVER_URL`): an account made in one signs in on the
+//! other, and a password change in one signs the other out at its next action. Real windows
+//! (tauri-driver), real HTTP, real mail, the real keychain.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::fixture::{Fixture, PASSWORD};
+use common::free_port;
+use common::ui::{Driver, Window};
+use latchkey_lib::config::Config;
+use sqlx::SqlitePool;
+
+const NEW_PASSWORD: &str = "violet umbrella marathon 42";
+
+/// The service, in this test's process: its own SQLite file, the fixture's mail server.
+async fn start_server(smtp_port: u16, db: &std::path::Path) -> String {
+    let port = free_port();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("LATCHKEY_LISTEN", format!("127.0.0.1:{port}")),
+        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ("SMTP_HOST", "127.0.0.1".to_string()),
+        ("SMTP_PORT", smtp_port.to_string()),
+        ("SMTP_SECURITY", "none".to_string()),
+    ]);
+    let lookup = |key: &str| env.get(key).cloned();
+    let settings = latchkey_server::Settings::from_parts(lookup, Config::from_lookup(lookup).unwrap()).unwrap();
+    let service = latchkey_server::Service::open(settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(latchkey_server::serve(listener, service, std::future::pending()));
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn users_in(db: &std::path::Path) -> i64 {
+    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let n = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_on_two_desktops_through_the_server() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server_db = server_dir.path().join("server.db");
+    // The fixture's mail server serves the service; the windows send no mail themselves.
+    let smtp = latchkey_testkit::SmtpServer::start();
+    let url = start_server(smtp.port, &server_db).await;
+    let first = Fixture::with_env(&[("LATCHKEY_SERVER_URL", url.clone())]);
+    let second_data = tempfile::tempdir().unwrap();
+    let second_driver = Driver::start(&[
+        ("LATCHKEY_DATA_DIR", second_data.path().display().to_string()),
+        ("LATCHKEY_SERVER_URL", url.clone()),
+    ]);
+
+    // First desktop: a new account. With a server, the first screen is sign-in.
+    let a = first.launch().await;
+    a.wait_screen("login-screen").await;
+    a.click("to-signup").await;
+    a.wait_screen("signup-screen").await;
+    a.fill_signup("nat", "nat@example.com", PASSWORD).await;
+    a.click("signup-submit").await;
+    a.wait_screen("verify-screen").await;
+    let code = common::code_in(&smtp.wait_for_message(1));
+    a.fill("verify-code", &code).await;
+    a.click("verify-submit").await;
+    a.wait_screen("profile-screen").await;
+    assert_eq!(users_in(&server_db).await, 1);
+    assert_eq!(first.count("users").await, 0, "the account lives on the server, not in the data folder");
+
+    // Second desktop: its own data folder and keychain entry, the same account.
+    let b = Window(second_driver.launch().await);
+    b.wait_screen("login-screen").await;
+    b.login("nat@example.com", PASSWORD).await;
+    b.wait_screen("profile-screen").await;
+    assert!(b.text("profile-screen").await.contains("nat@example.com"));
+
+    // A new password on the first desktop ends the second's session...
+    a.click("to-change-password").await;
+    a.wait_screen("password-screen").await;
+    a.fill("password-current", PASSWORD).await;
+    a.fill("password-new", NEW_PASSWORD).await;
+    a.click("password-submit").await;
+    a.wait_screen("profile-screen").await;
+
+    // ...at its next action, which leads to sign-in with the reason.
+    b.click("to-change-password").await;
+    b.wait_screen("password-screen").await;
+    b.fill("password-current", PASSWORD).await;
+    b.fill("password-new", "quiet harbour lantern 17").await;
+    b.click("password-submit").await;
+    b.wait_screen("login-screen").await;
+    let detail = b.wait_message("not_authenticated").await;
+    assert!(detail.contains("signed out"), "{detail}");
+    b.login("nat", NEW_PASSWORD).await;
+    b.wait_screen("profile-screen").await;
+    b.screenshot("server-second-desktop").await;
+
+    // A restart of the first desktop is still signed in (the token in its keychain entry).
+    a.close().await;
+    let a = first.launch().await;
+    a.wait_screen("profile-screen").await;
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_says_so_and_keeps_what_was_typed() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let f = Fixture::with_env(&[("LATCHKEY_SERVER_URL", closed)]);
+    let w = f.launch().await;
+    w.wait_screen("login-screen").await;
+    w.fill("login-username", "nat").await;
+    w.fill("login-password", PASSWORD).await;
+    w.click("login-submit").await;
+    let detail = w.wait_message("server_unreachable").await;
+    assert!(detail.contains("cannot reach its server") && detail.contains("still here"), "{detail}");
+    assert_eq!(w.el("login-username").await.prop("value").await.unwrap().as_deref(), Some("nat"));
+    assert_eq!(w.el("login-password").await.prop("value").await.unwrap().as_deref(), Some(PASSWORD));
+    w.axe("server unreachable").await;
+    w.screenshot("server-unreachable").await;
+    w.close().await;
+}
