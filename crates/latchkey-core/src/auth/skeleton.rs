@@ -1,15 +1,21 @@
 //! UTS #39 skeletons: names that look alike have the same one. The unicode-security crate's
 //! `skeleton`, with its table kept as text (`confusables.txt`, written by
-//! `scripts/make-confusables.py` from that crate's table) and searched in place: the crate's table
-//! of 6,712 slices added 0.35 MB to the binary, 60 kB to the `.deb`, which its size budget does
-//! not have room for. The table keeps only characters a username's key can hold (the mathematical
-//! alphabets, for one, are folded to ASCII by NFKC before they get here), and a test holds the two
-//! equal for every character a username can hold.
+//! `scripts/make-confusables.py` from that crate's table) and encoded at build time (build.rs)
+//! into two compact streams searched in place: the crate's table of 6,712 slices added 0.35 MB
+//! to the binary, 60 kB to the `.deb`, which its size budget does not have room for. The table
+//! keeps only characters a username's key can hold (the mathematical alphabets, for one, are
+//! folded to ASCII by NFKC before they get here), and a test holds the two equal for every
+//! character a username can hold.
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Lines of `SSSSS TTTT TTTT…`: a character and its prototype, in hex, sorted by the character.
-const CONFUSABLES: &str = include_str!("confusables.txt");
+/// The characters that have a prototype, ascending: LEB128 varints, each the distance from the
+/// previous character, or from 0 at the start of a block.
+const CHARS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/confusable-chars.bin"));
+/// Their prototypes, in the same order, one per line.
+const PROTOTYPES: &str = include_str!(concat!(env!("OUT_DIR"), "/confusable-prototypes.txt"));
+// `INDEX`: each block's first character and where the block starts in CHARS and PROTOTYPES.
+include!(concat!(env!("OUT_DIR"), "/confusables-index.rs"));
 
 /// Characters that are skipped (UTS #39 drops Default_Ignorable_Code_Point before mapping).
 const DEFAULT_IGNORABLE: [(u32, u32); 27] = [
@@ -46,7 +52,7 @@ pub fn skeleton(s: &str) -> String {
     let mut mapped = String::with_capacity(s.len());
     for c in s.nfd().filter(|c| !ignorable(*c)) {
         match prototype(c) {
-            Some(prototype) => mapped.extend(prototype),
+            Some(prototype) => mapped.push_str(prototype),
             None => mapped.push(c),
         }
     }
@@ -58,27 +64,32 @@ fn ignorable(c: char) -> bool {
     DEFAULT_IGNORABLE.iter().any(|(from, to)| (*from..=*to).contains(&c))
 }
 
-/// The prototype `c` is confusable with, if it has one.
-fn prototype(c: char) -> Option<impl Iterator<Item = char>> {
-    let key = format!("{:05X}", u32::from(c));
-    let bytes = CONFUSABLES.as_bytes();
-    // As in common_passwords: `lo` and `hi` are line starts (or the end).
-    let (mut lo, mut hi) = (0, bytes.len());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let start = bytes[lo..mid].iter().rposition(|&b| b == b'\n').map_or(lo, |i| lo + i + 1);
-        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| start + i);
-        let line = &CONFUSABLES[start..end];
-        match line.get(..5).unwrap_or(line).cmp(key.as_str()) {
-            std::cmp::Ordering::Equal => {
-                let targets = line.get(6..).unwrap_or("");
-                return Some(
-                    targets.split(' ').filter_map(|t| u32::from_str_radix(t, 16).ok()).filter_map(char::from_u32),
-                );
+/// The prototype `c` is confusable with, if it has one: the block that can hold `c`, read from
+/// its start.
+fn prototype(c: char) -> Option<&'static str> {
+    let c = u32::from(c);
+    let block = INDEX.partition_point(|&(first, _, _)| first <= c).checked_sub(1)?;
+    let (_, at, prototype_at) = INDEX.get(block)?;
+    let (mut at, mut prototype_at) = (usize::from(*at), usize::from(*prototype_at));
+    let end = INDEX.get(block + 1).map_or(CHARS.len(), |&(_, next, _)| usize::from(next));
+    let mut key = 0;
+    while at < end {
+        let (mut delta, mut shift) = (0, 0);
+        loop {
+            let byte = *CHARS.get(at)?;
+            at += 1;
+            delta |= u32::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte < 0x80 {
+                break;
             }
-            std::cmp::Ordering::Less => lo = end + 1,
-            std::cmp::Ordering::Greater => hi = start,
         }
+        key += delta;
+        let line_end = prototype_at + PROTOTYPES.get(prototype_at..)?.find('\n')?;
+        if key >= c {
+            return if key == c { PROTOTYPES.get(prototype_at..line_end) } else { None };
+        }
+        prototype_at = line_end + 1;
     }
     None
 }
@@ -111,9 +122,31 @@ mod tests {
 
     #[test]
     fn the_table_is_sorted_and_well_formed() {
-        let lines: Vec<&str> = CONFUSABLES.lines().collect();
+        let lines: Vec<&str> = include_str!("confusables.txt").lines().collect();
         assert!(lines.len() > 2_000);
         assert!(lines.windows(2).all(|w| w[0][..5] < w[1][..5]));
         assert!(lines.iter().all(|l| l.len() > 6 && l.as_bytes()[5] == b' '));
+    }
+
+    #[test]
+    fn every_line_of_the_table_is_found_as_written_and_nothing_between() {
+        let hex = |h: &str| char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap();
+        let mut previous = None;
+        for line in include_str!("confusables.txt").lines() {
+            let mut fields = line.split(' ');
+            let c = hex(fields.next().unwrap());
+            let written: String = fields.map(hex).collect();
+            assert_eq!(prototype(c), Some(written.as_str()), "{line}");
+            // The characters just before and after one in the table have no entry of their own
+            // unless the table lists them.
+            if let Some(before) = char::from_u32(u32::from(c) - 1).filter(|b| Some(*b) != previous) {
+                assert_eq!(prototype(before), None, "before {line}");
+            }
+            previous = Some(c);
+        }
+        let last = previous.unwrap();
+        assert_eq!(prototype(char::from_u32(u32::from(last) + 1).unwrap()), None);
+        assert_eq!(prototype('\0'), None);
+        assert_eq!(prototype(char::MAX), None);
     }
 }
