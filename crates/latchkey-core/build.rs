@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const BLOCK: usize = 32;
+const BLOCK: usize = 64;
 const CONFUSABLE_BLOCK: usize = 32;
 
 fn main() {

@@ -3,7 +3,7 @@
 //! frequency-ranked list of the zxcvbn project.
 //!
 //! Kept front-coded (see build.rs): each word as the length it shares with the previous word
-//! and the rest, a full word every 32 (the blocks). A lookup binary-searches the blocks by their
+//! and the rest, a full word every 64 (the blocks). A lookup binary-searches the blocks by their
 //! first word, then reads one block. No table of 20,000 string pointers (half a megabyte of
 //! binary), and 30% less installer than the plain text.
 
