@@ -17,6 +17,8 @@ APT_PACKAGES=(
   gnome-keyring dbus-x11 libsecret-tools
   # Mail tests: a real SMTP server process
   python3-aiosmtpd
+  # The HTTP service's tests and bench: a real PostgreSQL server (a private cluster per run)
+  postgresql
   # make bench: the reference argon2 implementation the round trips are compared with
   libargon2-1
 )

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command with the real services the tests need, all private to this run:
 #   - a D-Bus session bus with gnome-keyring's Secret Service, unlocked (so a default collection exists),
-#   - an Xvfb display for the WebKitGTK windows driven by tauri-driver.
+#   - an Xvfb display for the WebKitGTK windows driven by tauri-driver,
+#   - a PostgreSQL server for the HTTP service (scripts/with-postgres.sh): its URL in
+#     LATCHKEY_TEST_POSTGRES, each test makes its own database in it.
 # Everything started here ends with the command.
 set -euo pipefail
 
@@ -37,4 +39,4 @@ if [ -z "${DISPLAY:-}" ]; then
   done
 fi
 
-"$@"
+"$(dirname "$0")/with-postgres.sh" --throwaway "$@"

@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::SqlitePool;
 
+use crate::store::Store;
+
 use crate::auth::account::{self, EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
@@ -70,21 +72,22 @@ pub trait Accounts: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// The accounts in a database on this computer: the domain functions over the pool and mailer.
-/// Each method hands back the domain function's own future (no wrapper to compile).
-pub struct Local {
-    pub pool: SqlitePool,
+/// The accounts in a database this process opens itself (SQLite on this computer, or the
+/// service's PostgreSQL): the domain functions over the store and mailer. Each method hands back
+/// the domain function's own future (no wrapper to compile).
+pub struct Local<S = SqlitePool> {
+    pub pool: S,
     pub mailer: Mailer,
     pub clock: Clock,
 }
 
-impl Local {
+impl<S> Local<S> {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
 }
 
-impl Accounts for Local {
+impl<S: Store> Accounts for Local<S> {
     fn startup<F: Future<Output = Option<Token>> + Send>(
         &self,
         remembered: impl FnOnce() -> F + Send,

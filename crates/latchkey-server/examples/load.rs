@@ -1,22 +1,24 @@
 //! `make bench-server`: the service under load, measured from outside over real HTTP.
 //!
-//! Seeds a database with N accounts in bulk (not through the API), starts two `latchkey-server`
-//! processes on it, and reports login throughput against the argon2 limit, who-am-i latency,
+//! Seeds a database with N accounts in bulk (not through the API): a database of its own on the
+//! PostgreSQL server `LATCHKEY_TEST_POSTGRES` names, or a SQLite file when that is unset. Starts
+//! two `latchkey-server` processes on it, and reports login throughput against the argon2 limit, who-am-i latency,
 //! sign-up and verification throughput with mail to a loopback SMTP server, and each process's
 //! peak memory under 200 concurrent clients. Run by scripts/bench-server.sh, which builds the
-//! release binaries and starts the mail server.
+//! release binaries and starts the mail server and PostgreSQL.
 //!
 //! Usage: load <server binary> <smtp port> <maildir> <accounts> [--json FILE]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken setup
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latchkey_testkit::TestDatabase;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -57,8 +59,8 @@ fn print_table(f: &Value) -> bool {
     };
     let limit = n("argon2_limit_per_s");
     println!(
-        "{} accounts (seeded in {:.0} s), two server processes on one SQLite file, {} cores; bare argon2id verify {:.1} ms, so at most {:.1} verifies/s",
-        f["accounts"], n("seed_seconds"), f["cores"], n("bare_verify_ms"), limit
+        "{} accounts (seeded in {:.0} s), two server processes on one {}, {} cores; bare argon2id verify {:.1} ms, so at most {:.1} verifies/s",
+        f["accounts"], n("seed_seconds"), f["database"].as_str().unwrap_or("?"), f["cores"], n("bare_verify_ms"), limit
     );
     println!("{:<46} {:>20} {:>22} {:>6}", "figure", "target", "measured", "");
     row(
@@ -126,7 +128,7 @@ impl Drop for Servers {
     }
 }
 
-fn start_servers(binary: &Path, db: &Path, smtp_port: &str) -> Servers {
+fn start_servers(binary: &Path, db: &TestDatabase, smtp_port: &str) -> Servers {
     let mut urls = vec![];
     let mut children = vec![];
     for _ in 0..2 {
@@ -134,7 +136,7 @@ fn start_servers(binary: &Path, db: &Path, smtp_port: &str) -> Servers {
         let child = Command::new(binary)
             .env_clear()
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", db.url())
             .env("SMTP_HOST", "127.0.0.1")
             .env("SMTP_PORT", smtp_port)
             .env("SMTP_SECURITY", "none")
@@ -152,30 +154,74 @@ fn start_servers(binary: &Path, db: &Path, smtp_port: &str) -> Servers {
     Servers { urls, children }
 }
 
-/// N accounts named bench<i>, all with the same password hash, in one transaction.
-async fn seed(db: &Path, accounts: usize) {
-    let pool = latchkey_core::store::open(db).await.unwrap();
-    let hash = latchkey_core::auth::secret::hash(PASSWORD).unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    const ROWS: usize = 1000;
-    for start in (0..accounts).step_by(ROWS) {
-        let end = (start + ROWS).min(accounts);
-        let mut sql = String::from(
-            "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined) VALUES ",
-        );
-        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, 0)"; end - start].join(", "));
-        let mut query = sqlx::query(&sql);
-        for i in start..end {
-            let name = format!("bench{i}");
-            let email = format!("bench{i}@example.org");
-            let skeleton = latchkey_core::auth::validate::username_skeleton(&name);
-            query =
-                query.bind(name.clone()).bind(name).bind(skeleton).bind(email.clone()).bind(email).bind(hash.clone());
-        }
-        query.execute(&mut *tx).await.unwrap();
+/// A fresh database: PostgreSQL when the bench runs beside one, else a SQLite file.
+async fn database() -> TestDatabase {
+    match std::env::var_os(latchkey_testkit::POSTGRES_ENV) {
+        Some(_) => TestDatabase::postgres().await,
+        None => TestDatabase::sqlite(),
     }
-    tx.commit().await.unwrap();
-    pool.close().await;
+}
+
+/// N accounts named bench<i>, all with the same password hash, in one transaction; skeletons
+/// computed as sign-up computes them.
+async fn seed(db: &TestDatabase, accounts: usize) {
+    let hash = latchkey_core::auth::secret::hash(PASSWORD).unwrap();
+    let rows = |start: usize, end: usize| -> (Vec<String>, Vec<String>, Vec<String>) {
+        let names: Vec<String> = (start..end).map(|i| format!("bench{i}")).collect();
+        let skeletons = names.iter().map(|n| latchkey_core::auth::validate::username_skeleton(n)).collect();
+        let emails = names.iter().map(|n| format!("{n}@example.org")).collect();
+        (names, skeletons, emails)
+    };
+    match db {
+        TestDatabase::Sqlite { path, .. } => {
+            let pool = latchkey_core::store::open(path).await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            const ROWS: usize = 1000;
+            for start in (0..accounts).step_by(ROWS) {
+                let (names, skeletons, emails) = rows(start, (start + ROWS).min(accounts));
+                let mut sql = String::from(
+                    "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined) VALUES ",
+                );
+                sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, 0)"; names.len()].join(", "));
+                let mut query = sqlx::query(&sql);
+                for ((name, skeleton), email) in names.into_iter().zip(skeletons).zip(emails) {
+                    query = query
+                        .bind(name.clone())
+                        .bind(name)
+                        .bind(skeleton)
+                        .bind(email.clone())
+                        .bind(email)
+                        .bind(hash.clone());
+                }
+                query.execute(&mut *tx).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            pool.close().await;
+        }
+        TestDatabase::Postgres { url } => {
+            let pool = latchkey_core::store::postgres::open(url).await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            const ROWS: usize = 20_000;
+            for start in (0..accounts).step_by(ROWS) {
+                let (names, skeletons, emails) = rows(start, (start + ROWS).min(accounts));
+                sqlx::query(
+                    "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined)
+                     SELECT n, n, s, e, e, $4, 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS t (n, s, e)",
+                )
+                .bind(&names)
+                .bind(&skeletons)
+                .bind(&emails)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+            // Fresh statistics, as a database that grew to this size would have.
+            sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
 }
 
 /// One bare argon2id verify with the service's parameters, median of 21, in this process.
@@ -309,8 +355,7 @@ fn codes_by_address(maildir: &Path) -> HashMap<String, String> {
 
 /// Who-am-i latency on a database of `accounts` accounts.
 async fn whoami_only(binary: &Path, smtp_port: &str, accounts: usize) -> (f64, f64) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("small.db");
+    let db = database().await;
     seed(&db, accounts).await;
     let servers = start_servers(binary, &db, smtp_port);
     let http = reqwest::Client::new();
@@ -322,8 +367,7 @@ async fn whoami_only(binary: &Path, smtp_port: &str, accounts: usize) -> (f64, f
 
 async fn run(binary: &Path, smtp_port: &str, maildir: &Path, accounts: usize) -> Value {
     let (small_p50, small_p99) = whoami_only(binary, smtp_port, 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db: PathBuf = dir.path().join("bench.db");
+    let db = database().await;
     let seeding = Instant::now();
     seed(&db, accounts).await;
     let seed_secs = seeding.elapsed().as_secs_f64();
@@ -411,6 +455,7 @@ async fn run(binary: &Path, smtp_port: &str, maildir: &Path, accounts: usize) ->
 
     json!({
         "accounts": accounts,
+        "database": if db.is_postgres() { "PostgreSQL database" } else { "SQLite file" },
         "seed_seconds": seed_secs,
         "cores": cores,
         "bare_verify_ms": bare.as_secs_f64() * 1000.0,

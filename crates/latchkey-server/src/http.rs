@@ -24,6 +24,7 @@ use latchkey_core::auth::secret::Token;
 use latchkey_core::auth::signup::{self, SignupCredentials, SignupRequest};
 use latchkey_core::auth::{self, NewSession, Profile, SESSION_TTL_SECS};
 use latchkey_core::error::{Error, Result};
+use latchkey_core::store::Store;
 
 use crate::Service;
 
@@ -34,29 +35,29 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// The longest token we issue is 43 characters; a longer one is not worth a database lookup.
 const TOKEN_MAX: usize = 128;
 
-type Shared = State<Arc<Service>>;
+type Shared<S> = State<Arc<Service<S>>>;
 
-pub fn router(service: Arc<Service>) -> Router {
+pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
     Router::new()
-        .route("/users/signup/", post(signup))
-        .route("/users/signup/resend/", post(resend_signup))
-        .route("/users/verification/", post(verification))
-        .route("/users/login/", post(login))
-        .route("/users/who_am_i/", get(who_am_i))
-        .route("/users/logout/", post(logout))
+        .route("/users/signup/", post(signup::<S>))
+        .route("/users/signup/resend/", post(resend_signup::<S>))
+        .route("/users/verification/", post(verification::<S>))
+        .route("/users/login/", post(login::<S>))
+        .route("/users/who_am_i/", get(who_am_i::<S>))
+        .route("/users/logout/", post(logout::<S>))
         .route("/users/password/check/", post(check_password))
-        .route("/users/password/reset/", post(request_reset))
-        .route("/users/password/reset/resend/", post(resend_reset))
-        .route("/users/password/reset/confirm/", post(reset_password))
-        .route("/users/password/change/", post(change_password))
-        .route("/users/email/change/", post(request_email_change))
-        .route("/users/email/change/resend/", post(resend_email_change))
-        .route("/users/email/change/verify/", post(verify_email_change))
-        .route("/users/email/change/cancel/", post(cancel_email_change))
-        .route("/users/delete/", post(delete_account))
-        .route("/healthz", get(healthz))
+        .route("/users/password/reset/", post(request_reset::<S>))
+        .route("/users/password/reset/resend/", post(resend_reset::<S>))
+        .route("/users/password/reset/confirm/", post(reset_password::<S>))
+        .route("/users/password/change/", post(change_password::<S>))
+        .route("/users/email/change/", post(request_email_change::<S>))
+        .route("/users/email/change/resend/", post(resend_email_change::<S>))
+        .route("/users/email/change/verify/", post(verify_email_change::<S>))
+        .route("/users/email/change/cancel/", post(cancel_email_change::<S>))
+        .route("/users/delete/", post(delete_account::<S>))
+        .route("/healthz", get(healthz::<S>))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(service.clone(), limit_and_log))
+        .layer(middleware::from_fn_with_state(service.clone(), limit_and_log::<S>))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(service)
 }
@@ -202,7 +203,7 @@ fn renewed(done: PasswordReplaced, what: &str) -> Answer {
     Ok(with_cookie(ok(StatusCode::OK, reply(with_notice(what.to_string(), done.notice_sent), data))?, cookie))
 }
 
-async fn signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn signup<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let req = SignupRequest {
         username: r.text("username")?,
@@ -214,7 +215,7 @@ async fn signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     ok(StatusCode::OK, reply(code_sent_detail(&sent, false), sent))
 }
 
-async fn resend_signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn resend_signup<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let sent = s.accounts.resend_signup(r.text("signup_id")?).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, true), sent))
@@ -222,7 +223,7 @@ async fn resend_signup(State(s): Shared, headers: HeaderMap, body: Bytes) -> Ans
 
 /// The original's clients send the email, the code as `otp`, and the username and password again;
 /// Latchkey's own send the sign-up id and the code.
-async fn verification(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn verification<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let code = match r.optional_text("otp")? {
         Some(otp) => otp,
@@ -244,7 +245,7 @@ async fn verification(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answ
 }
 
 /// `username` or `email` (the original's fields) or `identifier` (the desktop app's).
-async fn login(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn login<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let identifier = match (r.optional_text("identifier")?, r.optional_text("username")?) {
         (Some(id), _) | (None, Some(id)) => id,
@@ -255,12 +256,12 @@ async fn login(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     signed_in(StatusCode::OK, detail, session)
 }
 
-async fn who_am_i(State(s): Shared, headers: HeaderMap) -> Answer {
+async fn who_am_i<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
     let profile = s.accounts.whoami(token(&headers).as_ref()).await?;
     ok(StatusCode::OK, reply(format!("Signed in as {}.", profile.username), profile))
 }
 
-async fn logout(State(s): Shared, headers: HeaderMap) -> Answer {
+async fn logout<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
     if let Some(token) = token(&headers) {
         s.accounts.logout(&token).await?;
     }
@@ -273,58 +274,58 @@ async fn check_password(headers: HeaderMap, body: Bytes) -> Answer {
     ok(StatusCode::OK, reply(verdict.hint.clone(), verdict))
 }
 
-async fn request_reset(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn request_reset<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let sent = s.accounts.request_reset(r.text("email")?).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, false), sent))
 }
 
-async fn resend_reset(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn resend_reset<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let sent = s.accounts.resend_reset(r.text("email")?).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, true), sent))
 }
 
-async fn reset_password(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn reset_password<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
     let done = s.accounts.reset_password(req).await?;
     renewed(done, "Your password was reset and every other session was signed out. You are signed in.")
 }
 
-async fn change_password(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn change_password<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (current, new) = (r.text("current_password")?, r.text("new_password")?);
     let done = s.accounts.change_password(token(&headers).as_ref(), current, new).await?;
     renewed(done, "Your password was changed and every other session was signed out.")
 }
 
-async fn request_email_change(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn request_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (password, new_email) = (r.text("password")?, r.text("new_email")?);
     let started = s.accounts.request_email_change(token(&headers).as_ref(), password, new_email).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, false), started))
 }
 
-async fn resend_email_change(State(s): Shared, headers: HeaderMap) -> Answer {
+async fn resend_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
     let started = s.accounts.resend_email_change(token(&headers).as_ref()).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, true), started))
 }
 
-async fn verify_email_change(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn verify_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let changed = s.accounts.verify_email_change(token(&headers).as_ref(), r.text("code")?).await?;
     let done = format!("Your email address is now {}.", changed.profile.email);
     ok(StatusCode::OK, reply(with_notice(done, changed.notice_sent), changed))
 }
 
-async fn cancel_email_change(State(s): Shared, headers: HeaderMap) -> Answer {
+async fn cancel_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
     let profile = s.accounts.cancel_email_change(token(&headers).as_ref()).await?;
     let detail = "The email change was cancelled. Your address stays as it was.";
     ok(StatusCode::OK, reply(detail, SignedInProfile { profile }))
 }
 
-async fn delete_account(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn delete_account<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let (password, confirm) = (r.text("password")?, r.text("confirm")?);
     let notice_sent = s.accounts.delete_account(token(&headers).as_ref(), password, confirm).await?;
@@ -336,8 +337,8 @@ async fn delete_account(State(s): Shared, headers: HeaderMap, body: Bytes) -> An
 }
 
 /// For load balancers and monitoring: 200 when the database answers, 503 when it does not.
-async fn healthz(State(s): Shared) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&s.accounts.pool).await {
+async fn healthz<S: Store>(State(s): Shared<S>) -> Response {
+    match s.accounts.pool.ping().await {
         Ok(_) => (StatusCode::OK, Json(serde_json::json!({"success": true, "detail": "ok"}))).into_response(),
         Err(e) => {
             log::error!("health check: database: {e}");
@@ -355,7 +356,7 @@ async fn not_found() -> Response {
 
 /// The client's address: from the configured proxy header (its last hop, the one our proxy
 /// added), else the connection's peer. A header nobody configured is never trusted.
-fn client_ip(s: &Service, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+fn client_ip<S>(s: &Service<S>, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     s.settings
         .client_ip_header
         .as_ref()
@@ -368,8 +369,8 @@ fn client_ip(s: &Service, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
 
 /// Counts every request but the health check against its client address, and logs one JSON line
 /// per request: method, path, status, time, address. Never a body, a header or a query string.
-async fn limit_and_log(
-    State(s): Shared,
+async fn limit_and_log<S: Store>(
+    State(s): Shared<S>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: HttpRequest,
     next: Next,

@@ -14,23 +14,20 @@ use std::time::Duration;
 use latchkey_core::accounts::{system_clock, Local};
 use latchkey_core::auth::{self, Timestamp};
 use latchkey_core::mail::Mailer;
-use latchkey_core::store;
+use latchkey_core::store::{self, Store};
+use sqlx::SqlitePool;
 
-pub use settings::Settings;
+pub use settings::{Database, Settings};
 
 /// What every request needs: the accounts (database, mailer, clock) and the service's settings.
-pub struct Service {
-    pub accounts: Local,
+/// Generic over the store: SQLite or PostgreSQL, as `DATABASE_URL` says.
+pub struct Service<S = SqlitePool> {
+    pub accounts: Local<S>,
     pub settings: Settings,
 }
 
-impl Service {
-    pub async fn open(settings: Settings) -> Result<Arc<Self>, String> {
-        let settings::Database::Sqlite(path) = &settings.database;
-        let pool = store::open(path).await.map_err(|e| format!("{}: {e}", path.display()))?;
-        store::users::fill_skeletons(&pool, auth::validate::username_skeleton)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+impl<S: Store> Service<S> {
+    pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
         let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
         Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings }))
     }
@@ -40,13 +37,36 @@ impl Service {
     }
 }
 
+/// Opens the database `DATABASE_URL` names (creating and migrating it as needed), then serves
+/// until `shutdown` completes.
+pub async fn open_and_serve(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    match settings.database.clone() {
+        Database::Sqlite(path) => {
+            let named = |e: &dyn std::fmt::Display| format!("database {}: {e}", path.display());
+            let pool = store::open(&path).await.map_err(|e| named(&e))?;
+            store::users::fill_skeletons(&pool, auth::validate::username_skeleton).await.map_err(|e| named(&e))?;
+            serve(listener, Service::new(pool, settings)?, shutdown).await
+        }
+        Database::Postgres(url) => {
+            // The URL may hold a password: name the host only.
+            let pool = store::postgres::open(&url).await.map_err(|e| format!("database (PostgreSQL): {e}"))?;
+            serve(listener, Service::new(pool, settings)?, shutdown).await
+        }
+    }
+    .map_err(|e| format!("serving: {e}"))
+}
+
 /// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Serves `service` on `listener` until `shutdown` completes, then lets requests in flight finish.
-pub async fn serve(
+pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
-    service: Arc<Service>,
+    service: Arc<Service<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purger = tokio::spawn({
@@ -55,7 +75,7 @@ pub async fn serve(
             let mut every = tokio::time::interval(PURGE_EVERY);
             loop {
                 every.tick().await;
-                if let Err(e) = store::purge_expired(&service.accounts.pool, service.now()).await {
+                if let Err(e) = service.accounts.pool.purge_expired(service.now()).await {
                     log::warn!("purging expired rows: {e}");
                 }
             }
@@ -64,6 +84,5 @@ pub async fn serve(
     let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     purger.abort();
-    service.accounts.pool.close().await;
     served
 }

@@ -1,7 +1,7 @@
 //! `latchkey-server`: settings from the environment, then serve until SIGTERM or Ctrl-C, letting
 //! requests in flight finish.
 
-use latchkey_server::{Service, Settings};
+use latchkey_server::Settings;
 
 #[tokio::main]
 async fn main() {
@@ -25,10 +25,9 @@ async fn main() {
 async fn serve() -> Result<(), String> {
     let settings = Settings::load().map_err(|e| format!("settings: {e}"))?;
     let listen = settings.listen;
-    let service = Service::open(settings).await.map_err(|e| format!("database: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
     log::info!("listening on {listen}");
-    latchkey_server::serve(listener, service, shutdown()).await.map_err(|e| format!("serving: {e}"))?;
+    latchkey_server::open_and_serve(settings, listener, shutdown()).await?;
     log::info!("stopped");
     Ok(())
 }

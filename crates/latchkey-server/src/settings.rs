@@ -16,6 +16,8 @@ pub const DEFAULT_IP_LIMIT: i64 = 120;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// The whole `postgres://` URL, as sqlx reads it (host, port, user, password, database, options).
+    Postgres(String),
 }
 
 #[derive(Debug, Clone)]
@@ -74,12 +76,9 @@ fn database(url: &str) -> Result<Database, String> {
         return Ok(Database::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(
-            "DATABASE_URL: this build stores accounts in SQLite only (sqlite://PATH); PostgreSQL is not supported yet"
-                .into(),
-        );
+        return Ok(Database::Postgres(url.to_string()));
     }
-    Err("DATABASE_URL must start with sqlite://".into())
+    Err("DATABASE_URL must start with postgres:// (PostgreSQL) or sqlite:// (a file on this machine)".into())
 }
 
 #[cfg(test)]
@@ -109,7 +108,6 @@ mod tests {
         let with = |extra: (&str, &str)| settings(&[mail[0], mail[1], extra]).unwrap_err();
         assert!(with(("LATCHKEY_LISTEN", "everywhere")).contains("LATCHKEY_LISTEN"));
         assert!(with(("DATABASE_URL", "mysql://db")).contains("DATABASE_URL"));
-        assert!(with(("DATABASE_URL", "postgres://db/latchkey")).contains("PostgreSQL"));
         assert!(with(("LATCHKEY_IP_LIMIT", "0")).contains("LATCHKEY_IP_LIMIT"));
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
@@ -128,5 +126,12 @@ mod tests {
         assert_eq!(s.database, Database::Sqlite(PathBuf::from("/var/lib/latchkey/latchkey.db")));
         assert_eq!(s.client_ip_header.unwrap().as_str(), "x-real-ip");
         assert_eq!(s.listen.port(), 9000);
+    }
+
+    #[test]
+    fn a_postgres_url_is_kept_whole_for_the_driver() {
+        let url = "postgres://latchkey:secret@db.internal:5432/latchkey?sslmode=require";
+        let s = settings(&[("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none"), ("DATABASE_URL", url)]).unwrap();
+        assert_eq!(s.database, Database::Postgres(url.to_string()));
     }
 }

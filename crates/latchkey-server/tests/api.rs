@@ -1,15 +1,15 @@
-//! The original API over real HTTP: the `latchkey-server` binary as a process on loopback, a real
-//! SQLite file with the real migrations, real mail through aiosmtpd.
+//! The original API over real HTTP: the `latchkey-server` binary as a process on loopback, on a
+//! real PostgreSQL database (and a real SQLite file where the file itself is looked at) with the
+//! real migrations, real mail through aiosmtpd.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer};
+use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer, TestDatabase};
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -22,14 +22,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(db: &Path, smtp_port: u16, extra: &[(&str, &str)]) -> Server {
+    fn start(db: &TestDatabase, smtp_port: u16, extra: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", db.url())
             .env("SMTP_HOST", "127.0.0.1")
             .env("SMTP_PORT", smtp_port.to_string())
             .env("SMTP_SECURITY", "none")
@@ -48,23 +48,21 @@ impl Server {
 
 struct World {
     smtp: SmtpServer,
-    db: PathBuf,
+    db: TestDatabase,
     server: Server,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
-    fn new() -> World {
-        World::with(&[])
+    /// The service on PostgreSQL, as it is deployed for several desktops.
+    async fn new() -> World {
+        World::with(TestDatabase::postgres().await, &[])
     }
 
-    fn with(extra: &[(&str, &str)]) -> World {
-        let dir = tempfile::tempdir().unwrap();
+    fn with(db: TestDatabase, extra: &[(&str, &str)]) -> World {
         let smtp = SmtpServer::start();
-        let db = dir.path().join("server.db");
         let server = Server::start(&db, smtp.port, extra);
-        World { smtp, db, server, http: reqwest::Client::new(), _dir: dir }
+        World { smtp, db, server, http: reqwest::Client::new() }
     }
 
     async fn post(&self, path: &str, body: Value, auth: Auth<'_>) -> Answer {
@@ -94,18 +92,13 @@ impl World {
     }
 
     async fn users(&self) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db.display())).await.unwrap();
-        let n = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
+        self.db.number("SELECT count(*) FROM users").await
     }
 
     /// Moves every recorded code mail an hour into the past, so the per-address mail limit (one a
     /// minute) lets the next code through at once.
     async fn age_mail_sends(&self) {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db.display())).await.unwrap();
-        sqlx::query("UPDATE mail_sends SET sent_at = sent_at - 3600").execute(&pool).await.unwrap();
-        pool.close().await;
+        self.db.execute("UPDATE mail_sends SET sent_at = sent_at - 3600").await;
     }
 }
 
@@ -150,8 +143,16 @@ impl Answer {
 }
 
 #[tokio::test]
-async fn the_original_four_endpoints_with_their_request_shapes() {
-    let w = World::new();
+async fn the_original_four_endpoints_with_their_request_shapes_on_postgresql() {
+    the_original_four_endpoints(World::new().await).await;
+}
+
+#[tokio::test]
+async fn the_original_four_endpoints_with_their_request_shapes_on_sqlite() {
+    the_original_four_endpoints(World::with(TestDatabase::sqlite(), &[])).await;
+}
+
+async fn the_original_four_endpoints(w: World) {
     let health = w.get("/healthz", Auth::None).await;
     assert_eq!((health.status, &health.body["success"]), (StatusCode::OK, &json!(true)));
 
@@ -219,8 +220,20 @@ async fn the_original_four_endpoints_with_their_request_shapes() {
     assert_eq!(wrong.body["detail"], unknown.body["detail"]);
 
     // Only the token's SHA-256 is stored.
-    let bytes = std::fs::read(&w.db).unwrap();
-    assert!(!bytes.windows(token.len()).any(|window| window == token.as_bytes()));
+    match &w.db {
+        TestDatabase::Sqlite { path, .. } => {
+            let bytes = std::fs::read(path).unwrap();
+            assert!(!bytes.windows(token.len()).any(|window| window == token.as_bytes()));
+        }
+        TestDatabase::Postgres { .. } => {
+            // Tokens are URL-safe base64, so they can sit in the statement.
+            let hashed = format!("SELECT count(*) FROM sessions WHERE token_hash = sha256('{token}'::bytea)");
+            assert_eq!(w.db.number(&hashed).await, 1);
+            let text_columns = "SELECT count(*) FROM information_schema.columns
+                                WHERE table_name = 'sessions' AND data_type <> 'bytea' AND data_type <> 'bigint'";
+            assert_eq!(w.db.number(text_columns).await, 0);
+        }
+    }
 
     let out = w.post("/users/logout/", json!({}), Auth::Cookie(&token)).await;
     assert_eq!(out.status, StatusCode::OK);
@@ -232,7 +245,7 @@ async fn the_original_four_endpoints_with_their_request_shapes() {
 
 #[tokio::test]
 async fn every_error_has_its_code_and_status() {
-    let w = World::new();
+    let w = World::new().await;
     w.sign_up("grace", "grace@example.org").await;
 
     let missing = w.post("/users/signup/", json!({"username": "x1y"}), Auth::None).await;
@@ -303,7 +316,7 @@ async fn every_error_has_its_code_and_status() {
 
 #[tokio::test]
 async fn an_accounts_whole_life_over_http() {
-    let w = World::new();
+    let w = World::new().await;
     let first = w.sign_up("lin", "lin@example.org").await;
     let second = w.post("/users/login/", json!({"username": "lin", "password": PASSWORD}), Auth::None).await;
     let second = second.body["token"].as_str().unwrap().to_string();
@@ -374,7 +387,8 @@ async fn an_accounts_whole_life_over_http() {
 
 #[tokio::test]
 async fn the_per_address_limit_counts_the_configured_header_only() {
-    let w = World::with(&[("LATCHKEY_IP_LIMIT", "4"), ("LATCHKEY_CLIENT_IP_HEADER", "X-Forwarded-For")]);
+    let limits = [("LATCHKEY_IP_LIMIT", "4"), ("LATCHKEY_CLIENT_IP_HEADER", "X-Forwarded-For")];
+    let w = World::with(TestDatabase::postgres().await, &limits);
     let login = |ip: &'static str| {
         w.http
             .post(w.server.url("/users/login/"))
@@ -397,8 +411,17 @@ async fn the_per_address_limit_counts_the_configured_header_only() {
 /// Two processes on one database are one service: one account from 20 simultaneous right codes,
 /// and login failures counted across both.
 #[tokio::test]
-async fn two_processes_on_one_database_behave_as_one() {
-    let w = World::new();
+async fn two_processes_on_one_postgresql_database_behave_as_one() {
+    two_processes_behave_as_one(TestDatabase::postgres().await).await;
+}
+
+#[tokio::test]
+async fn two_processes_on_one_sqlite_file_behave_as_one() {
+    two_processes_behave_as_one(TestDatabase::sqlite()).await;
+}
+
+async fn two_processes_behave_as_one(db: TestDatabase) {
+    let w = World::with(db, &[]);
     let other = Server::start(&w.db, w.smtp.port, &[]);
     let sent = w
         .post(
@@ -469,9 +492,9 @@ fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
 
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish() {
-    let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start();
-    let server = Server::start(&dir.path().join("server.db"), slow_smtp(smtp.port), &[]);
+    let db = TestDatabase::postgres().await;
+    let server = Server::start(&db, slow_smtp(smtp.port), &[]);
     let http = reqwest::Client::new();
     let request = http
         .post(server.url("/users/signup/"))

@@ -1,11 +1,10 @@
-//! One suite, two implementations of `Accounts`: `Local` (the domain on a SQLite file, as the
-//! desktop app without a server) and `Remote` (the desktop app's client, talking to a real
-//! `latchkey-server` process over HTTP). Both must give the same answers. Real mail (aiosmtpd),
-//! real SQLite files with the real migrations.
+//! One suite, every implementation of `Accounts`: `Local` on a SQLite file (the desktop app
+//! without a server), `Local` on PostgreSQL (what the service runs), and `Remote` (the desktop
+//! app's client, talking to a real `latchkey-server` process over HTTP, on either database). All
+//! must give the same answers. Real mail (aiosmtpd), real databases with the real migrations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use latchkey_core::accounts::{system_clock, Accounts, Local};
@@ -15,21 +14,19 @@ use latchkey_core::config::{Security, ServerUrl, SmtpSettings};
 use latchkey_core::error::Error;
 use latchkey_core::mail::Mailer;
 use latchkey_core::remote::Remote;
-use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer};
+use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer, TestDatabase};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHANGED: &str = "violet umbrella marathon 42";
 const RESET: &str = "quiet harbour lantern 17";
 
 /// Lets the per-address mail limit (one code a minute) pass the next code at once.
-async fn age_mail_sends(db: &Path) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    sqlx::query("UPDATE mail_sends SET sent_at = sent_at - 3600").execute(&pool).await.unwrap();
-    pool.close().await;
+async fn age_mail_sends(db: &TestDatabase) {
+    db.execute("UPDATE mail_sends SET sent_at = sent_at - 3600").await;
 }
 
 /// The whole life of an account, asked of `accounts`; `db` is the database behind it.
-async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
+async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let startup = accounts.startup(|| async { None }).await.unwrap();
     assert!(startup.profile.is_none() && !startup.stale_token);
 
@@ -103,12 +100,7 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &Path) {
     accounts.logout(&token).await.unwrap();
 }
 
-#[tokio::test]
-async fn the_contract_holds_on_this_computers_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start();
-    let db = dir.path().join("local.db");
-    let pool = latchkey_core::store::open(&db).await.unwrap();
+fn mailer(smtp: &SmtpServer) -> Mailer {
     let settings = SmtpSettings {
         host: "127.0.0.1".into(),
         port: smtp.port,
@@ -116,22 +108,34 @@ async fn the_contract_holds_on_this_computers_database() {
         password: None,
         security: Security::None,
     };
-    let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
-    let local = Local { pool, mailer, clock: system_clock() };
-    suite(&local, &smtp, &db).await;
+    Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
 }
 
 #[tokio::test]
-async fn the_contract_holds_through_the_server() {
-    let dir = tempfile::tempdir().unwrap();
+async fn the_contract_holds_on_this_computers_database() {
     let smtp = SmtpServer::start();
-    let db = dir.path().join("server.db");
+    let db = TestDatabase::sqlite();
+    let TestDatabase::Sqlite { path, .. } = &db else { unreachable!() };
+    let pool = latchkey_core::store::open(path).await.unwrap();
+    suite(&Local { pool, mailer: mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+}
+
+#[tokio::test]
+async fn the_contract_holds_on_postgresql() {
+    let smtp = SmtpServer::start();
+    let db = TestDatabase::postgres().await;
+    let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
+    suite(&Local { pool, mailer: mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+}
+
+async fn through_the_server(db: TestDatabase) {
+    let smtp = SmtpServer::start();
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
     command
         .env_clear()
         .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", db.url())
         .env("SMTP_HOST", "127.0.0.1")
         .env("SMTP_PORT", smtp.port.to_string())
         .env("SMTP_SECURITY", "none")
@@ -141,6 +145,16 @@ async fn the_contract_holds_through_the_server() {
     wait_for_port(port, "latchkey-server");
     let remote = Remote::new(ServerUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap()).unwrap();
     suite(&remote, &smtp, &db).await;
+}
+
+#[tokio::test]
+async fn the_contract_holds_through_the_server_on_postgresql() {
+    through_the_server(TestDatabase::postgres().await).await;
+}
+
+#[tokio::test]
+async fn the_contract_holds_through_the_server_on_sqlite() {
+    through_the_server(TestDatabase::sqlite()).await;
 }
 
 #[tokio::test]

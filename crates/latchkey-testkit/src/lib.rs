@@ -185,3 +185,80 @@ pub fn header(message: &str, name: &str) -> Option<String> {
 pub fn unfolded(message: &str) -> String {
     message.replace("=\r\n", "").replace("=\n", "")
 }
+
+/// Where `scripts/with-test-services.sh` (and so `make test`) puts its PostgreSQL server's URL.
+pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES";
+
+/// A database for one test: a SQLite file in its own folder, or its own database on the test
+/// PostgreSQL server. `url` is what `DATABASE_URL` takes.
+pub enum TestDatabase {
+    Sqlite { path: PathBuf, _dir: tempfile::TempDir },
+    Postgres { url: String },
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        TestDatabase::Sqlite { path: dir.path().join("latchkey.db"), _dir: dir }
+    }
+
+    /// A new, empty database on the test server (migrated by whoever opens it first).
+    pub async fn postgres() -> TestDatabase {
+        let server = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+            panic!("{POSTGRES_ENV} is not set: run the tests through scripts/with-test-services.sh (make test)")
+        });
+        let name = format!("test_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&server).await.expect("the test PostgreSQL server");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("CREATE DATABASE");
+        admin.close().await;
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+        TestDatabase::Postgres { url: format!("{base}/{name}") }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite { path, .. } => format!("sqlite://{}", path.display()),
+            TestDatabase::Postgres { url } => url.clone(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDatabase::Postgres { .. })
+    }
+
+    /// Runs one statement (the tests' way to move time along for rows), returns rows affected.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        match self {
+            TestDatabase::Sqlite { .. } => {
+                let pool = sqlx::SqlitePool::connect(&self.url()).await.expect("SQLite");
+                let n = sqlx::query(sql).execute(&pool).await.expect(sql).rows_affected();
+                pool.close().await;
+                n
+            }
+            TestDatabase::Postgres { url } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL");
+                let n = sqlx::query(sql).execute(&pool).await.expect(sql).rows_affected();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
+    /// One number a query returns, such as `SELECT count(*) FROM users`.
+    pub async fn number(&self, sql: &str) -> i64 {
+        match self {
+            TestDatabase::Sqlite { .. } => {
+                let pool = sqlx::SqlitePool::connect(&self.url()).await.expect("SQLite");
+                let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+                pool.close().await;
+                n
+            }
+            TestDatabase::Postgres { url } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL");
+                let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+                pool.close().await;
+                n
+            }
+        }
+    }
+}

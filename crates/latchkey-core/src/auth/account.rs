@@ -1,7 +1,7 @@
 //! The rest of an account's life: forgot password, change password, change email, delete.
 
+use crate::store::Store;
 use serde::Serialize;
-use sqlx::SqlitePool;
 use unicode_normalization::UnicodeNormalization;
 
 use super::login::{account_throttle_key, reserve_attempt};
@@ -14,10 +14,9 @@ use super::{
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
 use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
-use crate::store::codes::{self, CodeState};
-use crate::store::lifecycle::{self, NewSessionRow};
-use crate::store::users::{self, UserRow};
-use crate::store::{self, login_throttle, mail_sends, sessions};
+use crate::store::codes::CodeState;
+use crate::store::lifecycle::NewSessionRow;
+use crate::store::users::UserRow;
 
 /// A new password is in place and this desktop has a fresh session.
 #[derive(Debug)]
@@ -50,16 +49,16 @@ pub struct ResetRequest<'a> {
 // Forgot password. A known and an unknown address take the same path, the same hashing work and
 // the same time, and get the same answer: only a known address gets mail, sent in the background.
 
-pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
+pub async fn request_reset(pool: &impl Store, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
     let email = validate::email(email)?;
-    store::purge_expired(pool, now).await?;
+    pool.purge_expired(now).await?;
     let subject = Subject::Reset(&email.key);
-    if let Some(row) = account_codes::find(pool, subject).await? {
+    if let Some(row) = pool.find_account_code(subject).await? {
         refuse_if_too_soon(&row, now)?;
     }
     // Counted for an unknown address too, so the limits answer alike.
     let slot = claim_mail_slot(pool, &email.key, now).await?;
-    let user = users::find_active_by_email(pool, &email.key).await?;
+    let user = pool.find_active_user_by_email(&email.key).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let new = NewCode {
@@ -71,8 +70,8 @@ pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now:
         now,
         expires_at: now + CODE_TTL_SECS,
     };
-    if let Err(seconds) = account_codes::replace(pool, &new, RESEND_COOLDOWN_SECS).await? {
-        mail_sends::release(pool, slot).await?;
+    if let Err(seconds) = pool.replace_account_code(&new, RESEND_COOLDOWN_SECS).await? {
+        pool.release_mail_slot(slot).await?;
         return Err(Error::ResendTooSoon { seconds });
     }
     if let Some(user) = &user {
@@ -81,12 +80,12 @@ pub async fn request_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now:
     Ok(reset_sent(mailer, email.display, now, new.expires_at))
 }
 
-pub async fn resend_reset(pool: &SqlitePool, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
+pub async fn resend_reset(pool: &impl Store, mailer: &Mailer, email: &str, now: Timestamp) -> Result<CodeSent> {
     let email = validate::email(email)?;
-    let row = account_codes::find(pool, Subject::Reset(&email.key)).await?.ok_or(Error::NoPendingReset)?;
+    let row = pool.find_account_code(Subject::Reset(&email.key)).await?.ok_or(Error::NoPendingReset)?;
     let (Resent { code, expires_at, .. }, _) = swap_in_new_code(pool, &row, Flow::PasswordReset, now).await?;
     if let Some(user) = match row.user_id {
-        Some(id) => users::find_by_id(pool, id).await?,
+        Some(id) => pool.find_user(id).await?,
         None => None,
     } {
         mailer.send_detached(recipient(&user), code_letter(CodePurpose::PasswordReset, &code));
@@ -107,7 +106,7 @@ fn reset_sent(mailer: &Mailer, email: String, now: Timestamp, expires_at: Timest
 }
 
 pub async fn reset_password(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     req: ResetRequest<'_>,
     now: Timestamp,
@@ -120,7 +119,7 @@ pub async fn reset_password(
         return Err(Error::invalid("password", verdict.hint));
     }
     let subject = Subject::Reset(&email.key);
-    let row = match account_codes::find(pool, subject).await? {
+    let row = match pool.find_account_code(subject).await? {
         Some(row) => row,
         None => {
             // No reset in progress: answer exactly as a wrong code would, attempts and all, against
@@ -134,13 +133,13 @@ pub async fn reset_password(
                 now,
                 expires_at: now + CODE_TTL_SECS,
             };
-            account_codes::insert_if_absent(pool, &phantom, now - RESEND_COOLDOWN_SECS).await?;
-            account_codes::find(pool, subject).await?.ok_or(Error::NoPendingReset)?
+            pool.insert_account_code_if_absent(&phantom, now - RESEND_COOLDOWN_SECS).await?;
+            pool.find_account_code(subject).await?.ok_or(Error::NoPendingReset)?
         }
     };
     check_code(pool, &row, code, Flow::PasswordReset, now).await?;
     let user = match row.user_id {
-        Some(id) => users::find_by_id(pool, id).await?,
+        Some(id) => pool.find_user(id).await?,
         None => None,
     }
     .ok_or(Error::NoPendingReset)?;
@@ -148,7 +147,7 @@ pub async fn reset_password(
         Ok(password) => password,
         Err(e) => {
             // The right code stays usable with a better password.
-            account_codes::refund_attempt(pool, row.id, &row.code_hash).await?;
+            pool.refund_code_attempt(row.id, &row.code_hash).await?;
             return Err(e);
         }
     };
@@ -160,7 +159,7 @@ pub async fn reset_password(
 // Signed in.
 
 pub async fn change_password(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     token: Option<&Token>,
     current: &str,
@@ -182,7 +181,7 @@ pub async fn change_password(
 }
 
 pub async fn request_email_change(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     token: Option<&Token>,
     password: &str,
@@ -198,11 +197,11 @@ pub async fn request_email_change(
         return Err(Error::invalid("new_email", "That is already your email address."));
     }
     confirm_password(pool, &user, password, now).await?;
-    if users::email_exists(pool, &new.key).await? {
+    if pool.email_exists(&new.key).await? {
         return Err(Error::EmailTaken);
     }
     let subject = Subject::EmailChange(user.id);
-    if let Some(row) = account_codes::find(pool, subject).await? {
+    if let Some(row) = pool.find_account_code(subject).await? {
         refuse_if_too_soon(&row, now)?;
     }
     let slot = claim_mail_slot(pool, &new.key, now).await?;
@@ -217,10 +216,10 @@ pub async fn request_email_change(
         now,
         expires_at: now + CODE_TTL_SECS,
     };
-    let id = match account_codes::replace(pool, &pending, RESEND_COOLDOWN_SECS).await? {
+    let id = match pool.replace_account_code(&pending, RESEND_COOLDOWN_SECS).await? {
         Ok(id) => id,
         Err(seconds) => {
-            mail_sends::release(pool, slot).await?;
+            pool.release_mail_slot(slot).await?;
             return Err(Error::ResendTooSoon { seconds });
         }
     };
@@ -229,8 +228,8 @@ pub async fn request_email_change(
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
-            codes::delete(pool, account_codes::TABLE, id).await?;
-            mail_sends::release(pool, slot).await?;
+            pool.delete_code(account_codes::TABLE, id).await?;
+            pool.release_mail_slot(slot).await?;
             return Err(e);
         }
     };
@@ -241,13 +240,13 @@ pub async fn request_email_change(
 }
 
 pub async fn resend_email_change(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     token: Option<&Token>,
     now: Timestamp,
 ) -> Result<EmailChangeStarted> {
     let user = signed_in(pool, token, now).await?;
-    let row = account_codes::find(pool, Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
+    let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
     let new_email = row.new_email.clone().ok_or(Error::NoPendingEmailChange)?;
     let (resent, slot) = swap_in_new_code(pool, &row, Flow::EmailChange, now).await?;
     let expires_at = resent.expires_at;
@@ -256,8 +255,8 @@ pub async fn resend_email_change(
         Ok(delivery) => delivery,
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
-            codes::swap_code(pool, account_codes::TABLE, row.id, &resent.state(now), &row.code_state()).await?;
-            mail_sends::release(pool, slot).await?;
+            pool.swap_code(account_codes::TABLE, row.id, &resent.state(now), &row.code_state()).await?;
+            pool.release_mail_slot(slot).await?;
             return Err(e);
         }
     };
@@ -267,7 +266,7 @@ pub async fn resend_email_change(
 }
 
 pub async fn verify_email_change(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     token: Option<&Token>,
     code: &str,
@@ -275,12 +274,12 @@ pub async fn verify_email_change(
 ) -> Result<EmailChanged> {
     let user = signed_in(pool, token, now).await?;
     let code = validate::code(code)?;
-    let row = account_codes::find(pool, Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
+    let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
     check_code(pool, &row, code, Flow::EmailChange, now).await?;
-    if let Err(e) = lifecycle::change_email(pool, user.id, &row).await {
+    if let Err(e) = pool.change_email(user.id, &row).await {
         if matches!(e, Error::EmailTaken) {
             // Another account took the address meanwhile; this change can never finish.
-            codes::delete(pool, account_codes::TABLE, row.id).await?;
+            pool.delete_code(account_codes::TABLE, row.id).await?;
         }
         return Err(e);
     }
@@ -290,17 +289,17 @@ pub async fn verify_email_change(
     Ok(EmailChanged { profile: profile(pool, token, now).await?, notice_sent })
 }
 
-pub async fn cancel_email_change(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
+pub async fn cancel_email_change(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     let user = signed_in(pool, token, now).await?;
-    if let Some(row) = account_codes::find(pool, Subject::EmailChange(user.id)).await? {
-        codes::delete(pool, account_codes::TABLE, row.id).await?;
+    if let Some(row) = pool.find_account_code(Subject::EmailChange(user.id)).await? {
+        pool.delete_code(account_codes::TABLE, row.id).await?;
     }
     profile(pool, token, now).await
 }
 
 /// Deletes the account; returns whether the last notice could be sent.
 pub async fn delete_account(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     token: Option<&Token>,
     password: &str,
@@ -317,30 +316,30 @@ pub async fn delete_account(
         return Err(Error::invalid("confirm", detail));
     }
     confirm_password(pool, &user, password, now).await?;
-    lifecycle::delete_account(pool, user.id, &account_throttle_key(user.id)).await?;
+    pool.delete_account(user.id, &account_throttle_key(user.id)).await?;
     Ok(notify(mailer, &user, Letter::AccountDeleted).await)
 }
 
 // Shared steps.
 
-async fn signed_in(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<UserRow> {
+async fn signed_in(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<UserRow> {
     let token = token.ok_or(Error::NotAuthenticated)?;
-    sessions::find_user(pool, &token.digest(), now).await?.ok_or(Error::NotAuthenticated)
+    pool.find_session_user(&token.digest(), now).await?.ok_or(Error::NotAuthenticated)
 }
 
-async fn profile(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
+async fn profile(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     super::login::whoami(pool, token, now).await
 }
 
 /// The account's password, checked under the account's login throttle: a wrong one is
 /// `wrong_password` and counts as a failed login.
-async fn confirm_password(pool: &SqlitePool, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
+async fn confirm_password(pool: &impl Store, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
     let key = account_throttle_key(user.id);
     reserve_attempt(pool, &key, now).await?;
     let password: String = password.nfkc().collect();
     let fits = password.chars().count() <= validate::PASSWORD_MAX;
     if fits && secret::verify_blocking(password, user.password_hash.clone()).await? {
-        login_throttle::clear(pool, &key).await?;
+        pool.clear_login_throttle(&key).await?;
         return Ok(());
     }
     Err(Error::WrongPassword)
@@ -349,7 +348,7 @@ async fn confirm_password(pool: &SqlitePool, user: &UserRow, password: &str, now
 /// The new password's hash in one transaction with the end of every session and code of the
 /// account; this desktop gets the one new session.
 async fn replace_password(
-    pool: &SqlitePool,
+    pool: &impl Store,
     user: &UserRow,
     password: String,
     code: Option<&CodeRow>,
@@ -360,19 +359,19 @@ async fn replace_password(
     let digest = token.digest();
     let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
     let key = account_throttle_key(user.id);
-    let profile = lifecycle::replace_password(pool, user.id, &hash, code, &key, &session).await?;
+    let profile = pool.replace_password(user.id, &hash, code, &key, &session).await?;
     Ok(NewSession { token, profile })
 }
 
 /// The emailed-code rules: 10 minutes, the attempt reserved before the check, the fifth wrong code
 /// voids the code.
-async fn check_code(pool: &SqlitePool, row: &CodeRow, code: String, flow: Flow, now: Timestamp) -> Result<()> {
+async fn check_code(pool: &impl Store, row: &CodeRow, code: String, flow: Flow, now: Timestamp) -> Result<()> {
     if now >= row.expires_at {
-        codes::delete(pool, account_codes::TABLE, row.id).await?;
+        pool.delete_code(account_codes::TABLE, row.id).await?;
         return Err(Error::CodeExpired(flow));
     }
     let Some(attempt) =
-        codes::reserve_attempt(pool, account_codes::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
+        pool.reserve_code_attempt(account_codes::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
     else {
         return Err(Error::TooManyAttempts(flow));
     };
@@ -380,7 +379,7 @@ async fn check_code(pool: &SqlitePool, row: &CodeRow, code: String, flow: Flow, 
         return Ok(());
     }
     if attempt >= MAX_CODE_ATTEMPTS {
-        codes::delete_if_code(pool, account_codes::TABLE, row.id, &row.code_hash).await?;
+        pool.delete_code_if(account_codes::TABLE, row.id, &row.code_hash).await?;
         return Err(Error::TooManyAttempts(flow));
     }
     Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) })
@@ -409,9 +408,9 @@ impl Resent {
 
 /// A resend: a new code replaces the old one and restarts the 10 minutes and the attempts.
 /// Returns it with the address's mail slot it took.
-async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<(Resent, i64)> {
+async fn swap_in_new_code(pool: &impl Store, row: &CodeRow, flow: Flow, now: Timestamp) -> Result<(Resent, i64)> {
     if now >= row.expires_at {
-        codes::delete(pool, account_codes::TABLE, row.id).await?;
+        pool.delete_code(account_codes::TABLE, row.id).await?;
         return Err(Error::CodeExpired(flow));
     }
     refuse_if_too_soon(row, now)?;
@@ -420,8 +419,8 @@ async fn swap_in_new_code(pool: &SqlitePool, row: &CodeRow, flow: Flow, now: Tim
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let resent = Resent { code, code_hash, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !codes::swap_code(pool, account_codes::TABLE, row.id, &row.code_state(), &resent.state(now)).await? {
-        mail_sends::release(pool, slot).await?;
+    if !pool.swap_code(account_codes::TABLE, row.id, &row.code_state(), &resent.state(now)).await? {
+        pool.release_mail_slot(slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
     Ok((resent, slot))

@@ -1,7 +1,7 @@
 //! Login, sessions and logout.
 
+use crate::store::Store;
 use serde::Serialize;
-use sqlx::SqlitePool;
 use unicode_normalization::UnicodeNormalization;
 
 use super::secret::{self, Token};
@@ -10,10 +10,9 @@ use super::{
     LOGIN_LOCK_MAX_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Result};
-use crate::store::login_throttle::{self, LockPolicy, Reservation};
-use crate::store::{self, sessions, users};
+use crate::store::login_throttle::{LockPolicy, Reservation};
 
-pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
+pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
         return Err(Error::invalid("identifier", "Enter your username or email address."));
@@ -26,7 +25,7 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
         return Err(Error::invalid("password", "Enter your password."));
     }
     let username_key = identifier.nfkc().collect::<String>().to_lowercase();
-    let candidates = users::find_for_login(pool, &username_key, &identifier.to_lowercase()).await?;
+    let candidates = pool.find_users_for_login(&username_key, &identifier.to_lowercase()).await?;
     // Known or not, the attempt is counted the same way, so the answer reveals nothing. An account
     // has one count whichever of its names is typed.
     let key = match candidates.first() {
@@ -36,7 +35,7 @@ pub async fn login(pool: &SqlitePool, identifier: &str, password: &str, now: Tim
     reserve_attempt(pool, &key, now).await?;
     match check_credentials(pool, candidates, password, now).await {
         Ok(session) => {
-            login_throttle::clear(pool, &key).await?;
+            pool.clear_login_throttle(&key).await?;
             Ok(session)
         }
         Err(e) => Err(e),
@@ -57,8 +56,8 @@ const LOCK_POLICY: LockPolicy = LockPolicy {
 
 /// Counts the attempt before the password is checked (a success clears the count), or refuses
 /// while the key is locked.
-pub(crate) async fn reserve_attempt(pool: &SqlitePool, key: &str, now: Timestamp) -> Result<()> {
-    match login_throttle::reserve(pool, key, LOCK_POLICY, now).await? {
+pub(crate) async fn reserve_attempt(pool: &impl Store, key: &str, now: Timestamp) -> Result<()> {
+    match pool.reserve_login_attempt(key, LOCK_POLICY, now).await? {
         Reservation::Granted { .. } => Ok(()),
         Reservation::Locked { until } => Err(Error::LoginThrottled { seconds: Some(until - now) }),
         Reservation::LockedForGood => Err(Error::LoginThrottled { seconds: None }),
@@ -66,8 +65,8 @@ pub(crate) async fn reserve_attempt(pool: &SqlitePool, key: &str, now: Timestamp
 }
 
 async fn check_credentials(
-    pool: &SqlitePool,
-    candidates: Vec<users::UserRow>,
+    pool: &impl Store,
+    candidates: Vec<crate::store::UserRow>,
     password: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
@@ -83,26 +82,26 @@ async fn check_credentials(
         }
         if secret::needs_rehash(&user.password_hash) {
             let rehashed = secret::hash_blocking(password.clone()).await?;
-            users::update_password_hash(pool, user.id, &rehashed).await?;
+            pool.update_password_hash(user.id, &rehashed).await?;
         }
         let token = Token::generate()?;
         let expires_at = now + SESSION_TTL_SECS;
-        sessions::insert(pool, &token.digest(), user.id, now, expires_at).await?;
-        let profile = sessions::find_profile(pool, &token.digest(), now).await?;
+        pool.insert_session(&token.digest(), user.id, now, expires_at).await?;
+        let profile = pool.find_session_profile(&token.digest(), now).await?;
         let profile = profile.ok_or_else(|| Error::internal("login", "the new session was not found"))?;
         return Ok(NewSession { token, profile });
     }
     Err(Error::InvalidCredentials)
 }
 
-pub async fn whoami(pool: &SqlitePool, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
+pub async fn whoami(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     let token = token.ok_or(Error::NotAuthenticated)?;
-    let profile = sessions::find_profile(pool, &token.digest(), now).await?;
+    let profile = pool.find_session_profile(&token.digest(), now).await?;
     profile.ok_or(Error::NotAuthenticated)
 }
 
-pub async fn logout(pool: &SqlitePool, token: &Token) -> Result<()> {
-    sessions::delete(pool, &token.digest()).await?;
+pub async fn logout(pool: &impl Store, token: &Token) -> Result<()> {
+    pool.delete_session(&token.digest()).await?;
     Ok(())
 }
 
@@ -127,7 +126,7 @@ pub struct Startup {
 /// Purges what has expired, then decides the first screen. The remembered token is asked for only
 /// when there are accounts at all, so a first start never waits on the keychain.
 pub async fn startup<F>(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &crate::mail::Mailer,
     now: Timestamp,
     remembered: impl FnOnce() -> F,
@@ -135,9 +134,9 @@ pub async fn startup<F>(
 where
     F: std::future::Future<Output = Option<Token>>,
 {
-    store::purge_expired(pool, now).await?;
+    pool.purge_expired(now).await?;
     super::signup::sweep_outbox(pool, mailer).await?;
-    if users::count(pool).await? == 0 {
+    if pool.count_users().await? == 0 {
         return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false });
     }
     let token = remembered().await;
@@ -294,7 +293,7 @@ mod tests {
             .unwrap();
         assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
         let later = T0 + 30 * 86_400;
-        store::purge_expired(&db.pool, later).await.unwrap();
+        crate::store::purge_expired(&db.pool, later).await.unwrap();
         match login(&db.pool, "ann", "correct horse battery", later).await {
             Err(e @ Error::LoginThrottled { seconds: None }) => {
                 assert!(e.to_string().contains("Forgot password?"), "{e}")

@@ -30,8 +30,12 @@ pub const MAIL_LIMITS: crate::store::mail_sends::MailLimits =
     crate::store::mail_sends::MailLimits { per_minute: 1, per_hour: 5 };
 
 /// Takes one of the address's code-mail slots, or says how long to wait.
-pub(crate) async fn claim_mail_slot(pool: &sqlx::SqlitePool, address_key: &str, now: Timestamp) -> crate::Result<i64> {
-    crate::store::mail_sends::reserve(pool, address_key, MAIL_LIMITS, now)
+pub(crate) async fn claim_mail_slot(
+    pool: &impl crate::store::Store,
+    address_key: &str,
+    now: Timestamp,
+) -> crate::Result<i64> {
+    pool.reserve_mail_slot(address_key, MAIL_LIMITS, now)
         .await?
         .map_err(|seconds| crate::Error::ResendTooSoon { seconds })
 }

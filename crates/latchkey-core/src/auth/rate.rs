@@ -1,20 +1,19 @@
 //! The HTTP service's per-address limit: at most `per_minute` requests from one client address in
 //! a clock minute, on top of the per-account rules (login throttle, code attempts, mail limits).
 
-use sqlx::SqlitePool;
+use crate::store::Store;
 
 use super::Timestamp;
 use crate::error::{Error, Result};
-use crate::store::ip_requests;
 
 const WINDOW_SECS: i64 = 60;
 
-pub async fn claim(pool: &SqlitePool, ip: &str, per_minute: i64, now: Timestamp) -> Result<()> {
+pub async fn claim(pool: &impl Store, ip: &str, per_minute: i64, now: Timestamp) -> Result<()> {
     let window_start = now - now.rem_euclid(WINDOW_SECS);
-    let count = ip_requests::count(pool, ip, window_start).await?;
+    let count = pool.count_ip_request(ip, window_start).await?;
     if count == 1 {
         // The first request of a window sweeps the ones before the last.
-        ip_requests::delete_before(pool, window_start - WINDOW_SECS).await?;
+        pool.delete_ip_requests_before(window_start - WINDOW_SECS).await?;
     }
     if count > per_minute {
         return Err(Error::RateLimited { seconds: window_start + WINDOW_SECS - now });

@@ -1,7 +1,7 @@
 //! Sign-up: request a code, resend it, verify it.
 
+use crate::store::Store;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use super::secret::{self, Token};
 use super::{
@@ -10,9 +10,8 @@ use super::{
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{CodeEmail, Delivery, Mailer};
-use crate::store::codes::{self, CodeState};
+use crate::store::codes::CodeState;
 use crate::store::pending_signups::{self, NewPending, PendingRow};
-use crate::store::{self, mail_sends, users};
 
 pub struct SignupRequest<'a> {
     pub username: &'a str,
@@ -55,21 +54,21 @@ fn outbox_tag(owner_hash: &[u8]) -> String {
 
 /// Outbox mode: code files of sign-ups that are over (verified, replaced, cancelled, expired)
 /// are removed. Nothing to do with a mail server.
-pub async fn sweep_outbox(pool: &SqlitePool, mailer: &Mailer) -> Result<()> {
+pub async fn sweep_outbox(pool: &impl Store, mailer: &Mailer) -> Result<()> {
     // Files first, then the live sign-ups: a sign-up's row is written before its file, so a file
     // listed here whose tag is not live belongs to a sign-up that is over, never to one just begun.
     let files = mailer.sign_up_files();
     if files.is_empty() {
         return Ok(());
     }
-    let live: std::collections::HashSet<String> = pending_signups::live_tags(pool).await?.into_iter().collect();
+    let live: std::collections::HashSet<String> = pool.pending_signup_tags().await?.into_iter().collect();
     let over: Vec<_> = files.into_iter().filter(|(tag, _)| !live.contains(tag)).map(|(_, path)| path).collect();
     mailer.discard(&over);
     Ok(())
 }
 
 pub async fn request_code(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     req: SignupRequest<'_>,
     now: Timestamp,
@@ -77,11 +76,11 @@ pub async fn request_code(
     let username = validate::username(req.username)?;
     let email = validate::email(req.email)?;
     let password = validate::password(req.password, &username.display, &email.display)?;
-    store::purge_expired(pool, now).await?;
-    if users::username_exists(pool, &username.key, &username.skeleton).await? {
+    pool.purge_expired(now).await?;
+    if pool.username_exists(&username.key, &username.skeleton).await? {
         return Err(Error::UsernameTaken);
     }
-    if users::email_exists(pool, &email.key).await? {
+    if pool.email_exists(&email.key).await? {
         return Err(Error::EmailTaken);
     }
     let slot = claim_mail_slot(pool, &email.key, now).await?;
@@ -106,15 +105,15 @@ pub async fn request_code(
         expires_at,
     };
     let replaces = req.replaces.map(owner_hash);
-    let id = pending_signups::insert(pool, &pending, replaces.as_ref().map(|h| &h[..])).await?;
+    let id = pool.insert_pending_signup(&pending, replaces.as_ref().map(|h| &h[..])).await?;
     let message =
         CodeEmail { username: &username.display, to: &email.display, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
     let delivery = match mailer.send_sign_up_code(&message, Some(&outbox_tag(&owner))).await {
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
-            codes::delete(pool, pending_signups::TABLE, id).await?;
-            mail_sends::release(pool, slot).await?;
+            pool.delete_code(pending_signups::TABLE, id).await?;
+            pool.release_mail_slot(slot).await?;
             return Err(e);
         }
     };
@@ -129,17 +128,17 @@ pub async fn request_code(
 }
 
 /// The caller's pending sign-up, by the id it was given.
-async fn owned(pool: &SqlitePool, signup_id: &str) -> Result<PendingRow> {
+async fn owned(pool: &impl Store, signup_id: &str) -> Result<PendingRow> {
     if signup_id.is_empty() || signup_id.len() > 64 {
         return Err(Error::NoPendingSignup);
     }
-    pending_signups::find_by_owner(pool, &owner_hash(signup_id)).await?.ok_or(Error::NoPendingSignup)
+    pool.find_pending_by_owner(&owner_hash(signup_id)).await?.ok_or(Error::NoPendingSignup)
 }
 
-pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, now: Timestamp) -> Result<CodeSent> {
+pub async fn resend_code(pool: &impl Store, mailer: &Mailer, signup_id: &str, now: Timestamp) -> Result<CodeSent> {
     let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
-        codes::delete(pool, pending_signups::TABLE, row.id).await?;
+        pool.delete_code(pending_signups::TABLE, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
     }
     let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
@@ -157,8 +156,8 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
     };
     let new = CodeState { code_hash: &code_hash, attempts: 0, last_sent_at: now, expires_at: now + CODE_TTL_SECS };
     // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !codes::swap_code(pool, pending_signups::TABLE, row.id, &old, &new).await? {
-        mail_sends::release(pool, slot).await?;
+    if !pool.swap_code(pending_signups::TABLE, row.id, &old, &new).await? {
+        pool.release_mail_slot(slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
     let message = CodeEmail { username: &row.username, to: &row.email, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
@@ -172,8 +171,8 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
         }),
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
-            codes::swap_code(pool, pending_signups::TABLE, row.id, &new, &old).await?;
-            mail_sends::release(pool, slot).await?;
+            pool.swap_code(pending_signups::TABLE, row.id, &new, &old).await?;
+            pool.release_mail_slot(slot).await?;
             Err(e)
         }
     }
@@ -181,7 +180,7 @@ pub async fn resend_code(pool: &SqlitePool, mailer: &Mailer, signup_id: &str, no
 
 /// The code, with the sign-up id that proves the caller started this sign-up.
 pub async fn verify(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     signup_id: &str,
     code: &str,
@@ -205,7 +204,7 @@ pub struct SignupCredentials<'a> {
 /// The code, with the address, name and password the sign-up was requested with. A sign-up that
 /// does not exist and a wrong password get the same answer and the same hashing work.
 pub async fn verify_with_credentials(
-    pool: &SqlitePool,
+    pool: &impl Store,
     mailer: &Mailer,
     credentials: SignupCredentials<'_>,
     code: &str,
@@ -218,14 +217,14 @@ pub async fn verify_with_credentials(
     finish_verify(pool, mailer, result.await).await
 }
 
-async fn owned_by_credentials(pool: &SqlitePool, credentials: &SignupCredentials<'_>) -> Result<PendingRow> {
+async fn owned_by_credentials(pool: &impl Store, credentials: &SignupCredentials<'_>) -> Result<PendingRow> {
     let email_key = validate::email(credentials.email).map(|e| e.key).map_err(|_| Error::NoPendingSignup)?;
     let username_key = validate::username_key(credentials.username);
     if credentials.password.is_empty() || credentials.password.chars().count() > validate::PASSWORD_MAX {
         return Err(Error::NoPendingSignup);
     }
     let password: String = unicode_normalization::UnicodeNormalization::nfkc(credentials.password).collect();
-    let rows = pending_signups::find_by_address(pool, &email_key, &username_key).await?;
+    let rows = pool.find_pending_by_address(&email_key, &username_key).await?;
     let hashes: Vec<String> = if rows.is_empty() {
         vec![secret::DUMMY_HASH.to_string()]
     } else {
@@ -246,7 +245,7 @@ async fn owned_by_credentials(pool: &SqlitePool, credentials: &SignupCredentials
     }
 }
 
-async fn finish_verify(pool: &SqlitePool, mailer: &Mailer, result: Result<NewSession>) -> Result<NewSession> {
+async fn finish_verify(pool: &impl Store, mailer: &Mailer, result: Result<NewSession>) -> Result<NewSession> {
     // Verified or cancelled, the code file is no longer needed.
     if !matches!(result, Err(Error::InvalidCode { .. } | Error::InvalidInput { .. })) {
         sweep_outbox(pool, mailer).await?;
@@ -254,31 +253,31 @@ async fn finish_verify(pool: &SqlitePool, mailer: &Mailer, result: Result<NewSes
     result
 }
 
-async fn check_and_complete(pool: &SqlitePool, row: PendingRow, code: String, now: Timestamp) -> Result<NewSession> {
+async fn check_and_complete(pool: &impl Store, row: PendingRow, code: String, now: Timestamp) -> Result<NewSession> {
     if now >= row.expires_at {
-        codes::delete(pool, pending_signups::TABLE, row.id).await?;
+        pool.delete_code(pending_signups::TABLE, row.id).await?;
         return Err(Error::CodeExpired(Flow::Signup));
     }
     // No attempt left while the last ones are still being checked: those decide the row's fate.
     let Some(attempt) =
-        codes::reserve_attempt(pool, pending_signups::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
+        pool.reserve_code_attempt(pending_signups::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
     else {
         return Err(Error::TooManyAttempts(Flow::Signup));
     };
     if !secret::verify_blocking(code, row.code_hash.clone()).await? {
         if attempt >= MAX_CODE_ATTEMPTS {
-            codes::delete_if_code(pool, pending_signups::TABLE, row.id, &row.code_hash).await?;
+            pool.delete_code_if(pending_signups::TABLE, row.id, &row.code_hash).await?;
             return Err(Error::TooManyAttempts(Flow::Signup));
         }
         return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
     }
     let token = Token::generate()?;
     let skeleton = validate::username_skeleton(&row.username);
-    match store::sessions::complete_signup(pool, &row, &skeleton, &token.digest(), now, now + SESSION_TTL_SECS).await {
+    match pool.complete_signup(&row, &skeleton, &token.digest(), now, now + SESSION_TTL_SECS).await {
         Ok(profile) => Ok(NewSession { token, profile }),
         Err(e @ (Error::UsernameTaken | Error::EmailTaken)) => {
             // Someone else took the name meanwhile; this sign-up can never finish.
-            codes::delete_if_code(pool, pending_signups::TABLE, row.id, &row.code_hash).await?;
+            pool.delete_code_if(pending_signups::TABLE, row.id, &row.code_hash).await?;
             Err(e)
         }
         Err(e) => Err(e),

@@ -1,4 +1,6 @@
-//! All SQL lives here. Functions take an executor so they compose into transactions.
+//! All SQL lives here. `Store` is every step the domain takes, each one atomic; SQLite (this
+//! module's functions, which take an executor so they compose into transactions) and PostgreSQL
+//! (`postgres`, for the HTTP service) implement it.
 
 pub mod account_codes;
 pub mod codes;
@@ -8,9 +10,12 @@ pub mod login_throttle;
 pub mod mail_sends;
 pub mod meta;
 pub mod pending_signups;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sessions;
 pub mod users;
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -81,6 +86,269 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
         }
     }
     e.into()
+}
+
+pub use account_codes::{CodeRow, NewCode, Subject};
+pub use codes::{CodeState, CodeTable};
+pub use lifecycle::NewSessionRow;
+pub use login_throttle::{LockPolicy, Reservation};
+pub use mail_sends::MailLimits;
+pub use pending_signups::{NewPending, PendingRow};
+pub use sessions::ProfileRow;
+pub use users::UserRow;
+
+/// The database as the domain sees it: each method is one atomic step (one statement or one
+/// transaction), so several processes on one database behave as one. Implemented for SQLite's
+/// pool here and for PostgreSQL's in `postgres`; the domain is generic over it.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Removes expired pending sign-ups, sessions, codes, mail counts and stale login counters.
+    fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
+    /// Whether `SELECT 1` answers (the service's health check).
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    // Accounts
+    fn count_users(&self) -> impl Future<Output = Result<i64>> + Send;
+    fn username_exists(&self, username_key: &str, skeleton: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn email_exists(&self, email_key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// At most two accounts, the username match first (see `users::find_for_login`).
+    fn find_users_for_login(
+        &self,
+        username_key: &str,
+        email_key: &str,
+    ) -> impl Future<Output = Result<Vec<UserRow>>> + Send;
+    fn find_user(&self, id: i64) -> impl Future<Output = Result<Option<UserRow>>> + Send;
+    fn find_active_user_by_email(&self, email_key: &str) -> impl Future<Output = Result<Option<UserRow>>> + Send;
+    fn update_password_hash(&self, id: i64, password_hash: &str) -> impl Future<Output = Result<()>> + Send;
+
+    // Sessions
+    fn insert_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn find_session_profile(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
+    fn find_session_user(&self, token_hash: &[u8], now: i64) -> impl Future<Output = Result<Option<UserRow>>> + Send;
+    fn delete_session(&self, token_hash: &[u8]) -> impl Future<Output = Result<bool>> + Send;
+
+    // Pending sign-ups
+    fn insert_pending_signup(
+        &self,
+        new: &NewPending<'_>,
+        replaces: Option<&[u8]>,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    fn pending_signup_tags(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn find_pending_by_owner(&self, owner_hash: &[u8]) -> impl Future<Output = Result<Option<PendingRow>>> + Send;
+    fn find_pending_by_address(
+        &self,
+        email_key: &str,
+        username_key: &str,
+    ) -> impl Future<Output = Result<Vec<PendingRow>>> + Send;
+    /// Consumes the pending sign-up (if it still has its code), creates the account and its first
+    /// session, all or nothing.
+    fn complete_signup(
+        &self,
+        pending: &PendingRow,
+        username_skeleton: &str,
+        token_hash: &[u8],
+        now: i64,
+        session_expires_at: i64,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+
+    // Codes, in either code table
+    fn reserve_code_attempt(
+        &self,
+        table: CodeTable,
+        id: i64,
+        code_hash: &str,
+        max: i64,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    fn swap_code(
+        &self,
+        table: CodeTable,
+        id: i64,
+        old: &CodeState<'_>,
+        new: &CodeState<'_>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn delete_code(&self, table: CodeTable, id: i64) -> impl Future<Output = Result<()>> + Send;
+    fn delete_code_if(&self, table: CodeTable, id: i64, code_hash: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    // Account codes (reset, email change)
+    fn find_account_code(&self, subject: Subject<'_>) -> impl Future<Output = Result<Option<CodeRow>>> + Send;
+    fn replace_account_code(
+        &self,
+        new: &NewCode<'_>,
+        cooldown: i64,
+    ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
+    fn insert_account_code_if_absent(
+        &self,
+        new: &NewCode<'_>,
+        last_sent_at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
+
+    // The account's life, each all or nothing
+    fn replace_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        code: Option<&CodeRow>,
+        throttle_key: &str,
+        session: &NewSessionRow<'_>,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    fn change_email(&self, user_id: i64, code: &CodeRow) -> impl Future<Output = Result<()>> + Send;
+    fn delete_account(&self, user_id: i64, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
+
+    // Counters
+    fn reserve_login_attempt(
+        &self,
+        key: &str,
+        policy: LockPolicy,
+        now: i64,
+    ) -> impl Future<Output = Result<Reservation>> + Send;
+    fn clear_login_throttle(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    fn reserve_mail_slot(
+        &self,
+        address_key: &str,
+        limits: MailLimits,
+        now: i64,
+    ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
+    fn release_mail_slot(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
+    fn count_ip_request(&self, ip: &str, window_start: i64) -> impl Future<Output = Result<i64>> + Send;
+    fn delete_ip_requests_before(&self, before: i64) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl Store for SqlitePool {
+    async fn purge_expired(&self, now: i64) -> Result<u64> {
+        purge_expired(self, now).await
+    }
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self).await?;
+        Ok(())
+    }
+    async fn count_users(&self) -> Result<i64> {
+        users::count(self).await
+    }
+    async fn username_exists(&self, username_key: &str, skeleton: &str) -> Result<bool> {
+        users::username_exists(self, username_key, skeleton).await
+    }
+    async fn email_exists(&self, email_key: &str) -> Result<bool> {
+        users::email_exists(self, email_key).await
+    }
+    async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
+        users::find_for_login(self, username_key, email_key).await
+    }
+    async fn find_user(&self, id: i64) -> Result<Option<UserRow>> {
+        users::find_by_id(self, id).await
+    }
+    async fn find_active_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
+        users::find_active_by_email(self, email_key).await
+    }
+    async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
+        users::update_password_hash(self, id, password_hash).await
+    }
+    async fn insert_session(&self, token_hash: &[u8], user_id: i64, now: i64, expires_at: i64) -> Result<()> {
+        sessions::insert(self, token_hash, user_id, now, expires_at).await
+    }
+    async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
+        sessions::find_profile(self, token_hash, now).await
+    }
+    async fn find_session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
+        sessions::find_user(self, token_hash, now).await
+    }
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
+        sessions::delete(self, token_hash).await
+    }
+    async fn insert_pending_signup(&self, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
+        pending_signups::insert(self, new, replaces).await
+    }
+    async fn pending_signup_tags(&self) -> Result<Vec<String>> {
+        pending_signups::live_tags(self).await
+    }
+    async fn find_pending_by_owner(&self, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
+        pending_signups::find_by_owner(self, owner_hash).await
+    }
+    async fn find_pending_by_address(&self, email_key: &str, username_key: &str) -> Result<Vec<PendingRow>> {
+        pending_signups::find_by_address(self, email_key, username_key).await
+    }
+    async fn complete_signup(
+        &self,
+        pending: &PendingRow,
+        username_skeleton: &str,
+        token_hash: &[u8],
+        now: i64,
+        session_expires_at: i64,
+    ) -> Result<ProfileRow> {
+        sessions::complete_signup(self, pending, username_skeleton, token_hash, now, session_expires_at).await
+    }
+    async fn reserve_code_attempt(&self, table: CodeTable, id: i64, code_hash: &str, max: i64) -> Result<Option<i64>> {
+        codes::reserve_attempt(self, table, id, code_hash, max).await
+    }
+    async fn swap_code(&self, table: CodeTable, id: i64, old: &CodeState<'_>, new: &CodeState<'_>) -> Result<bool> {
+        codes::swap_code(self, table, id, old, new).await
+    }
+    async fn delete_code(&self, table: CodeTable, id: i64) -> Result<()> {
+        codes::delete(self, table, id).await
+    }
+    async fn delete_code_if(&self, table: CodeTable, id: i64, code_hash: &str) -> Result<bool> {
+        codes::delete_if_code(self, table, id, code_hash).await
+    }
+    async fn find_account_code(&self, subject: Subject<'_>) -> Result<Option<CodeRow>> {
+        account_codes::find(self, subject).await
+    }
+    async fn replace_account_code(&self, new: &NewCode<'_>, cooldown: i64) -> Result<std::result::Result<i64, i64>> {
+        account_codes::replace(self, new, cooldown).await
+    }
+    async fn insert_account_code_if_absent(&self, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
+        account_codes::insert_if_absent(self, new, last_sent_at).await
+    }
+    async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
+        account_codes::refund_attempt(self, id, code_hash).await
+    }
+    async fn replace_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        code: Option<&CodeRow>,
+        throttle_key: &str,
+        session: &NewSessionRow<'_>,
+    ) -> Result<ProfileRow> {
+        lifecycle::replace_password(self, user_id, password_hash, code, throttle_key, session).await
+    }
+    async fn change_email(&self, user_id: i64, code: &CodeRow) -> Result<()> {
+        lifecycle::change_email(self, user_id, code).await
+    }
+    async fn delete_account(&self, user_id: i64, throttle_key: &str) -> Result<()> {
+        lifecycle::delete_account(self, user_id, throttle_key).await
+    }
+    async fn reserve_login_attempt(&self, key: &str, policy: LockPolicy, now: i64) -> Result<Reservation> {
+        login_throttle::reserve(self, key, policy, now).await
+    }
+    async fn clear_login_throttle(&self, key: &str) -> Result<()> {
+        login_throttle::clear(self, key).await
+    }
+    async fn reserve_mail_slot(
+        &self,
+        address_key: &str,
+        limits: MailLimits,
+        now: i64,
+    ) -> Result<std::result::Result<i64, i64>> {
+        mail_sends::reserve(self, address_key, limits, now).await
+    }
+    async fn release_mail_slot(&self, id: i64) -> Result<()> {
+        mail_sends::release(self, id).await
+    }
+    async fn count_ip_request(&self, ip: &str, window_start: i64) -> Result<i64> {
+        ip_requests::count(self, ip, window_start).await
+    }
+    async fn delete_ip_requests_before(&self, before: i64) -> Result<u64> {
+        ip_requests::delete_before(self, before).await
+    }
 }
 
 #[cfg(test)]

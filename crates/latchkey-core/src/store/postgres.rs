@@ -1,0 +1,595 @@
+//! The store on PostgreSQL, for the HTTP service: the same steps as the SQLite functions, each
+//! one statement or one transaction, so that any number of server processes on one database
+//! behave as one. Where SQLite's single writer made a read-then-write step atomic, a transaction
+//! here takes an advisory lock on what it counts (an address's mail, a reset's subject) first.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+
+use super::account_codes::{CodeRow, NewCode, Subject};
+use super::codes::{CodeState, CodeTable};
+use super::lifecycle::NewSessionRow;
+use super::login_throttle::{LockPolicy, Reservation, ThrottleRow};
+use super::mail_sends::MailLimits;
+use super::pending_signups::{NewPending, PendingRow};
+use super::sessions::ProfileRow;
+use super::users::{NewUser, UserRow};
+use super::{map_user_conflict, OpenError, Store};
+use crate::error::{Error, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Connections per process: argon2 bounds the work in flight far below this.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// Connects to `url` (`postgres://…`) and migrates the database. Several processes may start at
+/// once: sqlx serialises migrations with an advisory lock.
+pub async fn open(url: &str) -> std::result::Result<PgPool, OpenError> {
+    let options: PgConnectOptions = url.parse()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+const USER_COLUMNS: &str =
+    "id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined";
+const PENDING_COLUMNS: &str =
+    "id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at";
+/// Selects the subject's account code; binds $1 purpose, $2 address key, $3 account id.
+const SUBJECT: &str =
+    "purpose = $1 AND (($1 = 'password_reset' AND email_key = $2) OR ($1 = 'email_change' AND user_id = $3))";
+
+fn purpose(s: Subject<'_>) -> &'static str {
+    match s {
+        Subject::Reset(_) => "password_reset",
+        Subject::EmailChange(_) => "email_change",
+    }
+}
+
+fn address(s: Subject<'_>) -> Option<&str> {
+    match s {
+        Subject::Reset(key) => Some(key),
+        Subject::EmailChange(_) => None,
+    }
+}
+
+fn account(s: Subject<'_>) -> Option<i64> {
+    match s {
+        Subject::Reset(_) => None,
+        Subject::EmailChange(id) => Some(id),
+    }
+}
+
+fn table(t: CodeTable) -> &'static str {
+    match t {
+        CodeTable::PendingSignups => "pending_signups",
+        CodeTable::AccountCodes => "account_codes",
+    }
+}
+
+/// Holds, until the transaction ends, the lock named by `name`: read-count-write steps on one
+/// name run one at a time across every process.
+async fn lock(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(name).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn delete_code_if_in<'e>(ex: impl PgExecutor<'e>, t: CodeTable, id: i64, code_hash: &str) -> Result<bool> {
+    let sql = format!("DELETE FROM {} WHERE id = $1 AND code_hash = $2", table(t));
+    let done = sqlx::query(&sql).bind(id).bind(code_hash).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn insert_session_in<'e>(ex: impl PgExecutor<'e>, user_id: i64, s: &NewSessionRow<'_>) -> Result<()> {
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(s.token_hash)
+        .bind(user_id)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+const PROFILE: &str = "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined,
+       s.expires_at AS session_expires_at,
+       (SELECT c.new_email FROM account_codes c
+        WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $2) AS pending_email
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
+
+impl Store for PgPool {
+    async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let mut removed = 0;
+        for (sql, at) in [
+            ("DELETE FROM pending_signups WHERE expires_at <= $1", now),
+            ("DELETE FROM sessions WHERE expires_at <= $1", now),
+            ("DELETE FROM account_codes WHERE expires_at <= $1", now),
+            ("DELETE FROM mail_sends WHERE sent_at <= $1", now - 3600),
+        ] {
+            removed += sqlx::query(sql).bind(at).execute(self).await?.rows_affected();
+        }
+        // Counters untouched for a day whose lock has run out; a hard lock stays until a reset.
+        removed +=
+            sqlx::query("DELETE FROM login_throttle WHERE updated_at <= $1 AND locked_until <= $2 AND failures < $3")
+                .bind(now - 86_400)
+                .bind(now)
+                .bind(crate::auth::LOGIN_HARD_LIMIT)
+                .execute(self)
+                .await?
+                .rows_affected();
+        Ok(removed)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self).await?;
+        Ok(())
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(self).await?)
+    }
+
+    async fn username_exists(&self, username_key: &str, skeleton: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = $1 OR username_skeleton = $2)")
+            .bind(username_key)
+            .bind(skeleton)
+            .fetch_one(self)
+            .await?)
+    }
+
+    async fn email_exists(&self, email_key: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = $1)")
+            .bind(email_key)
+            .fetch_one(self)
+            .await?)
+    }
+
+    async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = $1 OR email_key = $2
+             ORDER BY username_key = $1 DESC LIMIT 2"
+        ))
+        .bind(username_key)
+        .bind(email_key)
+        .fetch_all(self)
+        .await?)
+    }
+
+    async fn find_user(&self, id: i64) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn find_active_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1 AND is_active"))
+            .bind(email_key)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, token_hash: &[u8], user_id: i64, now: i64, expires_at: i64) -> Result<()> {
+        insert_session_in(self, user_id, &NewSessionRow { token_hash, now, expires_at }).await
+    }
+
+    async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
+        Ok(sqlx::query_as(PROFILE).bind(token_hash).bind(now).fetch_optional(self).await?)
+    }
+
+    async fn find_session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.username, u.username_key, u.email, u.email_key, u.password_hash, u.is_active, u.is_admin,
+               u.date_joined
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(self).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_pending_signup(&self, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        if let Some(owner_hash) = replaces {
+            sqlx::query("DELETE FROM pending_signups WHERE owner_hash = $1").bind(owner_hash).execute(&mut *tx).await?;
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO pending_signups
+               (username, username_key, email, email_key, password_hash, code_hash, owner_hash, attempts, created_at,
+                last_sent_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) RETURNING id",
+        )
+        .bind(new.username)
+        .bind(new.username_key)
+        .bind(new.email)
+        .bind(new.email_key)
+        .bind(new.password_hash)
+        .bind(new.code_hash)
+        .bind(new.owner_hash)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn pending_signup_tags(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT encode(substring(owner_hash FROM 1 FOR 8), 'hex') FROM pending_signups")
+            .fetch_all(self)
+            .await?)
+    }
+
+    async fn find_pending_by_owner(&self, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {PENDING_COLUMNS} FROM pending_signups WHERE owner_hash = $1"))
+            .bind(owner_hash)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn find_pending_by_address(&self, email_key: &str, username_key: &str) -> Result<Vec<PendingRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {PENDING_COLUMNS} FROM pending_signups WHERE email_key = $1 AND username_key = $2
+             ORDER BY id DESC LIMIT 5"
+        ))
+        .bind(email_key)
+        .bind(username_key)
+        .fetch_all(self)
+        .await?)
+    }
+
+    async fn complete_signup(
+        &self,
+        pending: &PendingRow,
+        username_skeleton: &str,
+        token_hash: &[u8],
+        now: i64,
+        session_expires_at: i64,
+    ) -> Result<ProfileRow> {
+        let mut tx = self.begin().await?;
+        // Concurrent right codes: the row lock makes every other DELETE wait, then find nothing.
+        if !delete_code_if_in(&mut *tx, CodeTable::PendingSignups, pending.id, &pending.code_hash).await? {
+            return Err(Error::NoPendingSignup);
+        }
+        let user = NewUser {
+            username: &pending.username,
+            username_key: &pending.username_key,
+            username_skeleton,
+            email: &pending.email,
+            email_key: &pending.email_key,
+            password_hash: &pending.password_hash,
+            date_joined: now,
+        };
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(user.username)
+        .bind(user.username_key)
+        .bind(user.username_skeleton)
+        .bind(user.email)
+        .bind(user.email_key)
+        .bind(user.password_hash)
+        .bind(user.date_joined)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_user_conflict)?;
+        let session = NewSessionRow { token_hash, now, expires_at: session_expires_at };
+        insert_session_in(&mut *tx, user_id, &session).await?;
+        let profile = sqlx::query_as(PROFILE).bind(token_hash).bind(now).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        profile.ok_or_else(|| Error::internal("verification", "the new session was not found"))
+    }
+
+    async fn reserve_code_attempt(&self, t: CodeTable, id: i64, code_hash: &str, max: i64) -> Result<Option<i64>> {
+        let sql = format!(
+            "UPDATE {} SET attempts = attempts + 1 WHERE id = $1 AND code_hash = $2 AND attempts < $3 RETURNING attempts",
+            table(t)
+        );
+        Ok(sqlx::query_scalar(&sql).bind(id).bind(code_hash).bind(max).fetch_optional(self).await?)
+    }
+
+    async fn swap_code(&self, t: CodeTable, id: i64, old: &CodeState<'_>, new: &CodeState<'_>) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {} SET code_hash = $1, attempts = $2, last_sent_at = $3, expires_at = $4
+             WHERE id = $5 AND code_hash = $6 AND last_sent_at = $7",
+            table(t)
+        );
+        let done = sqlx::query(&sql)
+            .bind(new.code_hash)
+            .bind(new.attempts)
+            .bind(new.last_sent_at)
+            .bind(new.expires_at)
+            .bind(id)
+            .bind(old.code_hash)
+            .bind(old.last_sent_at)
+            .execute(self)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_code(&self, t: CodeTable, id: i64) -> Result<()> {
+        sqlx::query(&format!("DELETE FROM {} WHERE id = $1", table(t))).bind(id).execute(self).await?;
+        Ok(())
+    }
+
+    async fn delete_code_if(&self, t: CodeTable, id: i64, code_hash: &str) -> Result<bool> {
+        delete_code_if_in(self, t, id, code_hash).await
+    }
+
+    async fn find_account_code(&self, s: Subject<'_>) -> Result<Option<CodeRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT id, user_id, email_key, new_email, code_hash, attempts, last_sent_at, expires_at
+             FROM account_codes WHERE {SUBJECT}"
+        ))
+        .bind(purpose(s))
+        .bind(address(s))
+        .bind(account(s))
+        .fetch_optional(self)
+        .await?)
+    }
+
+    async fn replace_account_code(&self, new: &NewCode<'_>, cooldown: i64) -> Result<std::result::Result<i64, i64>> {
+        let s = new.subject;
+        let mut tx = self.begin().await?;
+        let name = match s {
+            Subject::Reset(key) => format!("reset:{key}"),
+            Subject::EmailChange(id) => format!("email_change:{id}"),
+        };
+        lock(&mut tx, &name).await?;
+        sqlx::query(&format!("DELETE FROM account_codes WHERE {SUBJECT} AND (last_sent_at <= $4 OR expires_at <= $5)"))
+            .bind(purpose(s))
+            .bind(address(s))
+            .bind(account(s))
+            .bind(new.now - cooldown)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        let live: Option<i64> = sqlx::query_scalar(&format!("SELECT last_sent_at FROM account_codes WHERE {SUBJECT}"))
+            .bind(purpose(s))
+            .bind(address(s))
+            .bind(account(s))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(last_sent_at) = live {
+            return Ok(Err(last_sent_at + cooldown - new.now));
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO account_codes
+               (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) RETURNING id",
+        )
+        .bind(purpose(s))
+        .bind(new.user_id)
+        .bind(new.email_key)
+        .bind(new.new_email)
+        .bind(new.code_hash)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(id))
+    }
+
+    async fn insert_account_code_if_absent(&self, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_codes
+               (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(purpose(new.subject))
+        .bind(new.user_id)
+        .bind(new.email_key)
+        .bind(new.new_email)
+        .bind(new.code_hash)
+        .bind(new.now)
+        .bind(last_sent_at)
+        .bind(new.expires_at)
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+
+    async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE account_codes SET attempts = attempts - 1 WHERE id = $1 AND code_hash = $2 AND attempts > 0",
+        )
+        .bind(id)
+        .bind(code_hash)
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+
+    async fn replace_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        code: Option<&CodeRow>,
+        throttle_key: &str,
+        session: &NewSessionRow<'_>,
+    ) -> Result<ProfileRow> {
+        let mut tx = self.begin().await?;
+        if let Some(code) = code {
+            if !delete_code_if_in(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
+                return Err(Error::NoPendingReset);
+            }
+        }
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
+            .bind(throttle_key)
+            .execute(&mut *tx)
+            .await?;
+        insert_session_in(&mut *tx, user_id, session).await?;
+        let profile =
+            sqlx::query_as(PROFILE).bind(session.token_hash).bind(session.now).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        profile.ok_or_else(|| Error::internal("password change", "the new session was not found"))
+    }
+
+    async fn change_email(&self, user_id: i64, code: &CodeRow) -> Result<()> {
+        let new_email = code.new_email.as_deref().ok_or_else(|| Error::internal("email change", "no new address"))?;
+        let mut tx = self.begin().await?;
+        if !delete_code_if_in(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
+            return Err(Error::NoPendingEmailChange);
+        }
+        sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3")
+            .bind(new_email)
+            .bind(&code.email_key)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_user_conflict)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_account(&self, user_id: i64, throttle_key: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
+            return Err(Error::NotAuthenticated);
+        }
+        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
+            .bind(throttle_key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reserve_login_attempt(&self, key: &str, policy: LockPolicy, now: i64) -> Result<Reservation> {
+        // As on SQLite: $1 key, $2 now, $3 free, $4 base, $5 max, $6 hard limit; the upsert's row
+        // lock makes concurrent attempts count one after another.
+        let granted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO login_throttle AS t (identifier_key, failures, locked_until, updated_at)
+             VALUES ($1, 1, CASE WHEN 1 >= $3 THEN $2 + $4 ELSE 0 END, $2)
+             ON CONFLICT (identifier_key) DO UPDATE SET
+               failures = t.failures + 1,
+               locked_until = CASE WHEN t.failures + 1 >= $3
+                              THEN $2 + LEAST($4 << LEAST(t.failures + 1 - $3, 10)::integer, $5) ELSE 0 END,
+               updated_at = $2
+             WHERE t.locked_until <= $2 AND t.failures < $6
+             RETURNING failures",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(policy.free)
+        .bind(policy.base_secs)
+        .bind(policy.max_secs)
+        .bind(policy.hard_limit)
+        .fetch_optional(self)
+        .await?;
+        if let Some(n) = granted {
+            return Ok(Reservation::Granted { n });
+        }
+        let row: Option<ThrottleRow> =
+            sqlx::query_as("SELECT failures, locked_until FROM login_throttle WHERE identifier_key = $1")
+                .bind(key)
+                .fetch_optional(self)
+                .await?;
+        Ok(match row {
+            Some(t) if t.failures >= policy.hard_limit => Reservation::LockedForGood,
+            Some(t) => Reservation::Locked { until: t.locked_until },
+            None => Reservation::Locked { until: now + 1 },
+        })
+    }
+
+    async fn clear_login_throttle(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1").bind(key).execute(self).await?;
+        Ok(())
+    }
+
+    async fn reserve_mail_slot(
+        &self,
+        address_key: &str,
+        limits: MailLimits,
+        now: i64,
+    ) -> Result<std::result::Result<i64, i64>> {
+        let mut tx = self.begin().await?;
+        // The counts below and the insert must see each other's effects across processes.
+        lock(&mut tx, &format!("mail:{address_key}")).await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO mail_sends (address_key, sent_at)
+             SELECT $1, $2
+             WHERE (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - 60) < $3
+               AND (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - 3600) < $4
+             RETURNING id",
+        )
+        .bind(address_key)
+        .bind(now)
+        .bind(limits.per_minute)
+        .bind(limits.per_hour)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if let Some(id) = id {
+            return Ok(Ok(id));
+        }
+        let wait = |window: i64, limit: i64| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT sent_at + $3 - $2 FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - $3
+                 ORDER BY sent_at DESC LIMIT 1 OFFSET $4",
+            )
+            .bind(address_key)
+            .bind(now)
+            .bind(window)
+            .bind(limit - 1)
+            .fetch_optional(self)
+        };
+        let minute = wait(60, limits.per_minute).await?.unwrap_or(0);
+        let hour = wait(3600, limits.per_hour).await?.unwrap_or(0);
+        Ok(Err(minute.max(hour).max(1)))
+    }
+
+    async fn release_mail_slot(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM mail_sends WHERE id = $1").bind(id).execute(self).await?;
+        Ok(())
+    }
+
+    async fn count_ip_request(&self, ip: &str, window_start: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO ip_requests AS r (ip, window_start, count) VALUES ($1, $2, 1)
+             ON CONFLICT (ip, window_start) DO UPDATE SET count = r.count + 1 RETURNING count",
+        )
+        .bind(ip)
+        .bind(window_start)
+        .fetch_one(self)
+        .await?)
+    }
+
+    async fn delete_ip_requests_before(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM ip_requests WHERE window_start < $1").bind(before).execute(self).await?;
+        Ok(done.rows_affected())
+    }
+}
