@@ -211,8 +211,11 @@ impl TestDatabase {
         let admin = sqlx::PgPool::connect(&server).await.expect("the test PostgreSQL server");
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("CREATE DATABASE");
         admin.close().await;
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
-        TestDatabase::Postgres { url: format!("{base}/{name}") }
+        // postgres://user@host/DATABASE?options: only the database changes.
+        let (address, options) = server.split_once('?').map_or((server.as_str(), ""), |(a, o)| (a, o));
+        let base = address.rsplit_once('/').map_or(address, |(base, _)| base);
+        let options = if options.is_empty() { String::new() } else { format!("?{options}") };
+        TestDatabase::Postgres { url: format!("{base}/{name}{options}") }
     }
 
     pub fn url(&self) -> String {

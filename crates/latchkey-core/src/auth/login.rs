@@ -33,13 +33,7 @@ pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Tim
         None => format!("id:{username_key}"),
     };
     reserve_attempt(pool, &key, now).await?;
-    match check_credentials(pool, candidates, password, now).await {
-        Ok(session) => {
-            pool.clear_login_throttle(&key).await?;
-            Ok(session)
-        }
-        Err(e) => Err(e),
-    }
+    check_credentials(pool, candidates, password, &key, now).await
 }
 
 /// The throttle key of an account, shared by its username and email.
@@ -68,6 +62,7 @@ async fn check_credentials(
     pool: &impl Store,
     candidates: Vec<crate::store::UserRow>,
     password: &str,
+    throttle_key: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
     let password: String = password.nfkc().collect();
@@ -86,8 +81,8 @@ async fn check_credentials(
         }
         let token = Token::generate()?;
         let expires_at = now + SESSION_TTL_SECS;
-        pool.insert_session(&token.digest(), user.id, now, expires_at).await?;
-        let profile = pool.find_session_profile(&token.digest(), now).await?;
+        // One step: the count is cleared and the session begins.
+        let profile = pool.complete_login(throttle_key, &token.digest(), user.id, now, expires_at).await?;
         let profile = profile.ok_or_else(|| Error::internal("login", "the new session was not found"))?;
         return Ok(NewSession { token, profile });
     }

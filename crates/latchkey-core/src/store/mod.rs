@@ -121,13 +121,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn update_password_hash(&self, id: i64, password_hash: &str) -> impl Future<Output = Result<()>> + Send;
 
     // Sessions
-    fn insert_session(
+    /// A password check passed: clears the login count under `throttle_key` and starts a session,
+    /// all or nothing; returns its profile.
+    fn complete_login(
         &self,
+        throttle_key: &str,
         token_hash: &[u8],
         user_id: i64,
         now: i64,
         expires_at: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
     fn find_session_profile(
         &self,
         token_hash: &[u8],
@@ -252,8 +255,20 @@ impl Store for SqlitePool {
     async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
         users::update_password_hash(self, id, password_hash).await
     }
-    async fn insert_session(&self, token_hash: &[u8], user_id: i64, now: i64, expires_at: i64) -> Result<()> {
-        sessions::insert(self, token_hash, user_id, now, expires_at).await
+    async fn complete_login(
+        &self,
+        throttle_key: &str,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<ProfileRow>> {
+        let mut tx = self.begin().await?;
+        login_throttle::clear(&mut *tx, throttle_key).await?;
+        sessions::insert(&mut *tx, token_hash, user_id, now, expires_at).await?;
+        let profile = sessions::find_profile(&mut *tx, token_hash, now).await?;
+        tx.commit().await?;
+        Ok(profile)
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         sessions::find_profile(self, token_hash, now).await

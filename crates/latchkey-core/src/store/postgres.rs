@@ -185,8 +185,32 @@ impl Store for PgPool {
         Ok(())
     }
 
-    async fn insert_session(&self, token_hash: &[u8], user_id: i64, now: i64, expires_at: i64) -> Result<()> {
-        insert_session_in(self, user_id, &NewSessionRow { token_hash, now, expires_at }).await
+    async fn complete_login(
+        &self,
+        throttle_key: &str,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<ProfileRow>> {
+        // One statement, one round trip and one commit for what every sign-in writes.
+        Ok(sqlx::query_as(
+            "WITH cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1),
+                  s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($2, $3, $4, $5)
+                        RETURNING user_id, expires_at)
+             SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
+               (SELECT c.new_email FROM account_codes c
+                WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email
+             FROM s JOIN users u ON u.id = s.user_id
+             WHERE u.is_active",
+        )
+        .bind(throttle_key)
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_optional(self)
+        .await?)
     }
 
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
