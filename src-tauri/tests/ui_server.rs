@@ -1,7 +1,7 @@
 //! Two desktop windows, each with its own data folder and keychain entry, as clients of one
 //! running `latchkey-server` (`LATCHKEY_SERVER_URL`): an account made in one signs in on the
 //! other, and a password change in one signs the other out at its next action. Real windows
-//! (tauri-driver), real HTTP, real mail, the real keychain.
+//! (tauri-driver), real HTTP, real mail, the real keychain, the service on real PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -13,16 +13,16 @@ use common::fixture::{Fixture, PASSWORD};
 use common::free_port;
 use common::ui::{Driver, Window};
 use latchkey_lib::config::Config;
-use sqlx::SqlitePool;
+use latchkey_testkit::TestDatabase;
 
 const NEW_PASSWORD: &str = "violet umbrella marathon 42";
 
-/// The service, in this test's process: its own SQLite file, the fixture's mail server.
-async fn start_server(smtp_port: u16, db: &std::path::Path) -> String {
+/// The service, in this test's process: its own PostgreSQL database, the fixture's mail server.
+async fn start_server(smtp_port: u16, db: &TestDatabase) -> String {
     let port = free_port();
     let env: HashMap<&str, String> = HashMap::from([
         ("LATCHKEY_LISTEN", format!("127.0.0.1:{port}")),
-        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ("DATABASE_URL", db.url()),
         ("SMTP_HOST", "127.0.0.1".to_string()),
         ("SMTP_PORT", smtp_port.to_string()),
         ("SMTP_SECURITY", "none".to_string()),
@@ -34,17 +34,13 @@ async fn start_server(smtp_port: u16, db: &std::path::Path) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-async fn users_in(db: &std::path::Path) -> i64 {
-    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    let n = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap();
-    pool.close().await;
-    n
+async fn users_in(db: &TestDatabase) -> i64 {
+    db.number("SELECT count(*) FROM users").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_on_two_desktops_through_the_server() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server_db = server_dir.path().join("server.db");
+    let server_db = TestDatabase::postgres().await;
     // The fixture's mail server serves the service; the windows send no mail themselves.
     let smtp = latchkey_testkit::SmtpServer::start();
     let url = start_server(smtp.port, &server_db).await;
