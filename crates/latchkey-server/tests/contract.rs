@@ -5,14 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
 use std::process::{Command, Stdio};
 
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::config::{Security, ServerUrl, SmtpSettings};
+use latchkey_core::config::ServerUrl;
 use latchkey_core::error::Error;
-use latchkey_core::mail::Mailer;
 use latchkey_core::remote::Remote;
 use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer, TestDatabase};
 
@@ -100,24 +101,13 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     accounts.logout(&token).await.unwrap();
 }
 
-fn mailer(smtp: &SmtpServer) -> Mailer {
-    let settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        username: None,
-        password: None,
-        security: Security::None,
-    };
-    Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
-}
-
 #[tokio::test]
 async fn the_contract_holds_on_this_computers_database() {
     let smtp = SmtpServer::start();
     let db = TestDatabase::sqlite();
     let TestDatabase::Sqlite { path, .. } = &db else { unreachable!() };
     let pool = latchkey_core::store::open(path).await.unwrap();
-    suite(&Local { pool, mailer: mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+    suite(&Local { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
 }
 
 #[tokio::test]
@@ -125,7 +115,7 @@ async fn the_contract_holds_on_postgresql() {
     let smtp = SmtpServer::start();
     let db = TestDatabase::postgres().await;
     let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
-    suite(&Local { pool, mailer: mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+    suite(&Local { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
 }
 
 async fn through_the_server(db: TestDatabase) {

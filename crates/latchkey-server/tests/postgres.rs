@@ -4,11 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::config::{Security, SmtpSettings};
 use latchkey_core::error::Error;
-use latchkey_core::mail::Mailer;
 use latchkey_core::store::{MailLimits, NewCode, Store, Subject};
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
 use sqlx::PgPool;
@@ -17,15 +17,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 async fn accounts(smtp: &SmtpServer, db: &TestDatabase) -> Local<PgPool> {
     let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
-    let settings = SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        username: None,
-        password: None,
-        security: Security::None,
-    };
-    let mailer = Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap();
-    Local { pool, mailer, clock: system_clock() }
+    Local { pool, mailer: common::mailer(smtp), clock: system_clock() }
 }
 
 async fn sign_up(accounts: &Local<PgPool>, smtp: &SmtpServer, name: &str, email: &str) {
