@@ -52,7 +52,7 @@ pub async fn open_and_serve(
             serve(listener, Service::new(pool, settings)?, shutdown).await
         }
         Database::Postgres(url) => {
-            // The URL may hold a password: name the host only.
+            // Never the URL in the message: it may hold a password.
             let pool = store::postgres::open(&url).await.map_err(|e| format!("database (PostgreSQL): {e}"))?;
             serve(listener, Service::new(pool, settings)?, shutdown).await
         }
@@ -84,5 +84,6 @@ pub async fn serve<S: Store>(
     let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     purger.abort();
+    service.accounts.pool.close().await;
     served
 }

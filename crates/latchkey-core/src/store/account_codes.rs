@@ -13,22 +13,23 @@ pub enum Subject<'a> {
     EmailChange(i64),
 }
 
-impl Subject<'_> {
-    fn purpose(self) -> &'static str {
+/// The subject's columns, as both stores bind them.
+impl<'a> Subject<'a> {
+    pub(crate) fn purpose(self) -> &'static str {
         match self {
             Subject::Reset(_) => "password_reset",
             Subject::EmailChange(_) => "email_change",
         }
     }
 
-    fn address(self) -> Option<String> {
+    pub(crate) fn address(self) -> Option<&'a str> {
         match self {
-            Subject::Reset(key) => Some(key.to_string()),
+            Subject::Reset(key) => Some(key),
             Subject::EmailChange(_) => None,
         }
     }
 
-    fn account(self) -> Option<i64> {
+    pub(crate) fn account(self) -> Option<i64> {
         match self {
             Subject::Reset(_) => None,
             Subject::EmailChange(id) => Some(id),

@@ -13,7 +13,7 @@ pub enum CodeTable {
 }
 
 impl CodeTable {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             CodeTable::PendingSignups => "pending_signups",
             CodeTable::AccountCodes => "account_codes",

@@ -105,6 +105,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
     /// Whether `SELECT 1` answers (the service's health check).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Waits for the connections in use to be returned, then closes them all (at shutdown).
+    fn close(&self) -> impl Future<Output = ()> + Send;
 
     // Accounts
     fn count_users(&self) -> impl Future<Output = Result<i64>> + Send;
@@ -234,6 +236,9 @@ impl Store for SqlitePool {
         sqlx::query("SELECT 1").execute(self).await?;
         Ok(())
     }
+    async fn close(&self) {
+        SqlitePool::close(self).await
+    }
     async fn count_users(&self) -> Result<i64> {
         users::count(self).await
     }
@@ -263,12 +268,7 @@ impl Store for SqlitePool {
         now: i64,
         expires_at: i64,
     ) -> Result<Option<ProfileRow>> {
-        let mut tx = self.begin().await?;
-        login_throttle::clear(&mut *tx, throttle_key).await?;
-        sessions::insert(&mut *tx, token_hash, user_id, now, expires_at).await?;
-        let profile = sessions::find_profile(&mut *tx, token_hash, now).await?;
-        tx.commit().await?;
-        Ok(profile)
+        sessions::complete_login(self, throttle_key, token_hash, user_id, now, expires_at).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         sessions::find_profile(self, token_hash, now).await

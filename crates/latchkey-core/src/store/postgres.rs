@@ -45,34 +45,6 @@ const PENDING_COLUMNS: &str =
 const SUBJECT: &str =
     "purpose = $1 AND (($1 = 'password_reset' AND email_key = $2) OR ($1 = 'email_change' AND user_id = $3))";
 
-fn purpose(s: Subject<'_>) -> &'static str {
-    match s {
-        Subject::Reset(_) => "password_reset",
-        Subject::EmailChange(_) => "email_change",
-    }
-}
-
-fn address(s: Subject<'_>) -> Option<&str> {
-    match s {
-        Subject::Reset(key) => Some(key),
-        Subject::EmailChange(_) => None,
-    }
-}
-
-fn account(s: Subject<'_>) -> Option<i64> {
-    match s {
-        Subject::Reset(_) => None,
-        Subject::EmailChange(id) => Some(id),
-    }
-}
-
-fn table(t: CodeTable) -> &'static str {
-    match t {
-        CodeTable::PendingSignups => "pending_signups",
-        CodeTable::AccountCodes => "account_codes",
-    }
-}
-
 /// Holds, until the transaction ends, the lock named by `name`: read-count-write steps on one
 /// name run one at a time across every process.
 async fn lock(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<()> {
@@ -81,7 +53,7 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<()> {
 }
 
 async fn delete_code_if_in<'e>(ex: impl PgExecutor<'e>, t: CodeTable, id: i64, code_hash: &str) -> Result<bool> {
-    let sql = format!("DELETE FROM {} WHERE id = $1 AND code_hash = $2", table(t));
+    let sql = format!("DELETE FROM {} WHERE id = $1 AND code_hash = $2", t.name());
     let done = sqlx::query(&sql).bind(id).bind(code_hash).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -95,6 +67,20 @@ async fn insert_session_in<'e>(ex: impl PgExecutor<'e>, user_id: i64, s: &NewSes
         .execute(ex)
         .await?;
     Ok(())
+}
+
+async fn update_password_in<'e>(ex: impl PgExecutor<'e>, id: i64, password_hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(password_hash).bind(id).execute(ex).await?;
+    Ok(())
+}
+
+async fn clear_throttle_in<'e>(ex: impl PgExecutor<'e>, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1").bind(key).execute(ex).await?;
+    Ok(())
+}
+
+async fn profile_in<'e>(ex: impl PgExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
+    Ok(sqlx::query_as(PROFILE).bind(token_hash).bind(now).fetch_optional(ex).await?)
 }
 
 const PROFILE: &str = "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined,
@@ -130,6 +116,10 @@ impl Store for PgPool {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(self).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        PgPool::close(self).await
     }
 
     async fn count_users(&self) -> Result<i64> {
@@ -177,12 +167,7 @@ impl Store for PgPool {
     }
 
     async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(id)
-            .execute(self)
-            .await?;
-        Ok(())
+        update_password_in(self, id, password_hash).await
     }
 
     async fn complete_login(
@@ -214,7 +199,7 @@ impl Store for PgPool {
     }
 
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
-        Ok(sqlx::query_as(PROFILE).bind(token_hash).bind(now).fetch_optional(self).await?)
+        profile_in(self, token_hash, now).await
     }
 
     async fn find_session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
@@ -323,7 +308,7 @@ impl Store for PgPool {
         .map_err(map_user_conflict)?;
         let session = NewSessionRow { token_hash, now, expires_at: session_expires_at };
         insert_session_in(&mut *tx, user_id, &session).await?;
-        let profile = sqlx::query_as(PROFILE).bind(token_hash).bind(now).fetch_optional(&mut *tx).await?;
+        let profile = profile_in(&mut *tx, token_hash, now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal("verification", "the new session was not found"))
     }
@@ -331,7 +316,7 @@ impl Store for PgPool {
     async fn reserve_code_attempt(&self, t: CodeTable, id: i64, code_hash: &str, max: i64) -> Result<Option<i64>> {
         let sql = format!(
             "UPDATE {} SET attempts = attempts + 1 WHERE id = $1 AND code_hash = $2 AND attempts < $3 RETURNING attempts",
-            table(t)
+            t.name()
         );
         Ok(sqlx::query_scalar(&sql).bind(id).bind(code_hash).bind(max).fetch_optional(self).await?)
     }
@@ -340,7 +325,7 @@ impl Store for PgPool {
         let sql = format!(
             "UPDATE {} SET code_hash = $1, attempts = $2, last_sent_at = $3, expires_at = $4
              WHERE id = $5 AND code_hash = $6 AND last_sent_at = $7",
-            table(t)
+            t.name()
         );
         let done = sqlx::query(&sql)
             .bind(new.code_hash)
@@ -356,7 +341,7 @@ impl Store for PgPool {
     }
 
     async fn delete_code(&self, t: CodeTable, id: i64) -> Result<()> {
-        sqlx::query(&format!("DELETE FROM {} WHERE id = $1", table(t))).bind(id).execute(self).await?;
+        sqlx::query(&format!("DELETE FROM {} WHERE id = $1", t.name())).bind(id).execute(self).await?;
         Ok(())
     }
 
@@ -369,9 +354,9 @@ impl Store for PgPool {
             "SELECT id, user_id, email_key, new_email, code_hash, attempts, last_sent_at, expires_at
              FROM account_codes WHERE {SUBJECT}"
         ))
-        .bind(purpose(s))
-        .bind(address(s))
-        .bind(account(s))
+        .bind(s.purpose())
+        .bind(s.address())
+        .bind(s.account())
         .fetch_optional(self)
         .await?)
     }
@@ -385,17 +370,17 @@ impl Store for PgPool {
         };
         lock(&mut tx, &name).await?;
         sqlx::query(&format!("DELETE FROM account_codes WHERE {SUBJECT} AND (last_sent_at <= $4 OR expires_at <= $5)"))
-            .bind(purpose(s))
-            .bind(address(s))
-            .bind(account(s))
+            .bind(s.purpose())
+            .bind(s.address())
+            .bind(s.account())
             .bind(new.now - cooldown)
             .bind(new.now)
             .execute(&mut *tx)
             .await?;
         let live: Option<i64> = sqlx::query_scalar(&format!("SELECT last_sent_at FROM account_codes WHERE {SUBJECT}"))
-            .bind(purpose(s))
-            .bind(address(s))
-            .bind(account(s))
+            .bind(s.purpose())
+            .bind(s.address())
+            .bind(s.account())
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(last_sent_at) = live {
@@ -406,7 +391,7 @@ impl Store for PgPool {
                (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) RETURNING id",
         )
-        .bind(purpose(s))
+        .bind(s.purpose())
         .bind(new.user_id)
         .bind(new.email_key)
         .bind(new.new_email)
@@ -425,7 +410,7 @@ impl Store for PgPool {
                (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
-        .bind(purpose(new.subject))
+        .bind(new.subject.purpose())
         .bind(new.user_id)
         .bind(new.email_key)
         .bind(new.new_email)
@@ -463,20 +448,12 @@ impl Store for PgPool {
                 return Err(Error::NoPendingReset);
             }
         }
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        update_password_in(&mut *tx, user_id, password_hash).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
-            .bind(throttle_key)
-            .execute(&mut *tx)
-            .await?;
+        clear_throttle_in(&mut *tx, throttle_key).await?;
         insert_session_in(&mut *tx, user_id, session).await?;
-        let profile =
-            sqlx::query_as(PROFILE).bind(session.token_hash).bind(session.now).fetch_optional(&mut *tx).await?;
+        let profile = profile_in(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal("password change", "the new session was not found"))
     }
@@ -504,10 +481,7 @@ impl Store for PgPool {
         if done.rows_affected() != 1 {
             return Err(Error::NotAuthenticated);
         }
-        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
-            .bind(throttle_key)
-            .execute(&mut *tx)
-            .await?;
+        clear_throttle_in(&mut *tx, throttle_key).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -550,8 +524,7 @@ impl Store for PgPool {
     }
 
     async fn clear_login_throttle(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1").bind(key).execute(self).await?;
-        Ok(())
+        clear_throttle_in(self, key).await
     }
 
     async fn reserve_mail_slot(

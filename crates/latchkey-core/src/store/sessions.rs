@@ -81,6 +81,24 @@ pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result
     Ok(done.rows_affected())
 }
 
+/// A password check passed: the login count is cleared and the session begins, in one
+/// transaction (a write first, so it holds SQLite's write lock from its first statement).
+pub async fn complete_login(
+    pool: &SqlitePool,
+    throttle_key: &str,
+    token_hash: &[u8],
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<Option<ProfileRow>> {
+    let mut tx = pool.begin().await?;
+    super::login_throttle::clear(&mut *tx, throttle_key).await?;
+    insert(&mut *tx, token_hash, user_id, now, expires_at).await?;
+    let profile = find_profile(&mut *tx, token_hash, now).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
 /// The verification transaction: consume the pending sign-up, create the account and its first
 /// session, all or nothing. Uniqueness is re-checked by the indexes inside the transaction.
 pub async fn complete_signup(
