@@ -6,45 +6,17 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer, TestDatabase};
+mod common;
+
+use common::Server;
+use latchkey_testkit::{code_in, other_code, SmtpServer, TestDatabase};
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-struct Server {
-    base: String,
-    process: Group,
-}
-
-impl Server {
-    fn start(db: &TestDatabase, smtp_port: u16, extra: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", db.url())
-            .env("SMTP_HOST", "127.0.0.1")
-            .env("SMTP_PORT", smtp_port.to_string())
-            .env("SMTP_SECURITY", "none")
-            .envs(extra.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let process = Group::spawn(&mut command);
-        wait_for_port(port, "latchkey-server");
-        Server { base: format!("http://127.0.0.1:{port}"), process }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
 
 struct World {
     smtp: SmtpServer,

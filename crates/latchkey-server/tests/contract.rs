@@ -7,15 +7,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::config::ServerUrl;
 use latchkey_core::error::Error;
 use latchkey_core::remote::Remote;
-use latchkey_testkit::{code_in, free_port, other_code, wait_for_port, Group, SmtpServer, TestDatabase};
+use latchkey_testkit::{code_in, free_port, other_code, SmtpServer, TestDatabase};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHANGED: &str = "violet umbrella marathon 42";
@@ -120,20 +118,8 @@ async fn the_contract_holds_on_postgresql() {
 
 async fn through_the_server(db: TestDatabase) {
     let smtp = SmtpServer::start();
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
-    command
-        .env_clear()
-        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", db.url())
-        .env("SMTP_HOST", "127.0.0.1")
-        .env("SMTP_PORT", smtp.port.to_string())
-        .env("SMTP_SECURITY", "none")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _server = Group::spawn(&mut command);
-    wait_for_port(port, "latchkey-server");
-    let remote = Remote::new(ServerUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap()).unwrap();
+    let server = common::Server::start(&db, smtp.port, &[]);
+    let remote = Remote::new(ServerUrl::parse(&server.base).unwrap()).unwrap();
     suite(&remote, &smtp, &db).await;
 }
 
