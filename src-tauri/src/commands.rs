@@ -9,7 +9,7 @@ use crate::api::{
     code_sent_detail, reply, reset_sent_detail, signed_in_detail, with_notice, Deleted, Empty, Renewed, Reply, Request,
     SignedIn, SignedInProfile,
 };
-use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::error::Error;
 use crate::error::Result;
@@ -123,7 +123,7 @@ pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> R
 }
 
 /// Keeps the fresh session of a password reset or change and shapes the reply.
-async fn renewed(state: &App, done: PasswordReplaced, what: &str) -> Result<Reply<Renewed>> {
+async fn renewed(state: &App, done: SessionRenewed, what: &str) -> Result<Reply<Renewed>> {
     let remembered = state.sign_in(done.session.token).await;
     let detail = signed_in_detail(with_notice(what.to_string(), done.notice_sent), remembered);
     reply(detail, Renewed { profile: done.session.profile, remembered, notice_sent: done.notice_sent })
@@ -146,12 +146,13 @@ pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailCha
 }
 
 #[tauri::command]
-pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<EmailChanged>> {
+pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
     let r = Request::parse(request)?;
     let token = state.current_token().await;
     let changed = state.accounts().verify_email_change(token.as_ref(), r.text("code")?).await?;
-    let done = format!("Your email address is now {}.", changed.profile.email);
-    reply(with_notice(done, changed.notice_sent), changed)
+    let done =
+        format!("Your email address is now {}, and every other session was signed out.", changed.session.profile.email);
+    renewed(&state, changed, &done).await
 }
 
 #[tauri::command]

@@ -7,7 +7,7 @@ use futures_util::future::Either;
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, Local};
-use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::Startup;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupRequest};
@@ -91,7 +91,7 @@ impl Accounts for Backend {
     fn reset_password(
         &self,
         req: ResetRequest<'_>,
-    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
+    ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
         dispatch!(self.reset_password(req))
     }
     fn change_password(
@@ -99,7 +99,7 @@ impl Accounts for Backend {
         token: Option<&Token>,
         current: &str,
         new: &str,
-    ) -> impl std::future::Future<Output = crate::Result<PasswordReplaced>> + Send {
+    ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
         dispatch!(self.change_password(token, current, new))
     }
     fn request_email_change(
@@ -120,7 +120,7 @@ impl Accounts for Backend {
         &self,
         token: Option<&Token>,
         code: &str,
-    ) -> impl std::future::Future<Output = crate::Result<EmailChanged>> + Send {
+    ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
         dispatch!(self.verify_email_change(token, code))
     }
     fn cancel_email_change(

@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 
 use crate::store::Store;
 
-use crate::auth::account::{self, EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{self, CodeSent, SignupRequest};
@@ -43,13 +43,13 @@ pub trait Accounts: Send + Sync {
     fn logout(&self, token: &Token) -> impl Future<Output = Result<()>> + Send;
     fn request_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn resend_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send;
-    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<PasswordReplaced>> + Send;
+    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn change_password(
         &self,
         token: Option<&Token>,
         current: &str,
         new: &str,
-    ) -> impl Future<Output = Result<PasswordReplaced>> + Send;
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn request_email_change(
         &self,
         token: Option<&Token>,
@@ -61,7 +61,7 @@ pub trait Accounts: Send + Sync {
         &self,
         token: Option<&Token>,
         code: &str,
-    ) -> impl Future<Output = Result<EmailChanged>> + Send;
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn cancel_email_change(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send;
     /// Returns whether the notice mail was sent.
     fn delete_account(
@@ -127,7 +127,7 @@ impl<S: Store> Accounts for Local<S> {
         account::resend_reset(&self.pool, &self.mailer, email, self.now())
     }
 
-    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<PasswordReplaced>> + Send {
+    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send {
         account::reset_password(&self.pool, &self.mailer, req, self.now())
     }
 
@@ -136,7 +136,7 @@ impl<S: Store> Accounts for Local<S> {
         token: Option<&Token>,
         current: &str,
         new: &str,
-    ) -> impl Future<Output = Result<PasswordReplaced>> + Send {
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send {
         account::change_password(&self.pool, &self.mailer, token, current, new, self.now())
     }
 
@@ -157,7 +157,7 @@ impl<S: Store> Accounts for Local<S> {
         &self,
         token: Option<&Token>,
         code: &str,
-    ) -> impl Future<Output = Result<EmailChanged>> + Send {
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send {
         account::verify_email_change(&self.pool, &self.mailer, token, code, self.now())
     }
 

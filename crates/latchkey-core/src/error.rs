@@ -196,6 +196,13 @@ fn wait_words(seconds: i64) -> String {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        // Every foreign key names an account: a row written for one that was deleted while the
+        // request was being checked. Ids are never reused, so this is the only way it happens.
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_foreign_key_violation() {
+                return Error::NotAuthenticated;
+            }
+        }
         Error::internal("database", e)
     }
 }

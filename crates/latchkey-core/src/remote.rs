@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::accounts::Accounts;
-use crate::auth::account::{EmailChangeStarted, EmailChanged, PasswordReplaced, ResetRequest};
+use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{Screen, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupRequest};
@@ -155,8 +155,8 @@ fn code_sent(v: &Value) -> Result<CodeSent> {
     })
 }
 
-fn replaced(v: &Value) -> Result<PasswordReplaced> {
-    Ok(PasswordReplaced { session: Remote::session(v)?, notice_sent: flag(v, "notice_sent")? })
+fn replaced(v: &Value) -> Result<SessionRenewed> {
+    Ok(SessionRenewed { session: Remote::session(v)?, notice_sent: flag(v, "notice_sent")? })
 }
 
 /// A TCP or TLS connection, one reader for both.
@@ -312,13 +312,13 @@ impl Accounts for Remote {
         code_sent(&self.call("POST", "/users/password/reset/resend/", Some(body), None, Flow::PasswordReset).await?)
     }
 
-    async fn reset_password(&self, req: ResetRequest<'_>) -> Result<PasswordReplaced> {
+    async fn reset_password(&self, req: ResetRequest<'_>) -> Result<SessionRenewed> {
         let body = json!({"email": req.email, "code": req.code, "password": req.password});
         let reply = self.call("POST", "/users/password/reset/confirm/", Some(body), None, Flow::PasswordReset).await?;
         replaced(&reply)
     }
 
-    async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<PasswordReplaced> {
+    async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<SessionRenewed> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"current_password": current, "new_password": new});
         let reply = self.call("POST", "/users/password/change/", Some(body), Some(token), Flow::PasswordReset).await?;
@@ -344,12 +344,12 @@ impl Accounts for Remote {
         Ok(EmailChangeStarted { sent: code_sent(&reply)?, profile: profile(&reply["profile"])? })
     }
 
-    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<EmailChanged> {
+    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<SessionRenewed> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let body = json!({"code": code});
         let reply =
             self.call("POST", "/users/email/change/verify/", Some(body), Some(token), Flow::EmailChange).await?;
-        Ok(EmailChanged { profile: profile(&reply["profile"])?, notice_sent: flag(&reply, "notice_sent")? })
+        replaced(&reply)
     }
 
     async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {

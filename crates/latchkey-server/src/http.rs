@@ -19,7 +19,7 @@ use latchkey_core::accounts::Accounts;
 use latchkey_core::api::{
     code_sent_detail, reply, reset_sent_detail, with_notice, Deleted, Empty, Reply, Request, SignedInProfile,
 };
-use latchkey_core::auth::account::{PasswordReplaced, ResetRequest};
+use latchkey_core::auth::account::{ResetRequest, SessionRenewed};
 use latchkey_core::auth::secret::Token;
 use latchkey_core::auth::signup::{self, SignupCredentials, SignupRequest};
 use latchkey_core::auth::{self, NewSession, Profile, SESSION_TTL_SECS};
@@ -192,7 +192,7 @@ fn signed_in(status: StatusCode, detail: String, session: NewSession) -> Answer 
     Ok(with_cookie(ok(status, reply(detail, data))?, cookie))
 }
 
-fn renewed(done: PasswordReplaced, what: &str) -> Answer {
+fn renewed(done: SessionRenewed, what: &str) -> Answer {
     let cookie = session_cookie(&done.session.token);
     let data = RenewedReply {
         token: done.session.token.expose().to_string(),
@@ -315,8 +315,9 @@ async fn resend_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) 
 async fn verify_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
     let changed = s.accounts.verify_email_change(token(&headers).as_ref(), r.text("code")?).await?;
-    let done = format!("Your email address is now {}.", changed.profile.email);
-    ok(StatusCode::OK, reply(with_notice(done, changed.notice_sent), changed))
+    let done =
+        format!("Your email address is now {}, and every other session was signed out.", changed.session.profile.email);
+    renewed(changed, &done)
 }
 
 async fn cancel_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {

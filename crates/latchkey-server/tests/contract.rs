@@ -88,7 +88,10 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let wrong = accounts.verify_email_change(Some(&token), &other_code(&code)).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
     let changed = accounts.verify_email_change(Some(&token), &code).await.unwrap();
-    assert_eq!(changed.profile.email, "ann@example.net");
+    assert_eq!(changed.session.profile.email, "ann@example.net");
+    // A new address, like a new password, ends every session; this window has a fresh one.
+    assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
+    let token = changed.session.token;
 
     // Delete: the name is free again.
     let refused = accounts.delete_account(Some(&token), RESET, "someone").await.unwrap_err();

@@ -18,9 +18,10 @@ use crate::store::codes::CodeState;
 use crate::store::lifecycle::NewSessionRow;
 use crate::store::users::UserRow;
 
-/// A new password is in place and this desktop has a fresh session.
+/// A change that ended every session of the account (a new password or address): this window
+/// has a fresh one.
 #[derive(Debug)]
-pub struct PasswordReplaced {
+pub struct SessionRenewed {
     pub session: NewSession,
     /// False when the security notice could not be sent (the change stands).
     pub notice_sent: bool,
@@ -32,12 +33,6 @@ pub struct EmailChangeStarted {
     #[serde(flatten)]
     pub sent: CodeSent,
     pub profile: Profile,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EmailChanged {
-    pub profile: Profile,
-    pub notice_sent: bool,
 }
 
 pub struct ResetRequest<'a> {
@@ -110,7 +105,7 @@ pub async fn reset_password(
     mailer: &Mailer,
     req: ResetRequest<'_>,
     now: Timestamp,
-) -> Result<PasswordReplaced> {
+) -> Result<SessionRenewed> {
     let email = validate::email(req.email)?;
     let code = validate::code(req.code)?;
     // The rules that need no account come first, so a refusal here says nothing about the address.
@@ -151,9 +146,13 @@ pub async fn reset_password(
             return Err(e);
         }
     };
-    let session = replace_password(pool, &user, password, Some(&row), now).await?;
+    // Only while the account is still the one read and still has the address the code went to.
+    let session = match replace_password(pool, &user, password, Some(&row), now).await {
+        Err(Error::NotAuthenticated) => return Err(Error::NoPendingReset),
+        other => other?,
+    };
     let notice_sent = notify(mailer, &user, Letter::PasswordReset).await;
-    Ok(PasswordReplaced { session, notice_sent })
+    Ok(SessionRenewed { session, notice_sent })
 }
 
 // Signed in.
@@ -165,7 +164,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
     now: Timestamp,
-) -> Result<PasswordReplaced> {
+) -> Result<SessionRenewed> {
     let user = signed_in(pool, token, now).await?;
     if current.is_empty() {
         return Err(Error::invalid("current_password", "Enter your current password."));
@@ -177,7 +176,7 @@ pub async fn change_password(
     }
     let session = replace_password(pool, &user, new, None, now).await?;
     let notice_sent = notify(mailer, &user, Letter::PasswordChanged).await;
-    Ok(PasswordReplaced { session, notice_sent })
+    Ok(SessionRenewed { session, notice_sent })
 }
 
 pub async fn request_email_change(
@@ -197,7 +196,8 @@ pub async fn request_email_change(
         return Err(Error::invalid("new_email", "That is already your email address."));
     }
     confirm_password(pool, &user, password, now).await?;
-    if pool.email_exists(&new.key).await? {
+    // An address that is an account's username would let one sign-in name two accounts.
+    if pool.email_exists(&new.key).await? || pool.address_is_a_username(&new.key).await? {
         return Err(Error::EmailTaken);
     }
     let subject = Subject::EmailChange(user.id);
@@ -271,22 +271,30 @@ pub async fn verify_email_change(
     token: Option<&Token>,
     code: &str,
     now: Timestamp,
-) -> Result<EmailChanged> {
+) -> Result<SessionRenewed> {
     let user = signed_in(pool, token, now).await?;
     let code = validate::code(code)?;
     let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
     check_code(pool, &row, code, Flow::EmailChange, now).await?;
-    if let Err(e) = pool.change_email(user.id, &row).await {
-        if matches!(e, Error::EmailTaken) {
-            // Another account took the address meanwhile; this change can never finish.
-            pool.delete_code(account_codes::TABLE, row.id).await?;
+    // Like a new password, a new address ends every session and every other pending code (a
+    // reset sent to the old address above all); this window gets a fresh session.
+    let token = Token::generate()?;
+    let digest = token.digest();
+    let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
+    let profile = match pool.change_email(user.seen(), &row, &session).await {
+        Ok(profile) => profile,
+        Err(e) => {
+            if matches!(e, Error::EmailTaken) {
+                // Another account took the address meanwhile; this change can never finish.
+                pool.delete_code(account_codes::TABLE, row.id).await?;
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let masked = mask_address(row.new_email.as_deref().unwrap_or_default());
     // To the old address: the one that can tell its owner something happened.
     let notice_sent = notify(mailer, &user, Letter::EmailChanged { masked_new_address: &masked }).await;
-    Ok(EmailChanged { profile: profile(pool, token, now).await?, notice_sent })
+    Ok(SessionRenewed { session: NewSession { token, profile }, notice_sent })
 }
 
 pub async fn cancel_email_change(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
@@ -316,7 +324,7 @@ pub async fn delete_account(
         return Err(Error::invalid("confirm", detail));
     }
     confirm_password(pool, &user, password, now).await?;
-    pool.delete_account(user.id, &account_throttle_key(user.id)).await?;
+    pool.delete_account(user.seen(), &account_throttle_key(user.id)).await?;
     Ok(notify(mailer, &user, Letter::AccountDeleted).await)
 }
 
@@ -359,7 +367,7 @@ async fn replace_password(
     let digest = token.digest();
     let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
     let key = account_throttle_key(user.id);
-    let profile = pool.replace_password(user.id, &hash, code, &key, &session).await?;
+    let profile = pool.replace_password(user.seen(), &hash, code, &key, &session).await?;
     Ok(NewSession { token, profile })
 }
 
@@ -714,7 +722,10 @@ mod tests {
         let w = verify_email_change(&db.pool, &mailer, t, &wrong(&code), T0 + 101).await;
         assert!(matches!(w, Err(Error::InvalidCode { attempts_left: 4 })));
         let changed = verify_email_change(&db.pool, &mailer, t, &code, T0 + 102).await.unwrap();
-        assert_eq!((changed.profile.email.as_str(), changed.profile.pending_email), ("Newname@Example.org", None));
+        assert_eq!(
+            (changed.session.profile.email.as_str(), changed.session.profile.pending_email),
+            ("Newname@Example.org", None)
+        );
         assert!(changed.notice_sent);
         let notice = message(&db, 3).await;
         assert!(notice.contains("To: Ann <ann@example.com>"), "the notice goes to the old address");
@@ -797,8 +808,8 @@ mod tests {
         let t = Some(&changed.session.token);
         request_email_change(&db.pool, &mailer, t, NEW_PW, "ann@new.example", T0 + 2).await.unwrap();
         let code = code_in(&message(&db, 2).await);
-        verify_email_change(&db.pool, &mailer, t, &code, T0 + 3).await.unwrap();
-        delete_account(&db.pool, &mailer, t, NEW_PW, "ann", T0 + 4).await.unwrap();
+        let moved = verify_email_change(&db.pool, &mailer, t, &code, T0 + 3).await.unwrap();
+        delete_account(&db.pool, &mailer, Some(&moved.session.token), NEW_PW, "ann", T0 + 4).await.unwrap();
         let all = outbox(&db);
         assert_eq!(all.len(), 4);
         for mail in &all {
@@ -811,5 +822,45 @@ mod tests {
                 .any(|l| l.len() == 10 && l.starts_with("    ") && l[4..].bytes().all(|b| b.is_ascii_digit()));
             assert_eq!(has_code, is_code_mail && !mail.contains("was changed") && !mail.contains("was deleted"));
         }
+    }
+
+    /// Whoever reads the old mailbox (the usual reason people move) asked for a reset before the
+    /// owner changed the address: that reset dies with the change, and so does every session.
+    #[tokio::test]
+    async fn an_email_change_voids_the_old_addresses_reset_and_signs_out_everywhere() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let elsewhere = login::login(&db.pool, "ann", PW, T0).await.unwrap();
+        request_reset(&db.pool, &mailer, "ann@example.com", T0 + 1).await.unwrap();
+        let old_mailbox_code = code_in(&message(&db, 1).await);
+        request_email_change(&db.pool, &mailer, Some(&me.token), PW, "ann@new.example", T0 + 2).await.unwrap();
+        let code = code_in(&message(&db, 2).await);
+        assert!(verify_email_change(&db.pool, &mailer, Some(&me.token), &code, T0 + 3).await.is_ok());
+
+        let late = reset_password(&db.pool, &mailer, reset("ann@example.com", &old_mailbox_code, NEW_PW), T0 + 4).await;
+        assert!(late.is_err(), "the old address's reset still worked: {late:?}");
+        assert!(login::login(&db.pool, "ann@new.example", PW, T0 + 5).await.is_ok(), "the password is unchanged");
+        assert_eq!(count(&db, "SELECT count(*) FROM account_codes WHERE user_id IS NOT NULL").await, 0);
+        for old in [&me.token, &elsewhere.token] {
+            assert!(matches!(login::whoami(&db.pool, Some(old), T0 + 5).await, Err(Error::NotAuthenticated)));
+        }
+    }
+
+    /// The address is an account's username: signing in with it would name two accounts.
+    #[tokio::test]
+    async fn an_email_change_refuses_an_address_that_is_a_username() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let me = account(&db, &mailer).await;
+        let req = SignupRequest { username: "bob@example.org", email: "bob@example.com", password: PW, replaces: None };
+        let sent = signup::request_code(&db.pool, &mailer, req, T0).await.unwrap();
+        let Delivery::Outbox { path } = &sent.delivery else { panic!() };
+        signup::verify(&db.pool, &mailer, sent.signup_id(), &code_in(&std::fs::read_to_string(path).unwrap()), T0)
+            .await
+            .unwrap();
+        let taken = request_email_change(&db.pool, &mailer, Some(&me.token), PW, "Bob@Example.org", T0 + 1).await;
+        assert!(matches!(taken, Err(Error::EmailTaken)), "{taken:?}");
+        assert_eq!(count(&db, "SELECT count(*) FROM account_codes").await, 0);
     }
 }

@@ -26,14 +26,27 @@ pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Tim
     }
     let username_key = identifier.nfkc().collect::<String>().to_lowercase();
     let candidates = pool.find_users_for_login(&username_key, &identifier.to_lowercase()).await?;
-    // Known or not, the attempt is counted the same way, so the answer reveals nothing. An account
-    // has one count whichever of its names is typed.
-    let key = match candidates.first() {
-        Some(user) => account_throttle_key(user.id),
-        None => format!("id:{username_key}"),
-    };
-    reserve_attempt(pool, &key, now).await?;
-    check_credentials(pool, candidates, password, &key, now).await
+    if candidates.is_empty() {
+        // Counted the same way as for an account, so the answer reveals nothing.
+        reserve_attempt(pool, &format!("id:{username_key}"), now).await?;
+        return check_credentials(pool, candidates, password, now).await;
+    }
+    // An identifier can name two accounts (one's username is the other's address): the attempt
+    // counts against each, and the password is checked only against those not locked, so one
+    // account's successes never hide guesses at the other's password.
+    let mut open = Vec::with_capacity(candidates.len());
+    let mut locked = None;
+    for user in candidates {
+        match reserve_attempt(pool, &account_throttle_key(user.id), now).await {
+            Ok(()) => open.push(user),
+            Err(e @ Error::LoginThrottled { .. }) => locked = locked.or(Some(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    match (open.is_empty(), locked) {
+        (true, Some(lock)) => Err(lock),
+        _ => check_credentials(pool, open, password, now).await,
+    }
 }
 
 /// The throttle key of an account, shared by its username and email.
@@ -62,7 +75,6 @@ async fn check_credentials(
     pool: &impl Store,
     candidates: Vec<crate::store::UserRow>,
     password: &str,
-    throttle_key: &str,
     now: Timestamp,
 ) -> Result<NewSession> {
     let password: String = password.nfkc().collect();
@@ -71,20 +83,26 @@ async fn check_credentials(
         secret::verify_blocking(password, secret::DUMMY_HASH.to_string()).await?;
         return Err(Error::InvalidCredentials);
     }
-    for user in candidates {
+    for mut user in candidates {
         if !secret::verify_blocking(password.clone(), user.password_hash.clone()).await? || !user.is_active {
             continue;
         }
         if secret::needs_rehash(&user.password_hash) {
             let rehashed = secret::hash_blocking(password.clone()).await?;
-            pool.update_password_hash(user.id, &rehashed).await?;
+            if !pool.rehash_password(user.seen(), &rehashed).await? {
+                continue; // the account changed while its password was checked
+            }
+            user.password_hash = rehashed;
         }
         let token = Token::generate()?;
         let expires_at = now + SESSION_TTL_SECS;
-        // One step: the count is cleared and the session begins.
-        let profile = pool.complete_login(throttle_key, &token.digest(), user.id, now, expires_at).await?;
-        let profile = profile.ok_or_else(|| Error::internal("login", "the new session was not found"))?;
-        return Ok(NewSession { token, profile });
+        // One step, only if the account is still the one whose password was checked: the session
+        // begins and this account's count is cleared (never another's).
+        let key = account_throttle_key(user.id);
+        match pool.complete_login(&key, &token.digest(), user.seen(), now, expires_at).await? {
+            Some(profile) => return Ok(NewSession { token, profile }),
+            None => continue,
+        }
     }
     Err(Error::InvalidCredentials)
 }
@@ -385,5 +403,39 @@ mod tests {
         assert!(later.stale_token);
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db.pool).await.unwrap();
         assert_eq!(left, 0);
+    }
+
+    /// Mallory's username is Ann's address (an old account: sign-up refuses that now). Typing it
+    /// names both accounts: every wrong guess counts against Ann too, and Mallory's own right
+    /// password, typed every fourth try, clears only her count.
+    #[tokio::test]
+    async fn a_guess_counts_against_every_account_the_identifier_names() {
+        let db = test_db().await;
+        account(&db).await;
+        let req = SignupRequest {
+            username: "mallory",
+            email: "mallory@example.org",
+            password: "plum orchard lantern",
+            replaces: None,
+        };
+        let sent = signup::request_code(&db.pool, &outbox_mailer(&db), req, T0).await.unwrap();
+        let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
+        let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
+        signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0).await.unwrap();
+        sqlx::query("UPDATE users SET username = 'ann@example.com', username_key = 'ann@example.com' WHERE username = 'mallory'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        for round in 0..6 {
+            for guess in 0..4 {
+                let _ = login(&db.pool, "ann@example.com", &format!("guess {round} {guess} at ann"), T0).await;
+            }
+            let _ = login(&db.pool, "ann@example.com", "plum orchard lantern", T0).await;
+        }
+        // The 25th guess is Ann's password: her account stopped taking guesses after five.
+        let found = login(&db.pool, "ann@example.com", "correct horse battery", T0).await;
+        assert!(!matches!(&found, Ok(s) if s.profile.username == "Ann"), "guess 25 opened Ann's account");
+        assert!(matches!(login(&db.pool, "ann", "correct horse battery", T0).await, Err(Error::LoginThrottled { .. })));
     }
 }

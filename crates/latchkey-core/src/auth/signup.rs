@@ -80,7 +80,8 @@ pub async fn request_code(
     if pool.username_exists(&username.key, &username.skeleton).await? {
         return Err(Error::UsernameTaken);
     }
-    if pool.email_exists(&email.key).await? {
+    // An address that is an account's username would let one sign-in name two accounts.
+    if pool.email_exists(&email.key).await? || pool.address_is_a_username(&email.key).await? {
         return Err(Error::EmailTaken);
     }
     let slot = claim_mail_slot(pool, &email.key, now).await?;
@@ -613,5 +614,27 @@ pub(crate) mod tests {
         }
         assert_eq!(ok, 1);
         assert_eq!((count(&db, "users").await, count(&db, "sessions").await), (1, 1));
+    }
+
+    /// A username that is someone's address (an account's or a pending sign-up's), or an address
+    /// that is someone's username, would let one sign-in name two accounts.
+    #[tokio::test]
+    async fn names_and_addresses_never_cross() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let pending = request_code(&db.pool, &mailer, req("carol", "carol@example.com"), T0).await.unwrap();
+        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), T0).await.unwrap();
+        for (name, email) in [("Ann@Example.com", "x1@example.org"), ("carol@example.com", "x2@example.org")] {
+            let r = request_code(&db.pool, &mailer, req(name, email), T0 + 1).await;
+            assert!(matches!(r, Err(Error::UsernameTaken)), "{name}: {r:?}");
+        }
+        let r = request_code(&db.pool, &mailer, req("dave", "ANN@example.org"), T0 + 1).await;
+        assert!(r.is_ok(), "another domain is another address: {r:?}");
+        let bob = request_code(&db.pool, &mailer, req("bob@example.org", "bob@example.com"), T0 + 1).await.unwrap();
+        verify(&db.pool, &mailer, bob.signup_id(), &code_of(&bob), T0 + 1).await.unwrap();
+        let r = request_code(&db.pool, &mailer, req("eve", "Bob@Example.org"), T0 + 2).await;
+        assert!(matches!(r, Err(Error::EmailTaken)), "{r:?}");
+        assert!(pending.signup_id.is_some());
     }
 }

@@ -95,7 +95,7 @@ pub use login_throttle::{LockPolicy, Reservation};
 pub use mail_sends::MailLimits;
 pub use pending_signups::{NewPending, PendingRow};
 pub use sessions::ProfileRow;
-pub use users::UserRow;
+pub use users::{Seen, UserRow};
 
 /// The database as the domain sees it: each method is one atomic step (one statement or one
 /// transaction), so several processes on one database behave as one. Implemented for SQLite's
@@ -120,16 +120,21 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<UserRow>>> + Send;
     fn find_user(&self, id: i64) -> impl Future<Output = Result<Option<UserRow>>> + Send;
     fn find_active_user_by_email(&self, email_key: &str) -> impl Future<Output = Result<Option<UserRow>>> + Send;
-    fn update_password_hash(&self, id: i64, password_hash: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Whether the address is an account's username.
+    fn address_is_a_username(&self, email_key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// A stronger hash of the same password, in place of the one `seen` read; `false` if the
+    /// account changed or went meanwhile.
+    fn rehash_password(&self, seen: Seen<'_>, password_hash: &str) -> impl Future<Output = Result<bool>> + Send;
 
     // Sessions
-    /// A password check passed: clears the login count under `throttle_key` and starts a session,
-    /// all or nothing; returns its profile.
+    /// A password check passed: if the account is still the one `seen` read, starts a session and
+    /// clears its login count under `throttle_key`, all or nothing, and returns its profile;
+    /// `None` (nothing written) if it changed or went meanwhile.
     fn complete_login(
         &self,
         throttle_key: &str,
         token_hash: &[u8],
-        user_id: i64,
+        seen: Seen<'_>,
         now: i64,
         expires_at: i64,
     ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
@@ -197,17 +202,23 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
     fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
 
-    // The account's life, each all or nothing
+    // The account's life, each all or nothing, each only on the account `seen` read
+    // (`not_authenticated` and nothing changed otherwise)
     fn replace_password(
         &self,
-        user_id: i64,
+        seen: Seen<'_>,
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
         session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<ProfileRow>> + Send;
-    fn change_email(&self, user_id: i64, code: &CodeRow) -> impl Future<Output = Result<()>> + Send;
-    fn delete_account(&self, user_id: i64, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
+    fn change_email(
+        &self,
+        seen: Seen<'_>,
+        code: &CodeRow,
+        session: &NewSessionRow<'_>,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
 
     // Counters
     fn reserve_login_attempt(
@@ -257,18 +268,21 @@ impl Store for SqlitePool {
     async fn find_active_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
         users::find_active_by_email(self, email_key).await
     }
-    async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
-        users::update_password_hash(self, id, password_hash).await
+    async fn address_is_a_username(&self, email_key: &str) -> Result<bool> {
+        users::address_is_a_username(self, email_key).await
+    }
+    async fn rehash_password(&self, seen: Seen<'_>, password_hash: &str) -> Result<bool> {
+        users::replace_password_hash(self, seen, None, password_hash).await
     }
     async fn complete_login(
         &self,
         throttle_key: &str,
         token_hash: &[u8],
-        user_id: i64,
+        seen: Seen<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Option<ProfileRow>> {
-        sessions::complete_login(self, throttle_key, token_hash, user_id, now, expires_at).await
+        sessions::complete_login(self, throttle_key, token_hash, seen, now, expires_at).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         sessions::find_profile(self, token_hash, now).await
@@ -327,19 +341,19 @@ impl Store for SqlitePool {
     }
     async fn replace_password(
         &self,
-        user_id: i64,
+        seen: Seen<'_>,
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
         session: &NewSessionRow<'_>,
     ) -> Result<ProfileRow> {
-        lifecycle::replace_password(self, user_id, password_hash, code, throttle_key, session).await
+        lifecycle::replace_password(self, seen, password_hash, code, throttle_key, session).await
     }
-    async fn change_email(&self, user_id: i64, code: &CodeRow) -> Result<()> {
-        lifecycle::change_email(self, user_id, code).await
+    async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
+        lifecycle::change_email(self, seen, code, session).await
     }
-    async fn delete_account(&self, user_id: i64, throttle_key: &str) -> Result<()> {
-        lifecycle::delete_account(self, user_id, throttle_key).await
+    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
+        lifecycle::delete_account(self, seen, throttle_key).await
     }
     async fn reserve_login_attempt(&self, key: &str, policy: LockPolicy, now: i64) -> Result<Reservation> {
         login_throttle::reserve(self, key, policy, now).await
@@ -392,6 +406,8 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::test_support::test_db;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::SqlitePool;
 
     #[tokio::test]
     async fn database_file_is_private_and_in_wal_mode() {
@@ -406,6 +422,88 @@ mod tests {
         assert_eq!(mode, "wal");
         let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&db.pool).await.unwrap();
         assert_eq!(fk, 1);
+    }
+
+    /// A request that read an account and then waited on argon2 must never find another account
+    /// under the same id: deleting the newest account does not free its id.
+    #[tokio::test]
+    async fn ids_are_never_reused() {
+        let db = test_db().await;
+        let insert = |name: &'static str| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined)
+                 VALUES ($1, $1, $1 || '@x.io', $1 || '@x.io', 'h', 1) RETURNING id",
+            )
+            .bind(name)
+            .fetch_one(&db.pool)
+        };
+        insert("a").await.unwrap();
+        let b = insert("b").await.unwrap();
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(b).execute(&db.pool).await.unwrap();
+        assert!(insert("c").await.unwrap() > b);
+        for table in ["pending_signups", "account_codes", "mail_sends"] {
+            let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+                .bind(table)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            assert!(sql.contains("AUTOINCREMENT"), "{table}: {sql}");
+        }
+    }
+
+    /// The migration that rebuilt the tables with AUTOINCREMENT keeps every row, every link
+    /// between them, and the highest id given out so far.
+    #[tokio::test]
+    async fn the_rebuild_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::DB_FILE);
+        let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true).foreign_keys(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(
+                super::MIGRATOR.migrations.iter().filter(|m| m.version < 20261130100000).cloned().collect(),
+            ),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        before.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO users (id, username, username_key, email, email_key, password_hash, date_joined, username_skeleton)
+             VALUES (1, 'a', 'a', 'a@x.io', 'a@x.io', 'h', 1, 'a'), (7, 'b', 'b', 'b@x.io', 'b@x.io', 'h', 1, 'b')",
+            "INSERT INTO sessions VALUES (zeroblob(32), 7, 1, 99)",
+            "INSERT INTO account_codes (purpose, user_id, email_key, new_email, code_hash, created_at, last_sent_at, expires_at)
+             VALUES ('email_change', 7, 'n@x.io', 'n@x.io', 'c', 1, 1, 99)",
+            "INSERT INTO pending_signups (username, username_key, email, email_key, password_hash, code_hash, created_at,
+               last_sent_at, expires_at, owner_hash) VALUES ('p', 'p', 'p@x.io', 'p@x.io', 'h', 'c', 1, 1, 99, zeroblob(32))",
+            "INSERT INTO mail_sends (address_key, sent_at) VALUES ('a@x.io', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        let pool = super::open(&path).await.unwrap();
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool);
+        for table in ["sessions", "account_codes", "pending_signups", "mail_sends"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await.unwrap();
+            assert_eq!(n, 1, "{table}");
+        }
+        assert_eq!(count("SELECT count(*) FROM users").await.unwrap(), 2);
+        assert_eq!(count("SELECT count(*) FROM pragma_foreign_key_check").await.unwrap(), 0);
+        // The links still cascade, and the highest id is remembered.
+        sqlx::query("DELETE FROM users WHERE id = 7").execute(&pool).await.unwrap();
+        assert_eq!(
+            count("SELECT count(*) FROM sessions").await.unwrap()
+                + count("SELECT count(*) FROM account_codes").await.unwrap(),
+            0
+        );
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, username_key, email, email_key, password_hash, date_joined)
+             VALUES ('c', 'c', 'c@x.io', 'c@x.io', 'h', 1) RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(next, 8);
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use super::login_throttle::{LockPolicy, Reservation, ThrottleRow};
 use super::mail_sends::MailLimits;
 use super::pending_signups::{NewPending, PendingRow};
 use super::sessions::ProfileRow;
-use super::users::{NewUser, UserRow};
+use super::users::{self, NewUser, Seen, UserRow};
 use super::{map_user_conflict, OpenError, Store};
 use crate::error::{Error, Result};
 
@@ -69,8 +69,26 @@ async fn insert_session_in<'e>(ex: impl PgExecutor<'e>, user_id: i64, s: &NewSes
     Ok(())
 }
 
-async fn update_password_in<'e>(ex: impl PgExecutor<'e>, id: i64, password_hash: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(password_hash).bind(id).execute(ex).await?;
+async fn replace_password_hash_in<'e>(
+    ex: impl PgExecutor<'e>,
+    seen: Seen<'_>,
+    email_key: Option<&str>,
+    password_hash: &str,
+) -> Result<bool> {
+    let done = sqlx::query(users::REPLACE_PASSWORD_HASH)
+        .bind(password_hash)
+        .bind(seen.id)
+        .bind(seen.password_hash)
+        .bind(email_key)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every session and every pending code of the account end (a password or address change).
+async fn end_sessions_and_codes_in(tx: &mut Transaction<'_, Postgres>, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -127,11 +145,11 @@ impl Store for PgPool {
     }
 
     async fn username_exists(&self, username_key: &str, skeleton: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = $1 OR username_skeleton = $2)")
-            .bind(username_key)
-            .bind(skeleton)
-            .fetch_one(self)
-            .await?)
+        Ok(sqlx::query_scalar(users::USERNAME_EXISTS).bind(username_key).bind(skeleton).fetch_one(self).await?)
+    }
+
+    async fn address_is_a_username(&self, email_key: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(users::ADDRESS_IS_A_USERNAME).bind(email_key).fetch_one(self).await?)
     }
 
     async fn email_exists(&self, email_key: &str) -> Result<bool> {
@@ -166,23 +184,25 @@ impl Store for PgPool {
             .await?)
     }
 
-    async fn update_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
-        update_password_in(self, id, password_hash).await
+    async fn rehash_password(&self, seen: Seen<'_>, password_hash: &str) -> Result<bool> {
+        replace_password_hash_in(self, seen, None, password_hash).await
     }
 
     async fn complete_login(
         &self,
         throttle_key: &str,
         token_hash: &[u8],
-        user_id: i64,
+        seen: Seen<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Option<ProfileRow>> {
-        // One statement, one round trip and one commit for what every sign-in writes.
+        // One statement, one round trip and one commit for what every sign-in writes. The share
+        // lock makes a concurrent delete or password change wait, and then this finds no row.
         Ok(sqlx::query_as(
-            "WITH cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1),
-                  s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($2, $3, $4, $5)
-                        RETURNING user_id, expires_at)
+            "WITH u AS (SELECT id FROM users WHERE id = $3 AND password_hash = $6 AND is_active FOR SHARE),
+                  s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                        SELECT $2, id, $4, $5 FROM u RETURNING user_id, expires_at),
+                  cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1 AND EXISTS (SELECT 1 FROM s))
              SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
                (SELECT c.new_email FROM account_codes c
                 WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email
@@ -191,9 +211,10 @@ impl Store for PgPool {
         )
         .bind(throttle_key)
         .bind(token_hash)
-        .bind(user_id)
+        .bind(seen.id)
         .bind(now)
         .bind(expires_at)
+        .bind(seen.password_hash)
         .fetch_optional(self)
         .await?)
     }
@@ -436,48 +457,63 @@ impl Store for PgPool {
 
     async fn replace_password(
         &self,
-        user_id: i64,
+        seen: Seen<'_>,
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
         session: &NewSessionRow<'_>,
     ) -> Result<ProfileRow> {
         let mut tx = self.begin().await?;
+        // The account's row first, always: every lifecycle step locks it before any code row, so
+        // two of them never wait on each other.
+        let address = code.map(|c| c.email_key.as_str());
+        if !replace_password_hash_in(&mut *tx, seen, address, password_hash).await? {
+            return Err(Error::NotAuthenticated);
+        }
         if let Some(code) = code {
             if !delete_code_if_in(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
                 return Err(Error::NoPendingReset);
             }
         }
-        update_password_in(&mut *tx, user_id, password_hash).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        end_sessions_and_codes_in(&mut tx, seen.id).await?;
         clear_throttle_in(&mut *tx, throttle_key).await?;
-        insert_session_in(&mut *tx, user_id, session).await?;
+        insert_session_in(&mut *tx, seen.id, session).await?;
         let profile = profile_in(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal("password change", "the new session was not found"))
     }
 
-    async fn change_email(&self, user_id: i64, code: &CodeRow) -> Result<()> {
+    async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
         let new_email = code.new_email.as_deref().ok_or_else(|| Error::internal("email change", "no new address"))?;
         let mut tx = self.begin().await?;
-        if !delete_code_if_in(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
-            return Err(Error::NoPendingEmailChange);
-        }
-        sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3")
+        let moved = sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3 AND password_hash = $4")
             .bind(new_email)
             .bind(&code.email_key)
-            .bind(user_id)
+            .bind(seen.id)
+            .bind(seen.password_hash)
             .execute(&mut *tx)
             .await
             .map_err(map_user_conflict)?;
+        if moved.rows_affected() != 1 {
+            return Err(Error::NotAuthenticated);
+        }
+        if !delete_code_if_in(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
+            return Err(Error::NoPendingEmailChange);
+        }
+        end_sessions_and_codes_in(&mut tx, seen.id).await?;
+        insert_session_in(&mut *tx, seen.id, session).await?;
+        let profile = profile_in(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
-        Ok(())
+        profile.ok_or_else(|| Error::internal("email change", "the new session was not found"))
     }
 
-    async fn delete_account(&self, user_id: i64, throttle_key: &str) -> Result<()> {
+    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1 AND password_hash = $2")
+            .bind(seen.id)
+            .bind(seen.password_hash)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() != 1 {
             return Err(Error::NotAuthenticated);
         }

@@ -2,7 +2,7 @@ use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
 use super::codes;
 use super::pending_signups::{self, PendingRow};
-use super::users::{self, NewUser, UserRow};
+use super::users::{self, NewUser, Seen, UserRow};
 use crate::error::{Error, Result};
 
 /// What "who am I" returns: no password hash here.
@@ -81,19 +81,34 @@ pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result
     Ok(done.rows_affected())
 }
 
-/// A password check passed: the login count is cleared and the session begins, in one
+/// A password check passed for the account `seen` read: if it is still that account (same id,
+/// same hash, active), the session begins and that account's login count is cleared, in one
 /// transaction (a write first, so it holds SQLite's write lock from its first statement).
+/// `None` when the account changed or went meanwhile: nothing was written.
 pub async fn complete_login(
     pool: &SqlitePool,
     throttle_key: &str,
     token_hash: &[u8],
-    user_id: i64,
+    seen: Seen<'_>,
     now: i64,
     expires_at: i64,
 ) -> Result<Option<ProfileRow>> {
     let mut tx = pool.begin().await?;
+    let started = sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+         SELECT $1, id, $2, $3 FROM users WHERE id = $4 AND password_hash = $5 AND is_active",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(expires_at)
+    .bind(seen.id)
+    .bind(seen.password_hash)
+    .execute(&mut *tx)
+    .await?;
+    if started.rows_affected() != 1 {
+        return Ok(None);
+    }
     super::login_throttle::clear(&mut *tx, throttle_key).await?;
-    insert(&mut *tx, token_hash, user_id, now, expires_at).await?;
     let profile = find_profile(&mut *tx, token_hash, now).await?;
     tx.commit().await?;
     Ok(profile)

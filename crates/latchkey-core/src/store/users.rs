@@ -16,6 +16,21 @@ pub struct UserRow {
     pub date_joined: i64,
 }
 
+/// An account as a request read it, before a slow check: a later write acts only if the row still
+/// has this id and this password hash (ids are never reused; every password change makes a new
+/// salted hash), so it can never land on an account that was deleted and replaced meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub id: i64,
+    pub password_hash: &'a str,
+}
+
+impl UserRow {
+    pub fn seen(&self) -> Seen<'_> {
+        Seen { id: self.id, password_hash: &self.password_hash }
+    }
+}
+
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
@@ -44,14 +59,23 @@ pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Resu
     Ok(id)
 }
 
-/// Whether an account has this name, or one that looks like it (the same skeleton).
+/// Whether an account has this name, or one that looks like it (the same skeleton), or the name
+/// is an account's or a pending sign-up's address: signing in with it would then name two accounts.
 pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str, skeleton: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR username_skeleton = ?)")
-        .bind(username_key)
-        .bind(skeleton)
-        .fetch_one(ex)
-        .await?)
+    Ok(sqlx::query_scalar(USERNAME_EXISTS).bind(username_key).bind(skeleton).fetch_one(ex).await?)
 }
+
+/// Binds $1 the username key, $2 its skeleton (the same text on both engines).
+pub(crate) const USERNAME_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users
+       WHERE username_key = $1 OR username_skeleton = $2 OR email_key = $1)
+     OR EXISTS (SELECT 1 FROM pending_signups WHERE email_key = $1)";
+
+/// Whether the address is an account's username (signing in with it would name two accounts).
+pub async fn address_is_a_username<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar(ADDRESS_IS_A_USERNAME).bind(email_key).fetch_one(ex).await?)
+}
+
+pub(crate) const ADDRESS_IS_A_USERNAME: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE username_key = $1)";
 
 /// Gives each account made before usernames had skeletons its skeleton, computed by the rule the
 /// caller passes; returns how many got one. Run at start-up, after the migrations. Of two old
@@ -124,28 +148,56 @@ pub async fn find_active_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &s
         .await?)
 }
 
-/// Changes the address; `email_taken` if another account has it meanwhile.
-pub async fn update_email<'e>(ex: impl SqliteExecutor<'e>, id: i64, email: &str, email_key: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET email = ?, email_key = ? WHERE id = ?")
+/// Changes the address of the account `seen` read; `email_taken` if another account has it
+/// meanwhile, `false` if the account is no longer the one read.
+pub async fn update_email<'e>(
+    ex: impl SqliteExecutor<'e>,
+    seen: Seen<'_>,
+    email: &str,
+    email_key: &str,
+) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3 AND password_hash = $4")
         .bind(email)
         .bind(email_key)
-        .bind(id)
+        .bind(seen.id)
+        .bind(seen.password_hash)
         .execute(ex)
         .await
         .map_err(super::map_user_conflict)?;
-    Ok(())
-}
-
-/// Removes the account; its sessions and codes go with it (foreign keys cascade).
-pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn update_password_hash<'e>(ex: impl SqliteExecutor<'e>, id: i64, password_hash: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(password_hash).bind(id).execute(ex).await?;
-    Ok(())
+/// Removes the account `seen` read, if it still is; its sessions and codes go with it (foreign
+/// keys cascade).
+pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, seen: Seen<'_>) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1 AND password_hash = $2")
+        .bind(seen.id)
+        .bind(seen.password_hash)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
+
+/// Puts a new hash in place of the one `seen` read; `false` if the account changed or went
+/// meanwhile. With `email_key`, only while the account still has that address.
+pub async fn replace_password_hash<'e>(
+    ex: impl SqliteExecutor<'e>,
+    seen: Seen<'_>,
+    email_key: Option<&str>,
+    password_hash: &str,
+) -> Result<bool> {
+    let done = sqlx::query(REPLACE_PASSWORD_HASH)
+        .bind(password_hash)
+        .bind(seen.id)
+        .bind(seen.password_hash)
+        .bind(email_key)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) const REPLACE_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $1
+     WHERE id = $2 AND password_hash = $3 AND ($4 IS NULL OR email_key = $4)";
 
 pub async fn count<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(ex).await?)
