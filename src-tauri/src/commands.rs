@@ -47,14 +47,14 @@ pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Re
         password: r.text("password")?,
         replaces: r.optional_text("signup_id")?,
     };
-    let sent = state.accounts().request_signup(req).await?;
+    let sent = state.accounts().request_signup(req, auth::THIS_WINDOW).await?;
     reply(code_sent_detail(&sent, false), sent)
 }
 
 #[tauri::command]
 pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = state.accounts().resend_signup(r.text("signup_id")?).await?;
+    let sent = state.accounts().resend_signup(r.text("signup_id")?, auth::THIS_WINDOW).await?;
     reply(code_sent_detail(&sent, true), sent)
 }
 
@@ -94,21 +94,21 @@ pub async fn logout(state: State<'_, App>) -> Result<Reply<Empty>> {
 #[tauri::command]
 pub async fn request_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = state.accounts().request_reset(r.text("email")?).await?;
+    let sent = state.accounts().request_reset(r.text("email")?, auth::THIS_WINDOW).await?;
     reply(reset_sent_detail(&sent, false), sent)
 }
 
 #[tauri::command]
 pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
     let r = Request::parse(request)?;
-    let sent = state.accounts().resend_reset(r.text("email")?).await?;
+    let sent = state.accounts().resend_reset(r.text("reset_id")?, auth::THIS_WINDOW).await?;
     reply(reset_sent_detail(&sent, true), sent)
 }
 
 #[tauri::command]
 pub async fn reset_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
     let r = Request::parse(request)?;
-    let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
+    let req = ResetRequest { reset_id: r.text("reset_id")?, code: r.text("code")?, password: r.text("password")? };
     let done = state.accounts().reset_password(req).await?;
     renewed(&state, done, "Your password was reset and every other session was signed out. You are signed in.").await
 }

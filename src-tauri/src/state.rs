@@ -56,11 +56,16 @@ impl Accounts for Backend {
     fn request_signup(
         &self,
         req: SignupRequest<'_>,
+        requester: &str,
     ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.request_signup(req))
+        dispatch!(self.request_signup(req, requester))
     }
-    fn resend_signup(&self, signup_id: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.resend_signup(signup_id))
+    fn resend_signup(
+        &self,
+        signup_id: &str,
+        requester: &str,
+    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.resend_signup(signup_id, requester))
     }
     fn verify_signup(
         &self,
@@ -82,11 +87,19 @@ impl Accounts for Backend {
     fn logout(&self, token: &Token) -> impl std::future::Future<Output = crate::Result<()>> + Send {
         dispatch!(self.logout(token))
     }
-    fn request_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.request_reset(email))
+    fn request_reset(
+        &self,
+        email: &str,
+        requester: &str,
+    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.request_reset(email, requester))
     }
-    fn resend_reset(&self, email: &str) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
-        dispatch!(self.resend_reset(email))
+    fn resend_reset(
+        &self,
+        reset_id: &str,
+        requester: &str,
+    ) -> impl std::future::Future<Output = crate::Result<CodeSent>> + Send {
+        dispatch!(self.resend_reset(reset_id, requester))
     }
     fn reset_password(
         &self,
@@ -424,7 +437,7 @@ mod tests {
         // A new look-alike of an old account is refused: all-Cyrillic "асе" beside "ace".
         let request =
             SignupRequest { username: "\u{430}\u{441}\u{435}", email: "new@example.com", password: PW, replaces: None };
-        let taken = signup::request_code(&local.pool, &local.mailer, request, T0).await;
+        let taken = signup::request_code(&local.pool, &local.mailer, request, crate::auth::THIS_WINDOW, T0).await;
         assert!(matches!(taken, Err(Error::UsernameTaken)), "{taken:?}");
     }
 }

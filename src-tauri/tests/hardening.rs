@@ -128,8 +128,8 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
         ("logout", &[]),
         ("startup", &[]),
         ("request_password_reset", &["email"]),
-        ("resend_password_reset", &["email"]),
-        ("reset_password", &["email", "code", "password"]),
+        ("resend_password_reset", &["reset_id"]),
+        ("reset_password", &["reset_id", "code", "password"]),
         ("change_password", &["current_password", "new_password"]),
         ("request_email_change", &["password", "new_email"]),
         ("resend_email_change", &[]),
@@ -210,7 +210,8 @@ async fn twenty_concurrent_right_codes_make_one_account_and_one_session() {
     let pool = fresh_db(dir.path()).await;
     let req =
         signup::SignupRequest { username: "racer", email: "racer@example.com", password: PASSWORD, replaces: None };
-    let sent = signup::request_code(&pool, &outbox(dir.path()), req, 1_000).await.unwrap();
+    let sent =
+        signup::request_code(&pool, &outbox(dir.path()), req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     let code = code_of(&sent);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -254,7 +255,11 @@ async fn competing_signups_for_one_username_or_email_never_make_two_accounts() {
                         password: PASSWORD,
                         replaces: None,
                     };
-                    let Ok(sent) = signup::request_code(&pool, &mailer, req, 1_000).await else { return };
+                    let Ok(sent) =
+                        signup::request_code(&pool, &mailer, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await
+                    else {
+                        return;
+                    };
                     let _ = signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), 1_001).await;
                 })
             })
@@ -293,7 +298,7 @@ async fn crash_worker() {
         let name = format!("w{}_{i}", std::process::id());
         let email = format!("{name}@example.com");
         let req = signup::SignupRequest { username: &name, email: &email, password: PASSWORD, replaces: None };
-        let sent = signup::request_code(&pool, &mailer, req, now).await.unwrap();
+        let sent = signup::request_code(&pool, &mailer, req, latchkey_lib::auth::THIS_WINDOW, now).await.unwrap();
         signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), now).await.unwrap();
         // Reported done only after the call returned: this must survive any crash.
         let journal = |line: String| {
@@ -398,7 +403,7 @@ async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
         ("refuses the recipient", faulty_mailer(refusing.port)),
         ("closes mid-message", faulty_mailer(dropping.port)),
     ] {
-        let result = signup::request_code(&pool, &mailer, req(), 1_000).await;
+        let result = signup::request_code(&pool, &mailer, req(), latchkey_lib::auth::THIS_WINDOW, 1_000).await;
         assert!(matches!(result, Err(Error::MailFailed(_))), "server {what}: {result:?}");
         let left = count(&pool, "SELECT count(*) FROM pending_signups").await
             + count(&pool, "SELECT count(*) FROM mail_sends").await;
@@ -407,7 +412,9 @@ async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
         faults += 1;
     }
     let good = common::SmtpServer::start();
-    let sent = signup::request_code(&pool, &faulty_mailer(good.port), req(), 1_001).await.unwrap();
+    let sent = signup::request_code(&pool, &faulty_mailer(good.port), req(), latchkey_lib::auth::THIS_WINDOW, 1_001)
+        .await
+        .unwrap();
     let code = common::code_in(&good.wait_for_message(1));
     signup::verify(&pool, &faulty_mailer(good.port), sent.signup_id(), &code, 1_002).await.unwrap();
     println!("figure: mail faults: {faults} faults (down, recipient refused, closed mid-message) -> mail_failed, {rows_left} rows left; the next try worked");

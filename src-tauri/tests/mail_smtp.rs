@@ -38,7 +38,7 @@ async fn signup_through_smtp_then_verify_with_the_delivered_code() {
     let pool = latchkey_lib::store::open(&dir.path().join("latchkey.db")).await.unwrap();
     let req =
         SignupRequest { username: "bob", email: "bob@example.com", password: "a long enough password", replaces: None };
-    let sent = signup::request_code(&pool, &mailer, req, 1_000).await.unwrap();
+    let sent = signup::request_code(&pool, &mailer, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     assert_eq!(sent.delivery, Delivery::Smtp);
     let code = code_in(&server.wait_for_message(1));
     let session = signup::verify(&pool, &mailer, sent.signup_id(), &code, 1_010).await.unwrap();
@@ -58,12 +58,12 @@ async fn server_down_gives_mail_failed_and_leaves_nothing_then_a_retry_works() {
         password: "a long enough password",
         replaces: None,
     };
-    let failed = signup::request_code(&pool, &mailer, req(), 1_000).await;
+    let failed = signup::request_code(&pool, &mailer, req(), latchkey_lib::auth::THIS_WINDOW, 1_000).await;
     assert!(matches!(failed, Err(Error::MailFailed(_))), "{failed:?}");
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_signups").fetch_one(&pool).await.unwrap();
     assert_eq!(pending, 0);
     server.restart();
-    signup::request_code(&pool, &mailer, req(), 1_001).await.unwrap();
+    signup::request_code(&pool, &mailer, req(), latchkey_lib::auth::THIS_WINDOW, 1_001).await.unwrap();
     assert_eq!(server.messages().len(), 1);
 }
 

@@ -88,7 +88,7 @@ fn two_hundred_concurrent_wrong_logins_check_five_passwords_and_argon2_memory_st
             password: "correct horse battery",
             replaces: None,
         };
-        let sent = signup::request_code(&pool, &outbox, req, T0).await.unwrap();
+        let sent = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, T0).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = common::code_in(&std::fs::read_to_string(path).unwrap());
         signup::verify(&pool, &outbox, sent.signup_id(), &code, T0).await.unwrap();

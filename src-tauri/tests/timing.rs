@@ -30,7 +30,7 @@ async fn timer_account() -> (tempfile::TempDir, sqlx::SqlitePool, Mailer) {
     let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
     let req =
         signup::SignupRequest { username: "timer", email: "timer@example.com", password: PASSWORD, replaces: None };
-    let sent = signup::request_code(&pool, &outbox, req, 1_000).await.unwrap();
+    let sent = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
     signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
@@ -88,7 +88,8 @@ async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address(
             // The per-address mail limits would refuse early; this test measures the work itself.
             sqlx::query("DELETE FROM mail_sends").execute(&pool).await.unwrap();
             let started = Instant::now();
-            let reply = account::request_reset(&pool, &outbox, email, now).await.unwrap();
+            let reply =
+                account::request_reset(&pool, &outbox, email, latchkey_lib::auth::THIS_WINDOW, now).await.unwrap();
             (started.elapsed(), serde_json::to_value(reply).unwrap())
         }
     };
@@ -123,7 +124,9 @@ async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address(
             (known, unknown)
         };
         for reply in [&mut k_reply, &mut u_reply] {
-            reply.as_object_mut().unwrap().remove("email");
+            let reply = reply.as_object_mut().unwrap();
+            reply.remove("email");
+            assert!(reply.remove("reset_id").is_some(), "each gets its own reset id");
         }
         assert_eq!(k_reply, u_reply, "the same reply");
         known.push(k);
@@ -134,5 +137,52 @@ async fn a_reset_request_takes_the_same_time_for_a_known_and_an_unknown_address(
         "figure: reset timing: median reset request {k:.1} ms for a known address, {u:.1} ms for an unknown one (ratio {ratio:.3}, 40 each)"
     );
     // A leak (mail sent before answering, no hashing for an unknown address) would be 2x or more.
+    assert!((0.9..=1.1).contains(&ratio), "ratio {ratio}");
+}
+
+/// A sign-up for an address that has an account does the same work as one for a new address
+/// (both hashes, one mail awaited: the owner's notice instead of the code) and answers alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_takes_the_same_time_for_a_new_and_a_taken_address() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (_dir, pool, outbox) = timer_account().await;
+    let timed = |email: String, now: i64| {
+        let (pool, outbox) = (pool.clone(), outbox.clone());
+        async move {
+            // The per-address and per-requester limits would refuse early; this measures the work.
+            sqlx::query("DELETE FROM mail_sends").execute(&pool).await.unwrap();
+            let req = signup::SignupRequest { username: "newcomer", email: &email, password: PASSWORD, replaces: None };
+            let started = Instant::now();
+            let reply = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, now).await.unwrap();
+            let elapsed = started.elapsed();
+            let mut reply = serde_json::to_value(reply).unwrap();
+            let reply = reply.as_object_mut().unwrap();
+            for random in ["email", "signup_id", "delivery"] {
+                assert!(reply.remove(random).is_some(), "{random}");
+            }
+            (elapsed, serde_json::Value::Object(reply.clone()))
+        }
+    };
+    timed("timer@example.com".into(), 2_000).await;
+    timed("new0@example.com".into(), 2_000).await;
+    let (mut taken, mut new) = (vec![], vec![]);
+    for i in 1..=30 {
+        let now = 2_000 + i;
+        let ((t, t_reply), (n, n_reply)) = if i % 2 == 0 {
+            let t = timed("timer@example.com".into(), now).await;
+            (t, timed(format!("new{i}@example.com"), now).await)
+        } else {
+            let n = timed(format!("new{i}@example.com"), now).await;
+            (timed("timer@example.com".into(), now).await, n)
+        };
+        assert_eq!(t_reply, n_reply, "the same reply");
+        taken.push(t);
+        new.push(n);
+    }
+    let (t, n, ratio) = medians(taken, new);
+    println!(
+        "figure: sign-up timing: median sign-up {t:.1} ms for a taken address, {n:.1} ms for a new one (ratio {ratio:.3}, 30 each)"
+    );
+    // A leak (no hashing, or no mail awaited, for a taken address) would be 2x or more.
     assert!((0.9..=1.1).contains(&ratio), "ratio {ratio}");
 }

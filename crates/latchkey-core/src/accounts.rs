@@ -35,14 +35,17 @@ pub trait Accounts: Send + Sync {
         &self,
         remembered: impl FnOnce() -> F + Send,
     ) -> impl Future<Output = Result<Startup>> + Send;
-    fn request_signup(&self, req: SignupRequest<'_>) -> impl Future<Output = Result<CodeSent>> + Send;
-    fn resend_signup(&self, signup_id: &str) -> impl Future<Output = Result<CodeSent>> + Send;
+    /// `requester` is who asks, for the per-requester limits (`auth::THIS_WINDOW` on the desktop,
+    /// the client's address on the service; a remote service decides for itself).
+    fn request_signup(&self, req: SignupRequest<'_>, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
+    fn resend_signup(&self, signup_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send;
     fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send;
     fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send;
     fn logout(&self, token: &Token) -> impl Future<Output = Result<()>> + Send;
-    fn request_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send;
-    fn resend_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send;
+    /// Answers with the reset id that only this requester holds.
+    fn request_reset(&self, email: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
+    fn resend_reset(&self, reset_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn change_password(
         &self,
@@ -95,12 +98,12 @@ impl<S: Store> Accounts for Local<S> {
         login::startup(&self.pool, &self.mailer, self.now(), remembered)
     }
 
-    fn request_signup(&self, req: SignupRequest<'_>) -> impl Future<Output = Result<CodeSent>> + Send {
-        signup::request_code(&self.pool, &self.mailer, req, self.now())
+    fn request_signup(&self, req: SignupRequest<'_>, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        signup::request_code(&self.pool, &self.mailer, req, requester, self.now())
     }
 
-    fn resend_signup(&self, signup_id: &str) -> impl Future<Output = Result<CodeSent>> + Send {
-        signup::resend_code(&self.pool, &self.mailer, signup_id, self.now())
+    fn resend_signup(&self, signup_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        signup::resend_code(&self.pool, &self.mailer, signup_id, requester, self.now())
     }
 
     fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send {
@@ -119,12 +122,12 @@ impl<S: Store> Accounts for Local<S> {
         login::logout(&self.pool, token)
     }
 
-    fn request_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send {
-        account::request_reset(&self.pool, &self.mailer, email, self.now())
+    fn request_reset(&self, email: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        account::request_reset(&self.pool, &self.mailer, email, requester, self.now())
     }
 
-    fn resend_reset(&self, email: &str) -> impl Future<Output = Result<CodeSent>> + Send {
-        account::resend_reset(&self.pool, &self.mailer, email, self.now())
+    fn resend_reset(&self, reset_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send {
+        account::resend_reset(&self.pool, &self.mailer, reset_id, requester, self.now())
     }
 
     fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send {

@@ -38,7 +38,7 @@ pub enum Error {
     #[error("There is no email change waiting for a code. Start the change again.")]
     NoPendingEmailChange,
     /// The HTTP service's per-address limit, on top of the per-account rules.
-    #[error("Too many requests from your network. Please wait {} and try again.", wait_words(*seconds))]
+    #[error("Too many requests. Please wait {} and try again.", wait_words(*seconds))]
     RateLimited { seconds: i64 },
     /// The desktop app's service (`LATCHKEY_SERVER_URL`) could not be reached or gave no answer
     /// it could read. The cause is logged; what the person typed stays on the form.

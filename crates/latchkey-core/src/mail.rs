@@ -72,6 +72,10 @@ pub enum Letter<'a> {
         masked_new_address: &'a str,
     },
     AccountDeleted,
+    /// To an address that has an account, instead of a code: someone tried to sign up with it.
+    SignupAttempt,
+    /// To an address that has an account, instead of a code: another account asked to move to it.
+    AddressWanted,
 }
 
 /// What a sign-up code email says (the sign-up flow's shorthand for a code letter).
@@ -125,8 +129,14 @@ impl Mailer {
     }
 
     pub async fn send(&self, to: Recipient<'_>, letter: Letter<'_>) -> Result<Delivery> {
+        self.send_tagged(to, letter, None).await
+    }
+
+    /// Any letter; in the outbox named after a sign-up's `tag`, as its code would have been, so it
+    /// goes when that sign-up does.
+    pub async fn send_tagged(&self, to: Recipient<'_>, letter: Letter<'_>, tag: Option<&str>) -> Result<Delivery> {
         let message = build_message(&self.from, to, letter)?;
-        self.deliver(message, None).await
+        self.deliver(message, tag).await
     }
 
     /// Outbox only: the sign-up code files there now, with the tag each was named after.
@@ -357,6 +367,33 @@ fn compose(name: &str, letter: Letter<'_>) -> Text {
                 ),
             ],
         ),
+        Letter::SignupAttempt => (
+            "Someone tried to sign up to Latchkey with your address",
+            vec![
+                Para(
+                    "Someone just tried to create a new Latchkey account with this email address, which already \
+                      belongs to your account. No account was created and nothing about yours changed."
+                        .into(),
+                ),
+                Para(
+                    "If it was you, sign in instead; if you forgot your password, use \"Forgot password?\" on \
+                      Latchkey's sign-in screen."
+                        .into(),
+                ),
+                Aside("If it was not you, you can ignore this email.".into()),
+            ],
+        ),
+        Letter::AddressWanted => (
+            "Someone tried to move a Latchkey account to your address",
+            vec![
+                Para(
+                    "Someone signed in to another Latchkey account asked to make this email address theirs. It \
+                      belongs to your account, so nothing changed and no code was sent."
+                        .into(),
+                ),
+                Aside("You do not need to do anything. If this keeps happening, tell whoever runs the service.".into()),
+            ],
+        ),
     };
     Text { subject, greeting: format!("Hello {name}"), blocks }
 }
@@ -431,6 +468,8 @@ mod tests {
             (Letter::PasswordChanged, "was just changed"),
             (Letter::EmailChanged { masked_new_address: "ne***@example.org" }, "ne***@example.org"),
             (Letter::AccountDeleted, "were deleted"),
+            (Letter::SignupAttempt, "already belongs to your account"),
+            (Letter::AddressWanted, "no code was sent"),
         ];
         for (letter, words) in letters {
             let text = compose("ann", letter);

@@ -152,6 +152,7 @@ fn code_sent(v: &Value) -> Result<CodeSent> {
         resend_at: number(v, "resend_at")?,
         expires_at: number(v, "expires_at")?,
         signup_id: v["signup_id"].as_str().map(str::to_string),
+        reset_id: v["reset_id"].as_str().map(str::to_string),
     })
 }
 
@@ -272,13 +273,14 @@ impl Accounts for Remote {
         }
     }
 
-    async fn request_signup(&self, req: SignupRequest<'_>) -> Result<CodeSent> {
+    // The requester is the service's to decide (this computer's address as it sees it).
+    async fn request_signup(&self, req: SignupRequest<'_>, _requester: &str) -> Result<CodeSent> {
         let body =
             json!({"username": req.username, "email": req.email, "password": req.password, "signup_id": req.replaces});
         code_sent(&self.call("POST", "/users/signup/", Some(body), None, Flow::Signup).await?)
     }
 
-    async fn resend_signup(&self, signup_id: &str) -> Result<CodeSent> {
+    async fn resend_signup(&self, signup_id: &str, _requester: &str) -> Result<CodeSent> {
         let body = json!({"signup_id": signup_id});
         code_sent(&self.call("POST", "/users/signup/resend/", Some(body), None, Flow::Signup).await?)
     }
@@ -302,18 +304,18 @@ impl Accounts for Remote {
         self.call("POST", "/users/logout/", Some(json!({})), Some(token), Flow::Signup).await.map(|_| ())
     }
 
-    async fn request_reset(&self, email: &str) -> Result<CodeSent> {
+    async fn request_reset(&self, email: &str, _requester: &str) -> Result<CodeSent> {
         let body = json!({"email": email});
         code_sent(&self.call("POST", "/users/password/reset/", Some(body), None, Flow::PasswordReset).await?)
     }
 
-    async fn resend_reset(&self, email: &str) -> Result<CodeSent> {
-        let body = json!({"email": email});
+    async fn resend_reset(&self, reset_id: &str, _requester: &str) -> Result<CodeSent> {
+        let body = json!({"reset_id": reset_id});
         code_sent(&self.call("POST", "/users/password/reset/resend/", Some(body), None, Flow::PasswordReset).await?)
     }
 
     async fn reset_password(&self, req: ResetRequest<'_>) -> Result<SessionRenewed> {
-        let body = json!({"email": req.email, "code": req.code, "password": req.password});
+        let body = json!({"reset_id": req.reset_id, "code": req.code, "password": req.password});
         let reply = self.call("POST", "/users/password/reset/confirm/", Some(body), None, Flow::PasswordReset).await?;
         replaced(&reply)
     }

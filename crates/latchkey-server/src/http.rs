@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request as HttpRequest, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -203,7 +203,12 @@ fn renewed(done: SessionRenewed, what: &str) -> Answer {
     Ok(with_cookie(ok(StatusCode::OK, reply(with_notice(what.to_string(), done.notice_sent), data))?, cookie))
 }
 
-async fn signup<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn signup<S: Store>(
+    State(s): Shared<S>,
+    Extension(Client(from)): Extension<Client>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let r = parse(&headers, &body)?;
     let req = SignupRequest {
         username: r.text("username")?,
@@ -211,13 +216,18 @@ async fn signup<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) 
         password: r.text("password")?,
         replaces: r.optional_text("signup_id")?,
     };
-    let sent = s.accounts.request_signup(req).await?;
+    let sent = s.accounts.request_signup(req, &from).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, false), sent))
 }
 
-async fn resend_signup<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn resend_signup<S: Store>(
+    State(s): Shared<S>,
+    Extension(Client(from)): Extension<Client>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = s.accounts.resend_signup(r.text("signup_id")?).await?;
+    let sent = s.accounts.resend_signup(r.text("signup_id")?, &from).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, true), sent))
 }
 
@@ -274,21 +284,31 @@ async fn check_password(headers: HeaderMap, body: Bytes) -> Answer {
     ok(StatusCode::OK, reply(verdict.hint.clone(), verdict))
 }
 
-async fn request_reset<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn request_reset<S: Store>(
+    State(s): Shared<S>,
+    Extension(Client(from)): Extension<Client>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = s.accounts.request_reset(r.text("email")?).await?;
+    let sent = s.accounts.request_reset(r.text("email")?, &from).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, false), sent))
 }
 
-async fn resend_reset<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn resend_reset<S: Store>(
+    State(s): Shared<S>,
+    Extension(Client(from)): Extension<Client>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let r = parse(&headers, &body)?;
-    let sent = s.accounts.resend_reset(r.text("email")?).await?;
+    let sent = s.accounts.resend_reset(r.text("reset_id")?, &from).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, true), sent))
 }
 
 async fn reset_password<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
     let r = parse(&headers, &body)?;
-    let req = ResetRequest { email: r.text("email")?, code: r.text("code")?, password: r.text("password")? };
+    let req = ResetRequest { reset_id: r.text("reset_id")?, code: r.text("code")?, password: r.text("password")? };
     let done = s.accounts.reset_password(req).await?;
     renewed(done, "Your password was reset and every other session was signed out. You are signed in.")
 }
@@ -355,6 +375,10 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
+/// The client as the per-requester limits know it: its address.
+#[derive(Clone)]
+struct Client(String);
+
 /// The client's address: from the configured proxy header (its last hop, the one our proxy
 /// added), else the connection's peer. A header nobody configured is never trusted.
 fn client_ip<S>(s: &Service<S>, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
@@ -380,6 +404,9 @@ async fn limit_and_log<S: Store>(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let ip = client_ip(&s, request.headers(), peer);
+    // Who asks, for the per-requester mail limits of the handlers.
+    let mut request = request;
+    request.extensions_mut().insert(Client(ip.to_string()));
     let response = if path == "/healthz" || method == Method::OPTIONS {
         next.run(request).await
     } else {

@@ -246,10 +246,12 @@ async fn every_error_has_its_code_and_status() {
         )
         .await;
     assert_eq!((taken.status, taken.code()), (StatusCode::CONFLICT, "username_taken"));
+    // An address is never said to be an account's; one that is a (public) username is refused.
+    w.sign_up("lee@example.org", "lee@example.net").await;
     let email_taken = w
         .post(
             "/users/signup/",
-            json!({"username": "grace2", "email": "grace@example.org", "password": PASSWORD}),
+            json!({"username": "grace2", "email": "Lee@example.org", "password": PASSWORD}),
             Auth::None,
         )
         .await;
@@ -324,7 +326,7 @@ async fn an_accounts_whole_life_over_http() {
     let reset = w
         .post(
             "/users/password/reset/confirm/",
-            json!({"email": "lin@example.org", "code": code, "password": reset_password}),
+            json!({"reset_id": asked.body["reset_id"], "code": code, "password": reset_password}),
             Auth::None,
         )
         .await;
@@ -345,6 +347,9 @@ async fn an_accounts_whole_life_over_http() {
     let mail = w.smtp.wait_for_mail("lin@example.net", "Confirm your new").await;
     let changed = w.post("/users/email/change/verify/", json!({"code": code_in(&mail)}), Auth::Bearer(&token)).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    // A new address ends every session, as a new password does; this client has a fresh one.
+    assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::UNAUTHORIZED);
+    let token = changed.body["token"].as_str().unwrap().to_string();
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.body["email"], "lin@example.net");
 
     // Deleting needs the password and the name typed again; then the name is free.

@@ -10,6 +10,7 @@ mod common;
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
+use latchkey_core::auth::THIS_WINDOW;
 use latchkey_core::config::ServerUrl;
 use latchkey_core::error::Error;
 use latchkey_core::remote::Remote;
@@ -30,11 +31,11 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     assert!(startup.profile.is_none() && !startup.stale_token);
 
     let request = SignupRequest { username: "Ann", email: "ann@example.org", password: PASSWORD, replaces: None };
-    let sent = accounts.request_signup(request).await.unwrap();
+    let sent = accounts.request_signup(request, THIS_WINDOW).await.unwrap();
     assert_eq!((sent.email.as_str(), sent.expires_at - sent.resend_at), ("ann@example.org", 540));
     let id = sent.signup_id().to_string();
     let code = code_in(&smtp.wait_for_mail("ann@example.org", "verification code").await);
-    assert!(matches!(accounts.resend_signup(&id).await, Err(Error::ResendTooSoon { .. })));
+    assert!(matches!(accounts.resend_signup(&id, THIS_WINDOW).await, Err(Error::ResendTooSoon { .. })));
     let wrong = accounts.verify_signup(&id, &other_code(&code)).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
     assert!(matches!(accounts.verify_signup("someone-elses", &code).await, Err(Error::NoPendingSignup)));
@@ -42,9 +43,12 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     assert_eq!((first.profile.username.as_str(), first.profile.email.as_str()), ("Ann", "ann@example.org"));
 
     let taken = SignupRequest { username: "ann", email: "other@example.org", password: PASSWORD, replaces: None };
-    assert!(matches!(accounts.request_signup(taken).await, Err(Error::UsernameTaken)));
+    assert!(matches!(accounts.request_signup(taken, THIS_WINDOW).await, Err(Error::UsernameTaken)));
     let weak = SignupRequest { username: "bo", email: "bo@example.org", password: PASSWORD, replaces: None };
-    assert!(matches!(accounts.request_signup(weak).await, Err(Error::InvalidInput { field: "username", .. })));
+    assert!(matches!(
+        accounts.request_signup(weak, THIS_WINDOW).await,
+        Err(Error::InvalidInput { field: "username", .. })
+    ));
 
     let me = accounts.whoami(Some(&first.token)).await.unwrap();
     assert_eq!(me, first.profile);
@@ -68,11 +72,15 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
 
     // Forgotten password.
     age_mail_sends(db).await;
-    accounts.request_reset("ann@example.org").await.unwrap();
+    let asked = accounts.request_reset("ann@example.org", THIS_WINDOW).await.unwrap();
+    let reset_id = asked.reset_id.as_deref().unwrap();
     let code = code_in(&smtp.wait_for_mail("ann@example.org", "password reset code").await);
-    let wrong = ResetRequest { email: "ann@example.org", code: &other_code(&code), password: RESET };
+    // The reset is this requester's: an id it was not given cannot enter the code.
+    let forged = ResetRequest { reset_id: "someone-elses", code: &code, password: RESET };
+    assert!(matches!(accounts.reset_password(forged).await, Err(Error::NoPendingReset)));
+    let wrong = ResetRequest { reset_id, code: &other_code(&code), password: RESET };
     assert!(matches!(accounts.reset_password(wrong).await, Err(Error::InvalidCode { attempts_left: 4 })));
-    let right = ResetRequest { email: "ann@example.org", code: &code, password: RESET };
+    let right = ResetRequest { reset_id, code: &code, password: RESET };
     let reset = accounts.reset_password(right).await.unwrap();
     assert!(matches!(accounts.whoami(Some(&changed.session.token)).await, Err(Error::NotAuthenticated)));
     let token = reset.session.token;

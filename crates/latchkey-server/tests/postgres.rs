@@ -8,6 +8,7 @@ mod common;
 
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
+use latchkey_core::auth::THIS_WINDOW;
 use latchkey_core::error::Error;
 use latchkey_core::store::{MailLimits, NewCode, Store, Subject};
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
@@ -22,7 +23,7 @@ async fn accounts(smtp: &SmtpServer, db: &TestDatabase) -> Local<PgPool> {
 
 async fn sign_up(accounts: &Local<PgPool>, smtp: &SmtpServer, name: &str, email: &str) {
     let request = SignupRequest { username: name, email, password: PASSWORD, replaces: None };
-    let sent = accounts.request_signup(request).await.unwrap();
+    let sent = accounts.request_signup(request, THIS_WINDOW).await.unwrap();
     let code = code_in(&smtp.wait_for_mail(email, "verification code").await);
     accounts.verify_signup(sent.signup_id(), &code).await.unwrap();
 }
@@ -59,11 +60,11 @@ async fn simultaneous_claims_on_one_address_are_taken_once() {
     let db = TestDatabase::postgres().await;
     let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
     warm(&pool, 12).await;
-    let limits = MailLimits { per_minute: 1, per_hour: 5 };
+    let limits = MailLimits { per_minute: 1, per_hour: 5, address_per_hour: 20 };
     let now = 1_900_000_000;
     let claims = (0..12).map(|_| {
         let pool = pool.clone();
-        tokio::spawn(async move { pool.reserve_mail_slot("bea@example.org", limits, now).await.unwrap() })
+        tokio::spawn(async move { pool.reserve_mail_slot("bea@example.org", "window", limits, now).await.unwrap() })
     });
     let slots: Vec<_> = futures::future::join_all(claims).await.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(slots.iter().filter(|s| s.is_ok()).count(), 1, "{slots:?}");
@@ -74,7 +75,7 @@ async fn simultaneous_claims_on_one_address_are_taken_once() {
         tokio::spawn(async move {
             let hash = format!("code-hash-{i}");
             let new = NewCode {
-                subject: Subject::Reset("bea@example.org"),
+                subject: Subject::Reset(&[7; 32]),
                 user_id: None,
                 email_key: "bea@example.org",
                 new_email: None,
@@ -104,8 +105,8 @@ async fn look_alike_names_verified_at_once_make_one_account() {
         password: PASSWORD,
         replaces: None,
     };
-    let a = accounts.request_signup(latin).await.unwrap();
-    let b = accounts.request_signup(cyrillic).await.unwrap();
+    let a = accounts.request_signup(latin, THIS_WINDOW).await.unwrap();
+    let b = accounts.request_signup(cyrillic, THIS_WINDOW).await.unwrap();
     let code_a = code_in(&smtp.wait_for_mail("m1@example.org", "verification code").await);
     let code_b = code_in(&smtp.wait_for_mail("m2@example.org", "verification code").await);
     let (ra, rb) =

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::auth::NewSession;
+use latchkey_core::auth::{NewSession, THIS_WINDOW};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::*;
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
@@ -83,9 +83,9 @@ impl<S: Store> Store for Gated<S> {
         self.gate("username_exists").await;
         self.inner.username_exists(username_key, skeleton).await
     }
-    async fn email_exists(&self, email_key: &str) -> Result<bool> {
-        self.gate("email_exists").await;
-        self.inner.email_exists(email_key).await
+    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
+        self.gate("find_user_by_email").await;
+        self.inner.find_user_by_email(email_key).await
     }
     async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
         self.gate("find_users_for_login").await;
@@ -181,10 +181,6 @@ impl<S: Store> Store for Gated<S> {
         self.gate("replace_account_code").await;
         self.inner.replace_account_code(new, cooldown).await
     }
-    async fn insert_account_code_if_absent(&self, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
-        self.gate("insert_account_code_if_absent").await;
-        self.inner.insert_account_code_if_absent(new, last_sent_at).await
-    }
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
         self.gate("refund_code_attempt").await;
         self.inner.refund_code_attempt(id, code_hash).await
@@ -219,11 +215,12 @@ impl<S: Store> Store for Gated<S> {
     async fn reserve_mail_slot(
         &self,
         address_key: &str,
+        requester: &str,
         limits: MailLimits,
         now: i64,
     ) -> Result<std::result::Result<i64, i64>> {
         self.gate("reserve_mail_slot").await;
-        self.inner.reserve_mail_slot(address_key, limits, now).await
+        self.inner.reserve_mail_slot(address_key, requester, limits, now).await
     }
     async fn release_mail_slot(&self, id: i64) -> Result<()> {
         self.gate("release_mail_slot").await;
@@ -256,7 +253,7 @@ async fn sign_up<S: Store>(accounts: &Local<S>, smtp: &SmtpServer, name: &str, e
 
 async fn started<S: Store>(accounts: &Local<S>, name: &str, email: &str) -> String {
     let request = SignupRequest { username: name, email, password: PASSWORD, replaces: None };
-    accounts.request_signup(request).await.unwrap().signup_id().to_string()
+    accounts.request_signup(request, THIS_WINDOW).await.unwrap().signup_id().to_string()
 }
 
 async fn verify<S: Store>(accounts: &Local<S>, smtp: &SmtpServer, email: &str, signup_id: &str) -> NewSession {

@@ -166,6 +166,7 @@ where
 mod tests {
     use super::*;
     use crate::auth::signup::{self, tests::outbox_mailer, SignupRequest};
+    use crate::auth::THIS_WINDOW;
     use crate::store::test_support::{test_db, TestDb};
 
     const T0: Timestamp = 1_800_000_000;
@@ -177,7 +178,7 @@ mod tests {
             password: "correct horse battery",
             replaces: None,
         };
-        let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, T0).await.unwrap();
+        let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
         signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, T0).await.unwrap()
@@ -418,7 +419,7 @@ mod tests {
             password: "plum orchard lantern",
             replaces: None,
         };
-        let sent = signup::request_code(&db.pool, &outbox_mailer(&db), req, T0).await.unwrap();
+        let sent = signup::request_code(&db.pool, &outbox_mailer(&db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
         signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0).await.unwrap();

@@ -25,17 +25,24 @@ pub const LOGIN_LOCK_BASE_SECS: i64 = 30;
 pub const LOGIN_LOCK_MAX_SECS: i64 = 15 * 60;
 /// NIST SP 800-63B's limit: after 100 failures in a row only a password reset unlocks.
 pub const LOGIN_HARD_LIMIT: i64 = 100;
-/// Code mails to one address, whatever starts them: at most one a minute and five an hour.
+/// Code mails to one address, whatever starts them: from one requester at most one a minute and
+/// five an hour; from everyone together twenty an hour (so others' requests cannot use up the
+/// owner's allowance, and the mailbox is not flooded).
 pub const MAIL_LIMITS: crate::store::mail_sends::MailLimits =
-    crate::store::mail_sends::MailLimits { per_minute: 1, per_hour: 5 };
+    crate::store::mail_sends::MailLimits { per_minute: 1, per_hour: 5, address_per_hour: 20 };
 
-/// Takes one of the address's code-mail slots, or says how long to wait.
+/// Who a request comes from, for the per-requester limits: the client address the service
+/// resolved, or the one window of the desktop app.
+pub const THIS_WINDOW: &str = "window";
+
+/// Takes one of the address's code-mail slots for `requester`, or says how long to wait.
 pub(crate) async fn claim_mail_slot(
     pool: &impl crate::store::Store,
     address_key: &str,
+    requester: &str,
     now: Timestamp,
 ) -> crate::Result<i64> {
-    pool.reserve_mail_slot(address_key, MAIL_LIMITS, now)
+    pool.reserve_mail_slot(address_key, requester, MAIL_LIMITS, now)
         .await?
         .map_err(|seconds| crate::Error::ResendTooSoon { seconds })
 }

@@ -5,13 +5,15 @@ use serde::Serialize;
 
 use super::secret::{self, Token};
 use super::{
-    claim_mail_slot, validate, NewSession, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS, RESEND_COOLDOWN_SECS,
-    SESSION_TTL_SECS,
+    claim_mail_slot, validate, NewSession, Timestamp, CODE_TTL_SECS, LOGIN_LOCK_MAX_SECS, MAX_CODE_ATTEMPTS,
+    RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Flow, Result};
-use crate::mail::{CodeEmail, Delivery, Mailer};
+use crate::mail::{CodeEmail, Delivery, Letter, Mailer, Recipient};
 use crate::store::codes::CodeState;
+use crate::store::login_throttle::{LockPolicy, Reservation};
 use crate::store::pending_signups::{self, NewPending, PendingRow};
+use crate::store::users::UserRow;
 
 pub struct SignupRequest<'a> {
     pub username: &'a str,
@@ -34,6 +36,9 @@ pub struct CodeSent {
     /// sign-up (needed to verify and to resend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signup_id: Option<String>,
+    /// Password reset only: the same for a reset, which belongs to whoever asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_id: Option<String>,
 }
 
 impl CodeSent {
@@ -42,9 +47,10 @@ impl CodeSent {
     }
 }
 
-/// What the database keeps of a sign-up id: its SHA-256 (like a session token, it is a bearer secret).
-fn owner_hash(signup_id: &str) -> [u8; 32] {
-    Token::from_stored(signup_id.to_string()).digest()
+/// What the database keeps of a sign-up or reset id: its SHA-256 (like a session token, it is a
+/// bearer secret).
+pub(crate) fn owner_hash_of(id: &str) -> [u8; 32] {
+    Token::from_stored(id.to_string()).digest()
 }
 
 /// Names a sign-up's outbox file: the first 8 bytes of its owner hash, hex.
@@ -71,21 +77,34 @@ pub async fn request_code(
     pool: &impl Store,
     mailer: &Mailer,
     req: SignupRequest<'_>,
+    requester: &str,
     now: Timestamp,
 ) -> Result<CodeSent> {
     let username = validate::username(req.username)?;
     let email = validate::email(req.email)?;
     let password = validate::password(req.password, &username.display, &email.display)?;
     pool.purge_expired(now).await?;
+    // A username is public, so a taken one is said; asking for names is counted per requester as
+    // sign-ins are, so the list of names cannot be read off quickly.
+    let probes = format!("signup:{requester}");
+    match pool.reserve_login_attempt(&probes, NAME_PROBES, now).await? {
+        Reservation::Granted { .. } => {}
+        Reservation::Locked { until } => return Err(Error::RateLimited { seconds: until - now }),
+        Reservation::LockedForGood => return Err(Error::RateLimited { seconds: LOGIN_LOCK_MAX_SECS }),
+    }
     if pool.username_exists(&username.key, &username.skeleton).await? {
         return Err(Error::UsernameTaken);
     }
+    pool.clear_login_throttle(&probes).await?;
     // An address that is an account's username would let one sign-in name two accounts.
-    if pool.email_exists(&email.key).await? || pool.address_is_a_username(&email.key).await? {
+    if pool.address_is_a_username(&email.key).await? {
         return Err(Error::EmailTaken);
     }
-    let slot = claim_mail_slot(pool, &email.key, now).await?;
-    let code = secret::new_code()?;
+    // An address that has an account is not said: the same work, answer and cooldown as a new
+    // one, and its owner is told instead of sent a code.
+    let owner = pool.find_user_by_email(&email.key).await?;
+    let slot = claim_mail_slot(pool, &email.key, requester, now).await?;
+    let code = code_for(owner.is_some())?;
     let (password_hash, code_hash) = secret::run_limited({
         let code = code.clone();
         move || Ok((secret::hash(&password)?, secret::hash(&code)?))
@@ -93,7 +112,7 @@ pub async fn request_code(
     .await?;
     let signup_id = Token::generate()?;
     let expires_at = now + CODE_TTL_SECS;
-    let owner = signup_id.digest();
+    let owner_hash = signup_id.digest();
     let pending = NewPending {
         username: &username.display,
         username_key: &username.key,
@@ -101,15 +120,15 @@ pub async fn request_code(
         email_key: &email.key,
         password_hash: &password_hash,
         code_hash: &code_hash,
-        owner_hash: &owner,
+        owner_hash: &owner_hash,
         now,
         expires_at,
     };
-    let replaces = req.replaces.map(owner_hash);
+    let replaces = req.replaces.map(owner_hash_of);
     let id = pool.insert_pending_signup(&pending, replaces.as_ref().map(|h| &h[..])).await?;
-    let message =
-        CodeEmail { username: &username.display, to: &email.display, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
-    let delivery = match mailer.send_sign_up_code(&message, Some(&outbox_tag(&owner))).await {
+    let to =
+        SignupMail { username: &username.display, email: &email.display, code: &code, tag: &outbox_tag(&owner_hash) };
+    let delivery = match send_signup_mail(mailer, owner.as_ref(), to).await {
         Ok(delivery) => delivery,
         Err(e) => {
             // A retry must start clean.
@@ -125,7 +144,51 @@ pub async fn request_code(
         resend_at: now + RESEND_COOLDOWN_SECS,
         expires_at,
         signup_id: Some(signup_id.expose().to_string()),
+        reset_id: None,
     })
+}
+
+/// Taken usernames answered to one requester: locked like sign-ins after five in a row (30 s,
+/// doubling to 15 minutes), never for good; a free name clears the count.
+const NAME_PROBES: LockPolicy = LockPolicy {
+    free: super::LOGIN_FREE_FAILURES,
+    base_secs: super::LOGIN_LOCK_BASE_SECS,
+    max_secs: LOGIN_LOCK_MAX_SECS,
+    hard_limit: i64::MAX,
+};
+
+/// A sign-up's code, or, for an address that has an account, one that no entry can match (seven
+/// digits, hashed the same way): the sign-up goes through its steps and can never finish.
+pub(crate) fn code_for(address_taken: bool) -> Result<String> {
+    let code = secret::new_code()?;
+    Ok(if address_taken { format!("{code}0") } else { code })
+}
+
+struct SignupMail<'a> {
+    username: &'a str,
+    email: &'a str,
+    code: &'a str,
+    tag: &'a str,
+}
+
+/// The code to a new address, or the notice to the owner of one that has an account; both
+/// awaited, so the answer takes as long either way.
+async fn send_signup_mail(mailer: &Mailer, owner: Option<&UserRow>, mail: SignupMail<'_>) -> Result<Delivery> {
+    match owner {
+        Some(user) => {
+            let to = Recipient { name: &user.username, address: &user.email };
+            mailer.send_tagged(to, Letter::SignupAttempt, Some(mail.tag)).await
+        }
+        None => {
+            let message = CodeEmail {
+                username: mail.username,
+                to: mail.email,
+                code: mail.code,
+                valid_minutes: CODE_TTL_SECS / 60,
+            };
+            mailer.send_sign_up_code(&message, Some(mail.tag)).await
+        }
+    }
 }
 
 /// The caller's pending sign-up, by the id it was given.
@@ -133,10 +196,16 @@ async fn owned(pool: &impl Store, signup_id: &str) -> Result<PendingRow> {
     if signup_id.is_empty() || signup_id.len() > 64 {
         return Err(Error::NoPendingSignup);
     }
-    pool.find_pending_by_owner(&owner_hash(signup_id)).await?.ok_or(Error::NoPendingSignup)
+    pool.find_pending_by_owner(&owner_hash_of(signup_id)).await?.ok_or(Error::NoPendingSignup)
 }
 
-pub async fn resend_code(pool: &impl Store, mailer: &Mailer, signup_id: &str, now: Timestamp) -> Result<CodeSent> {
+pub async fn resend_code(
+    pool: &impl Store,
+    mailer: &Mailer,
+    signup_id: &str,
+    requester: &str,
+    now: Timestamp,
+) -> Result<CodeSent> {
     let row = owned(pool, signup_id).await?;
     if now >= row.expires_at {
         pool.delete_code(pending_signups::TABLE, row.id).await?;
@@ -146,8 +215,9 @@ pub async fn resend_code(pool: &impl Store, mailer: &Mailer, signup_id: &str, no
     if wait > 0 {
         return Err(Error::ResendTooSoon { seconds: wait });
     }
-    let slot = claim_mail_slot(pool, &row.email_key, now).await?;
-    let code = secret::new_code()?;
+    let owner = pool.find_user_by_email(&row.email_key).await?;
+    let slot = claim_mail_slot(pool, &row.email_key, requester, now).await?;
+    let code = code_for(owner.is_some())?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let old = CodeState {
         code_hash: &row.code_hash,
@@ -161,14 +231,16 @@ pub async fn resend_code(pool: &impl Store, mailer: &Mailer, signup_id: &str, no
         pool.release_mail_slot(slot).await?;
         return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
     }
-    let message = CodeEmail { username: &row.username, to: &row.email, code: &code, valid_minutes: CODE_TTL_SECS / 60 };
-    match mailer.send_sign_up_code(&message, Some(&outbox_tag(&owner_hash(signup_id)))).await {
+    let tag = outbox_tag(&owner_hash_of(signup_id));
+    let mail = SignupMail { username: &row.username, email: &row.email, code: &code, tag: &tag };
+    match send_signup_mail(mailer, owner.as_ref(), mail).await {
         Ok(delivery) => Ok(CodeSent {
             email: row.email,
             delivery,
             resend_at: now + RESEND_COOLDOWN_SECS,
             expires_at: new.expires_at,
             signup_id: Some(signup_id.to_string()),
+            reset_id: None,
         }),
         Err(e) => {
             // Nothing changes when the email could not be sent: the previous code keeps working.
@@ -289,6 +361,7 @@ async fn check_and_complete(pool: &impl Store, row: PendingRow, code: String, no
 pub(crate) mod tests {
     use super::*;
     use crate::auth::login;
+    use crate::auth::THIS_WINDOW;
     use crate::config::{SmtpSettings, DEFAULT_FROM};
     use crate::store::test_support::{test_db, TestDb};
 
@@ -341,7 +414,7 @@ pub(crate) mod tests {
     async fn full_flow_creates_the_account_and_signs_in() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), T0).await.unwrap();
+        let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), THIS_WINDOW, T0).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 60, T0 + 600));
         let session = verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 30).await.unwrap();
         assert_eq!(session.profile.username, "Ann");
@@ -356,7 +429,7 @@ pub(crate) mod tests {
     async fn code_is_valid_until_the_ten_minute_edge() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         // One second before the edge a wrong code is still judged as wrong, not expired.
         assert!(matches!(
@@ -377,14 +450,16 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn right_code_at_the_last_second_works() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 599).await.is_ok());
     }
 
     #[tokio::test]
     async fn fifth_wrong_code_cancels_the_signup() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         for left in (1..=4).rev() {
             match verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 1).await {
@@ -406,7 +481,8 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn fourth_wrong_code_still_leaves_the_right_one_working() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         for _ in 0..4 {
             assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), T0 + 1).await.is_err());
@@ -418,14 +494,14 @@ pub(crate) mod tests {
     async fn resend_waits_sixty_seconds_and_replaces_the_code() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let old = code_of(&first);
         assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &wrong(&old), T0 + 5).await.is_err());
-        match resend_code(&db.pool, &mailer, first.signup_id(), T0 + 59).await {
+        match resend_code(&db.pool, &mailer, first.signup_id(), THIS_WINDOW, T0 + 59).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
         }
-        let second = resend_code(&db.pool, &mailer, first.signup_id(), T0 + 60).await.unwrap();
+        let second = resend_code(&db.pool, &mailer, first.signup_id(), THIS_WINDOW, T0 + 60).await.unwrap();
         assert_eq!((second.resend_at, second.expires_at), (T0 + 120, T0 + 660));
         let new = code_of(&second);
         if new != old {
@@ -442,10 +518,10 @@ pub(crate) mod tests {
     async fn a_window_replaces_only_its_own_pending_signup() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let old = code_of(&first);
         let again = SignupRequest { replaces: Some(first.signup_id()), ..req("ann", "ann@example.com") };
-        let second = request_code(&db.pool, &mailer, again, T0 + 60).await.unwrap();
+        let second = request_code(&db.pool, &mailer, again, THIS_WINDOW, T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 1);
         assert_ne!(first.signup_id(), second.signup_id());
         let new = code_of(&second);
@@ -465,16 +541,16 @@ pub(crate) mod tests {
             Delivery::Outbox { path } => path.clone(),
             Delivery::Smtp => panic!("outbox expected"),
         };
-        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
+        let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         assert!(path(&first).exists());
         let again = SignupRequest { replaces: Some(first.signup_id()), ..req("ann", "ann@example.com") };
-        let second = request_code(&db.pool, &mailer, again, T0 + 60).await.unwrap();
+        let second = request_code(&db.pool, &mailer, again, THIS_WINDOW, T0 + 60).await.unwrap();
         assert!(!path(&first).exists(), "replaced");
         assert_eq!(files(), 1);
         verify(&db.pool, &mailer, second.signup_id(), &code_of(&second), T0 + 61).await.unwrap();
         assert_eq!(files(), 0, "verified");
-        let bob = request_code(&db.pool, &mailer, req("bob", "bob@example.com"), T0 + 100).await.unwrap();
-        let cyd = request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), T0 + 700).await.unwrap();
+        let bob = request_code(&db.pool, &mailer, req("bob", "bob@example.com"), THIS_WINDOW, T0 + 100).await.unwrap();
+        let cyd = request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), THIS_WINDOW, T0 + 700).await.unwrap();
         assert!(!path(&bob).exists() && path(&cyd).exists(), "bob's sign-up expired and was purged");
         for _ in 0..5 {
             let _ = verify(&db.pool, &mailer, cyd.signup_id(), &wrong(&code_of(&cyd)), T0 + 701).await;
@@ -487,8 +563,8 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         // Ann starts; Bob then submits Ann's address with his own name.
-        let ann = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
-        let bob = request_code(&db.pool, &mailer, req("bob", "ann@example.com"), T0 + 60).await.unwrap();
+        let ann = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
+        let bob = request_code(&db.pool, &mailer, req("bob", "ann@example.com"), THIS_WINDOW, T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 2, "Bob's request made its own, Ann's stays");
         // Bob cannot use Ann's code with his id, nor resend hers without her id.
         let stolen = verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&ann), T0 + 61).await;
@@ -510,55 +586,83 @@ pub(crate) mod tests {
     async fn code_mail_to_one_address_is_limited_whatever_starts_it() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
-        match request_code(&db.pool, &mailer, req("bob", "ANN@example.com"), T0 + 30).await {
+        request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
+        match request_code(&db.pool, &mailer, req("bob", "ANN@example.com"), THIS_WINDOW, T0 + 30).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 30),
             other => panic!("expected resend_too_soon, got {other:?}"),
         }
-        assert!(request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), T0 + 30).await.is_ok(), "per address");
+        assert!(
+            request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), THIS_WINDOW, T0 + 30).await.is_ok(),
+            "per address"
+        );
         for (i, user) in ["bob", "dee", "eve", "fay"].iter().enumerate() {
             let at = T0 + 60 * (i as i64 + 1);
-            assert!(request_code(&db.pool, &mailer, req(user, "ann@example.com"), at).await.is_ok(), "{user}");
+            assert!(
+                request_code(&db.pool, &mailer, req(user, "ann@example.com"), THIS_WINDOW, at).await.is_ok(),
+                "{user}"
+            );
         }
         // Five in the hour: the sixth waits until the first is an hour old.
-        match request_code(&db.pool, &mailer, req("gus", "ann@example.com"), T0 + 300).await {
+        match request_code(&db.pool, &mailer, req("gus", "ann@example.com"), THIS_WINDOW, T0 + 300).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 3300),
             other => panic!("expected resend_too_soon, got {other:?}"),
         }
     }
 
+    /// A username is public, so a taken one is said. An address is not: a sign-up for one that has
+    /// an account answers exactly as a new one, and its owner is told instead of sent a code.
     #[tokio::test]
-    async fn taken_usernames_and_emails_are_refused_case_insensitively() {
+    async fn taken_usernames_are_refused_and_taken_addresses_are_never_told() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), T0).await.unwrap();
+        let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0).await.unwrap();
         assert!(matches!(
-            request_code(&db.pool, &mailer, req("aNN", "x@example.com"), T0).await,
+            request_code(&db.pool, &mailer, req("aNN", "x@example.com"), THIS_WINDOW, T0).await,
             Err(Error::UsernameTaken)
         ));
-        assert!(matches!(
-            request_code(&db.pool, &mailer, req("bob", "ANN@EXAMPLE.COM"), T0).await,
-            Err(Error::EmailTaken)
-        ));
-        assert_eq!(count(&db, "pending_signups").await, 0);
+        let fresh =
+            request_code(&db.pool, &mailer, req("carl", "carl@example.com"), THIS_WINDOW, T0 + 60).await.unwrap();
+        let taken = request_code(&db.pool, &mailer, req("bob", "ANN@EXAMPLE.COM"), THIS_WINDOW, T0 + 60).await.unwrap();
+        assert_eq!((taken.resend_at, taken.expires_at), (fresh.resend_at, fresh.expires_at));
+        assert!(taken.signup_id.is_some() && matches!(taken.delivery, Delivery::Outbox { .. }));
+        let Delivery::Outbox { path } = &taken.delivery else { unreachable!() };
+        let notice = std::fs::read_to_string(path).unwrap();
+        assert!(notice.contains("To: Ann <ann@example.com>") && notice.contains("tried to create"), "{notice}");
+        assert!(code_of_message(&notice).is_none(), "the owner gets no code");
+        // The code step answers as for any wrong code, and no account can come of it.
+        for code in ["000000", "123456", "999999"] {
+            let r = verify(&db.pool, &mailer, taken.signup_id(), code, T0 + 61).await;
+            assert!(matches!(r, Err(Error::InvalidCode { .. })), "{r:?}");
+        }
+        assert_eq!(count(&db, "users").await, 1);
+    }
+
+    /// The code in a message, if it has one.
+    pub(crate) fn code_of_message(message: &str) -> Option<&str> {
+        message
+            .lines()
+            .find_map(|l| l.strip_prefix("    ").filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())))
     }
 
     #[tokio::test]
     async fn mail_failure_leaves_nothing_behind_and_a_retry_works() {
         let db = test_db().await;
-        let failed = request_code(&db.pool, &broken_mailer(), req("ann", "ann@example.com"), T0).await;
+        let failed = request_code(&db.pool, &broken_mailer(), req("ann", "ann@example.com"), THIS_WINDOW, T0).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
         assert_eq!(count(&db, "pending_signups").await, 0);
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0 + 1).await.unwrap();
+        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0 + 1)
+            .await
+            .unwrap();
         assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
     async fn failed_resend_keeps_the_previous_code() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
-        let failed = resend_code(&db.pool, &broken_mailer(), sent.signup_id(), T0 + 60).await;
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
+        let failed = resend_code(&db.pool, &broken_mailer(), sent.signup_id(), THIS_WINDOW, T0 + 60).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
         assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), T0 + 61).await.is_ok());
     }
@@ -573,7 +677,14 @@ pub(crate) mod tests {
             ("ann", "ann@example.com", "short", "password"),
         ];
         for (username, email, password, expected) in cases {
-            match request_code(&db.pool, &mailer, SignupRequest { username, email, password, replaces: None }, T0).await
+            match request_code(
+                &db.pool,
+                &mailer,
+                SignupRequest { username, email, password, replaces: None },
+                THIS_WINDOW,
+                T0,
+            )
+            .await
             {
                 Err(Error::InvalidInput { field, .. }) => assert_eq!(field, expected),
                 other => panic!("expected invalid_input, got {other:?}"),
@@ -586,7 +697,8 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_pending_row_holds_only_hashes() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         let (pw, ch): (String, String) =
             sqlx::query_as("SELECT password_hash, code_hash FROM pending_signups").fetch_one(&db.pool).await.unwrap();
@@ -597,7 +709,8 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn concurrent_right_codes_create_exactly_one_account() {
         let db = test_db().await;
-        let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), T0).await.unwrap();
+        let sent =
+            request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
@@ -622,18 +735,21 @@ pub(crate) mod tests {
     async fn names_and_addresses_never_cross() {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
-        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), T0).await.unwrap();
-        let pending = request_code(&db.pool, &mailer, req("carol", "carol@example.com"), T0).await.unwrap();
+        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
+        let pending =
+            request_code(&db.pool, &mailer, req("carol", "carol@example.com"), THIS_WINDOW, T0).await.unwrap();
         verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), T0).await.unwrap();
         for (name, email) in [("Ann@Example.com", "x1@example.org"), ("carol@example.com", "x2@example.org")] {
-            let r = request_code(&db.pool, &mailer, req(name, email), T0 + 1).await;
+            let r = request_code(&db.pool, &mailer, req(name, email), THIS_WINDOW, T0 + 1).await;
             assert!(matches!(r, Err(Error::UsernameTaken)), "{name}: {r:?}");
         }
-        let r = request_code(&db.pool, &mailer, req("dave", "ANN@example.org"), T0 + 1).await;
+        let r = request_code(&db.pool, &mailer, req("dave", "ANN@example.org"), THIS_WINDOW, T0 + 1).await;
         assert!(r.is_ok(), "another domain is another address: {r:?}");
-        let bob = request_code(&db.pool, &mailer, req("bob@example.org", "bob@example.com"), T0 + 1).await.unwrap();
+        let bob = request_code(&db.pool, &mailer, req("bob@example.org", "bob@example.com"), THIS_WINDOW, T0 + 1)
+            .await
+            .unwrap();
         verify(&db.pool, &mailer, bob.signup_id(), &code_of(&bob), T0 + 1).await.unwrap();
-        let r = request_code(&db.pool, &mailer, req("eve", "Bob@Example.org"), T0 + 2).await;
+        let r = request_code(&db.pool, &mailer, req("eve", "Bob@Example.org"), THIS_WINDOW, T0 + 2).await;
         assert!(matches!(r, Err(Error::EmailTaken)), "{r:?}");
         assert!(pending.signup_id.is_some());
     }

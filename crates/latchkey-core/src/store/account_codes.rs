@@ -1,15 +1,17 @@
-//! Codes for an existing account: password resets (found by address) and email changes (found by
-//! account).
+//! Codes for an existing account: password resets (found by the id their requester holds) and
+//! email changes (found by account). The SQL is written once, with `$N` placeholders both SQLite
+//! and PostgreSQL read.
 
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 
 use super::codes::{CodeState, CodeTable};
 use crate::error::Result;
 
-/// Which row a request is about: a reset is found by its address key, an email change by its account.
+/// Which row a request is about: a reset by the SHA-256 of the reset id its requester holds, an
+/// email change by its account.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
-    Reset(&'a str),
+    Reset(&'a [u8]),
     EmailChange(i64),
 }
 
@@ -22,9 +24,9 @@ impl<'a> Subject<'a> {
         }
     }
 
-    pub(crate) fn address(self) -> Option<&'a str> {
+    pub(crate) fn owner(self) -> Option<&'a [u8]> {
         match self {
-            Subject::Reset(key) => Some(key),
+            Subject::Reset(owner) => Some(owner),
             Subject::EmailChange(_) => None,
         }
     }
@@ -35,11 +37,46 @@ impl<'a> Subject<'a> {
             Subject::EmailChange(id) => Some(id),
         }
     }
+
+    /// What PostgreSQL's advisory lock for a read-count-write step on this subject is named.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn lock_name(self) -> String {
+        match self {
+            Subject::Reset(owner) => format!("reset:{}", owner.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            Subject::EmailChange(id) => format!("email_change:{id}"),
+        }
+    }
 }
 
-/// Selects the subject's row; binds ?1 purpose, ?2 address key, ?3 account id.
+/// Selects the subject's row; binds $1 purpose, $2 owner hash, $3 account id.
 const SUBJECT: &str =
-    "purpose = ?1 AND ((?1 = 'password_reset' AND email_key = ?2) OR (?1 = 'email_change' AND user_id = ?3))";
+    "purpose = $1 AND (($1 = 'password_reset' AND owner_hash = $2) OR ($1 = 'email_change' AND user_id = $3))";
+
+/// Binds the subject, then $4 now minus the cooldown and $5 now: a code sent long enough ago, or
+/// expired, makes way for a new one.
+pub(crate) fn clear_stale_sql() -> String {
+    format!("DELETE FROM account_codes WHERE {SUBJECT} AND (last_sent_at <= $4 OR expires_at <= $5)")
+}
+
+pub(crate) fn last_sent_sql() -> String {
+    format!("SELECT last_sent_at FROM account_codes WHERE {SUBJECT}")
+}
+
+pub(crate) fn find_sql() -> String {
+    format!(
+        "SELECT id, user_id, email_key, new_email, code_hash, attempts, last_sent_at, expires_at
+         FROM account_codes WHERE {SUBJECT}"
+    )
+}
+
+/// Binds $1 purpose, $2 account, $3 address key, $4 new address, $5 code hash, $6 now, $7 expiry,
+/// $8 owner hash.
+pub(crate) const INSERT: &str = "INSERT INTO account_codes
+       (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at, owner_hash)
+     VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7, $8) RETURNING id";
+
+pub(crate) const REFUND: &str =
+    "UPDATE account_codes SET attempts = attempts - 1 WHERE id = $1 AND code_hash = $2 AND attempts > 0";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CodeRow {
@@ -76,6 +113,24 @@ pub struct NewCode<'a> {
     pub expires_at: i64,
 }
 
+/// `INSERT` with a `NewCode`'s values bound, on either engine (sqlx's bounds for a function
+/// generic over the database would be longer than the eight binds).
+macro_rules! insert_code {
+    ($new:expr) => {
+        sqlx::query_scalar::<_, i64>($crate::store::account_codes::INSERT)
+            .bind($new.subject.purpose())
+            .bind($new.user_id)
+            .bind($new.email_key)
+            .bind($new.new_email)
+            .bind($new.code_hash)
+            .bind($new.now)
+            .bind($new.expires_at)
+            .bind($new.subject.owner())
+    };
+}
+#[cfg(feature = "postgres")]
+pub(crate) use insert_code;
+
 /// Puts a new code in place of the subject's current one, unless that one is still live and was
 /// sent less than `cooldown` seconds ago: then `Err(seconds to wait)`. One transaction, so two
 /// requests at the same moment make one code, not two.
@@ -83,88 +138,46 @@ pub async fn replace(pool: &SqlitePool, new: &NewCode<'_>, cooldown: i64) -> Res
     let s = new.subject;
     let mut tx = pool.begin().await?;
     // A write first, so this transaction holds SQLite's write lock from its first statement.
-    sqlx::query(&format!("DELETE FROM account_codes WHERE {SUBJECT} AND (last_sent_at <= ?4 OR expires_at <= ?5)"))
+    sqlx::query(&clear_stale_sql())
         .bind(s.purpose())
-        .bind(s.address())
+        .bind(s.owner())
         .bind(s.account())
         .bind(new.now - cooldown)
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
-    let live: Option<i64> = sqlx::query_scalar(&format!("SELECT last_sent_at FROM account_codes WHERE {SUBJECT}"))
+    let live: Option<i64> = sqlx::query_scalar(&last_sent_sql())
         .bind(s.purpose())
-        .bind(s.address())
+        .bind(s.owner())
         .bind(s.account())
         .fetch_optional(&mut *tx)
         .await?;
     if let Some(last_sent_at) = live {
         return Ok(Err(last_sent_at + cooldown - new.now));
     }
-    let id = sqlx::query_scalar(
-        "INSERT INTO account_codes
-           (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
-    )
-    .bind(s.purpose())
-    .bind(new.user_id)
-    .bind(new.email_key)
-    .bind(new.new_email)
-    .bind(new.code_hash)
-    .bind(new.now)
-    .bind(new.now)
-    .bind(new.expires_at)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = insert_code!(new).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
 
-/// Adds a row only if the subject has none (used to give a code entered for an address with no
-/// reset in progress the same treatment as a wrong code).
-pub async fn insert_if_absent<'e>(ex: impl SqliteExecutor<'e>, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO account_codes
-           (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(new.subject.purpose())
-    .bind(new.user_id)
-    .bind(new.email_key)
-    .bind(new.new_email)
-    .bind(new.code_hash)
-    .bind(new.now)
-    .bind(last_sent_at)
-    .bind(new.expires_at)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
-
 pub async fn find<'e>(ex: impl SqliteExecutor<'e>, subject: Subject<'_>) -> Result<Option<CodeRow>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT id, user_id, email_key, new_email, code_hash, attempts, last_sent_at, expires_at
-         FROM account_codes WHERE {SUBJECT}"
-    ))
-    .bind(subject.purpose())
-    .bind(subject.address())
-    .bind(subject.account())
-    .fetch_optional(ex)
-    .await?)
+    Ok(sqlx::query_as(&find_sql())
+        .bind(subject.purpose())
+        .bind(subject.owner())
+        .bind(subject.account())
+        .fetch_optional(ex)
+        .await?)
 }
 
 /// Gives back an attempt spent on the right code (the rest of the request was refused).
 pub async fn refund_attempt<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<()> {
-    sqlx::query("UPDATE account_codes SET attempts = attempts - 1 WHERE id = ? AND code_hash = ? AND attempts > 0")
-        .bind(id)
-        .bind(code_hash)
-        .execute(ex)
-        .await?;
+    sqlx::query(REFUND).bind(id).bind(code_hash).execute(ex).await?;
     Ok(())
 }
 
 /// Voids every code of an account (after its password changed, or it was deleted).
 pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM account_codes WHERE user_id = ?").bind(user_id).execute(ex).await?;
+    let done = sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(ex).await?;
     Ok(done.rows_affected())
 }
 
@@ -172,7 +185,7 @@ pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> R
 pub const TABLE: CodeTable = CodeTable::AccountCodes;
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM account_codes WHERE expires_at <= ?").bind(now).execute(ex).await?;
+    let done = sqlx::query("DELETE FROM account_codes WHERE expires_at <= $1").bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
 
@@ -182,9 +195,9 @@ mod tests {
     use crate::store::codes;
     use crate::store::test_support::test_db;
 
-    fn reset<'a>(key: &'a str, hash: &'a str, now: i64) -> NewCode<'a> {
+    fn reset<'a>(owner: &'a [u8], key: &'a str, hash: &'a str, now: i64) -> NewCode<'a> {
         NewCode {
-            subject: Subject::Reset(key),
+            subject: Subject::Reset(owner),
             user_id: None,
             email_key: key,
             new_email: None,
@@ -194,17 +207,21 @@ mod tests {
         }
     }
 
+    const MINE: &[u8] = &[1; 32];
+    const THEIRS: &[u8] = &[2; 32];
+
     #[tokio::test]
     async fn replace_respects_the_cooldown_and_then_replaces_the_code() {
         let db = test_db().await;
-        let first = replace(&db.pool, &reset("a@x.io", "h1", 100), 60).await.unwrap().unwrap();
-        assert_eq!(replace(&db.pool, &reset("a@x.io", "h2", 130), 60).await.unwrap(), Err(30));
-        // Another address is independent.
-        assert!(replace(&db.pool, &reset("b@x.io", "h3", 130), 60).await.unwrap().is_ok());
-        let second = replace(&db.pool, &reset("a@x.io", "h2", 160), 60).await.unwrap().unwrap();
+        let first = replace(&db.pool, &reset(MINE, "a@x.io", "h1", 100), 60).await.unwrap().unwrap();
+        assert_eq!(replace(&db.pool, &reset(MINE, "a@x.io", "h2", 130), 60).await.unwrap(), Err(30));
+        // Another requester's reset of the same address is its own row.
+        assert!(replace(&db.pool, &reset(THEIRS, "a@x.io", "h3", 130), 60).await.unwrap().is_ok());
+        let second = replace(&db.pool, &reset(MINE, "a@x.io", "h2", 160), 60).await.unwrap().unwrap();
         assert_ne!(first, second);
-        let row = find(&db.pool, Subject::Reset("a@x.io")).await.unwrap().unwrap();
+        let row = find(&db.pool, Subject::Reset(MINE)).await.unwrap().unwrap();
         assert_eq!((row.code_hash.as_str(), row.attempts, row.expires_at), ("h2", 0, 760));
+        assert_eq!(find(&db.pool, Subject::Reset(THEIRS)).await.unwrap().unwrap().code_hash, "h3");
     }
 
     #[tokio::test]
@@ -224,7 +241,7 @@ mod tests {
             expires_at: 601,
         };
         replace(&db.pool, &change, 60).await.unwrap().unwrap();
-        assert!(find(&db.pool, Subject::Reset("new@x.io")).await.unwrap().is_none());
+        assert!(find(&db.pool, Subject::Reset(MINE)).await.unwrap().is_none());
         let row = find(&db.pool, Subject::EmailChange(7)).await.unwrap().unwrap();
         assert_eq!(row.new_email.as_deref(), Some("New@x.io"));
         assert_eq!(delete_for_user(&db.pool, 7).await.unwrap(), 1);
@@ -233,7 +250,7 @@ mod tests {
     #[tokio::test]
     async fn attempts_stop_at_the_limit_and_a_refund_gives_one_back() {
         let db = test_db().await;
-        let id = replace(&db.pool, &reset("a@x.io", "h1", 100), 60).await.unwrap().unwrap();
+        let id = replace(&db.pool, &reset(MINE, "a@x.io", "h1", 100), 60).await.unwrap().unwrap();
         for n in 1..=5 {
             assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), Some(n));
         }
@@ -241,14 +258,6 @@ mod tests {
         refund_attempt(&db.pool, id, "h1").await.unwrap();
         assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "h1", 5).await.unwrap(), Some(5));
         assert_eq!(codes::reserve_attempt(&db.pool, TABLE, id, "other", 5).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn insert_if_absent_keeps_an_existing_row() {
-        let db = test_db().await;
-        replace(&db.pool, &reset("a@x.io", "real", 100), 60).await.unwrap().unwrap();
-        insert_if_absent(&db.pool, &reset("a@x.io", "phantom", 110), 50).await.unwrap();
-        assert_eq!(find(&db.pool, Subject::Reset("a@x.io")).await.unwrap().unwrap().code_hash, "real");
         assert_eq!(delete_expired(&db.pool, 700).await.unwrap(), 1);
     }
 }

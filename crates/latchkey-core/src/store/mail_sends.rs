@@ -4,48 +4,69 @@ use sqlx::{SqliteExecutor, SqlitePool};
 
 use crate::error::Result;
 
-/// At most `per_minute` mails in any 60 s and `per_hour` in any hour to one address.
+/// To one address: at most `per_minute` mails in any 60 s and `per_hour` in any hour from one
+/// requester, and `address_per_hour` in any hour from everyone together.
 #[derive(Debug, Clone, Copy)]
 pub struct MailLimits {
     pub per_minute: i64,
     pub per_hour: i64,
+    pub address_per_hour: i64,
+}
+
+/// Binds $1 address key, $2 requester, $3 now, $4 per minute, $5 per hour, $6 per address and hour.
+pub(crate) const RESERVE: &str = "INSERT INTO mail_sends (address_key, requester, sent_at)
+     SELECT $1, $2, $3
+     WHERE (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND requester = $2 AND sent_at > $3 - 60) < $4
+       AND (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND requester = $2 AND sent_at > $3 - 3600) < $5
+       AND (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND sent_at > $3 - 3600) < $6
+     RETURNING id";
+
+/// When the oldest send that still counts in a window stops counting: binds $1 address key, $2
+/// now, $3 the window, $4 the limit minus one, $5 the requester (NULL: everyone's sends).
+pub(crate) const WAIT: &str = "SELECT sent_at + $3 - $2 FROM mail_sends
+     WHERE address_key = $1 AND ($5 IS NULL OR requester = $5) AND sent_at > $2 - $3
+     ORDER BY sent_at DESC LIMIT 1 OFFSET $4";
+
+/// The windows `WAIT` is asked about: (seconds, limit, per requester).
+pub(crate) fn windows(limits: MailLimits) -> [(i64, i64, bool); 3] {
+    [(60, limits.per_minute, true), (3600, limits.per_hour, true), (3600, limits.address_per_hour, false)]
 }
 
 /// Counts a mail to the address if the limits allow it, in one statement (so parallel requests
 /// cannot both take the last slot): `Ok(id)` to release if the mail is not sent after all, or
 /// `Err(seconds)` until one is allowed.
-pub async fn reserve(pool: &SqlitePool, address_key: &str, limits: MailLimits, now: i64) -> Result<Result<i64, i64>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO mail_sends (address_key, sent_at)
-         SELECT ?1, ?2
-         WHERE (SELECT count(*) FROM mail_sends WHERE address_key = ?1 AND sent_at > ?2 - 60) < ?3
-           AND (SELECT count(*) FROM mail_sends WHERE address_key = ?1 AND sent_at > ?2 - 3600) < ?4
-         RETURNING id",
-    )
-    .bind(address_key)
-    .bind(now)
-    .bind(limits.per_minute)
-    .bind(limits.per_hour)
-    .fetch_optional(pool)
-    .await?;
+pub async fn reserve(
+    pool: &SqlitePool,
+    address_key: &str,
+    requester: &str,
+    limits: MailLimits,
+    now: i64,
+) -> Result<Result<i64, i64>> {
+    let id: Option<i64> = sqlx::query_scalar(RESERVE)
+        .bind(address_key)
+        .bind(requester)
+        .bind(now)
+        .bind(limits.per_minute)
+        .bind(limits.per_hour)
+        .bind(limits.address_per_hour)
+        .fetch_optional(pool)
+        .await?;
     if let Some(id) = id {
         return Ok(Ok(id));
     }
-    // When the oldest send that still counts stops counting, per window.
-    let wait = |window: i64, limit: i64| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT sent_at + ?3 - ?2 FROM mail_sends WHERE address_key = ?1 AND sent_at > ?2 - ?3
-             ORDER BY sent_at DESC LIMIT 1 OFFSET ?4",
-        )
-        .bind(address_key)
-        .bind(now)
-        .bind(window)
-        .bind(limit - 1)
-        .fetch_optional(pool)
-    };
-    let minute = wait(60, limits.per_minute).await?.unwrap_or(0);
-    let hour = wait(3600, limits.per_hour).await?.unwrap_or(0);
-    Ok(Err(minute.max(hour).max(1)))
+    let mut wait = 1;
+    for (window, limit, mine) in windows(limits) {
+        let until: Option<i64> = sqlx::query_scalar(WAIT)
+            .bind(address_key)
+            .bind(now)
+            .bind(window)
+            .bind(limit - 1)
+            .bind(mine.then_some(requester))
+            .fetch_optional(pool)
+            .await?;
+        wait = wait.max(until.unwrap_or(0));
+    }
+    Ok(Err(wait))
 }
 
 /// Gives the slot back: the mail could not be sent.
@@ -64,28 +85,45 @@ mod tests {
     use super::*;
     use crate::store::test_support::test_db;
 
-    const LIMITS: MailLimits = MailLimits { per_minute: 1, per_hour: 5 };
+    const LIMITS: MailLimits = MailLimits { per_minute: 1, per_hour: 5, address_per_hour: 8 };
 
     #[tokio::test]
-    async fn one_a_minute_and_five_an_hour_per_address() {
+    async fn one_a_minute_and_five_an_hour_per_address_and_requester() {
         let db = test_db().await;
-        assert!(reserve(&db.pool, "a@x.io", LIMITS, 1000).await.unwrap().is_ok());
-        assert_eq!(reserve(&db.pool, "a@x.io", LIMITS, 1030).await.unwrap(), Err(30));
-        assert!(reserve(&db.pool, "b@x.io", LIMITS, 1030).await.unwrap().is_ok(), "per address");
+        let reserve = |address, at| reserve(&db.pool, address, "window", LIMITS, at);
+        assert!(reserve("a@x.io", 1000).await.unwrap().is_ok());
+        assert_eq!(reserve("a@x.io", 1030).await.unwrap(), Err(30));
+        assert!(reserve("b@x.io", 1030).await.unwrap().is_ok(), "per address");
         for t in [1060, 1120, 1180, 1240] {
-            assert!(reserve(&db.pool, "a@x.io", LIMITS, t).await.unwrap().is_ok(), "{t}");
+            assert!(reserve("a@x.io", t).await.unwrap().is_ok(), "{t}");
         }
         // Five in the hour: the next is allowed when the first of them is an hour old.
-        assert_eq!(reserve(&db.pool, "a@x.io", LIMITS, 1300).await.unwrap(), Err(3300));
-        assert!(reserve(&db.pool, "a@x.io", LIMITS, 4600).await.unwrap().is_ok());
+        assert_eq!(reserve("a@x.io", 1300).await.unwrap(), Err(3300));
+        assert!(reserve("a@x.io", 4600).await.unwrap().is_ok());
+    }
+
+    /// Another requester's mails do not use up this one's, up to the address's own cap.
+    #[tokio::test]
+    async fn each_requester_has_its_own_allowance_within_the_addresss_cap() {
+        let db = test_db().await;
+        for t in [1000, 1060, 1120, 1180, 1240] {
+            assert!(reserve(&db.pool, "a@x.io", "attacker", LIMITS, t).await.unwrap().is_ok());
+        }
+        assert!(reserve(&db.pool, "a@x.io", "attacker", LIMITS, 1300).await.unwrap().is_err());
+        assert!(reserve(&db.pool, "a@x.io", "owner", LIMITS, 1300).await.unwrap().is_ok(), "the owner's own");
+        for (who, t) in [("c", 1301), ("d", 1302)] {
+            assert!(reserve(&db.pool, "a@x.io", who, LIMITS, t).await.unwrap().is_ok());
+        }
+        // Eight to the address within the hour: nobody's next goes until the first is an hour old.
+        assert_eq!(reserve(&db.pool, "a@x.io", "e", LIMITS, 1400).await.unwrap(), Err(3200));
     }
 
     #[tokio::test]
     async fn a_released_slot_is_free_again() {
         let db = test_db().await;
-        let id = reserve(&db.pool, "a@x.io", LIMITS, 1000).await.unwrap().unwrap();
+        let id = reserve(&db.pool, "a@x.io", "window", LIMITS, 1000).await.unwrap().unwrap();
         release(&db.pool, id).await.unwrap();
-        assert!(reserve(&db.pool, "a@x.io", LIMITS, 1001).await.unwrap().is_ok());
+        assert!(reserve(&db.pool, "a@x.io", "window", LIMITS, 1001).await.unwrap().is_ok());
         assert_eq!(delete_expired(&db.pool, 4601).await.unwrap(), 1);
     }
 }

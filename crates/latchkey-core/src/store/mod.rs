@@ -58,7 +58,20 @@ pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    MIGRATOR.run(&pool).await?;
+    // Several processes may open one file at once (the service's, behind a load balancer).
+    // Each migration is its own transaction, and SQLite has no lock that spans them all as
+    // PostgreSQL's advisory lock does: the first process to take this file's lock migrates, the
+    // others wait for it and then find nothing left to do.
+    let lock_path =
+        path.with_file_name(format!("{}-migrate.lock", path.file_name().unwrap_or_default().to_string_lossy()));
+    crate::files::ensure_private_file(&lock_path)?;
+    let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
+    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let migrated = MIGRATOR.run(&pool).await;
+    drop(lock);
+    migrated?;
     Ok(pool)
 }
 
@@ -111,7 +124,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     // Accounts
     fn count_users(&self) -> impl Future<Output = Result<i64>> + Send;
     fn username_exists(&self, username_key: &str, skeleton: &str) -> impl Future<Output = Result<bool>> + Send;
-    fn email_exists(&self, email_key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The account with this address, whatever its state.
+    fn find_user_by_email(&self, email_key: &str) -> impl Future<Output = Result<Option<UserRow>>> + Send;
     /// At most two accounts, the username match first (see `users::find_for_login`).
     fn find_users_for_login(
         &self,
@@ -195,11 +209,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         new: &NewCode<'_>,
         cooldown: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
-    fn insert_account_code_if_absent(
-        &self,
-        new: &NewCode<'_>,
-        last_sent_at: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
     fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
 
     // The account's life, each all or nothing, each only on the account `seen` read
@@ -228,9 +237,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = Result<Reservation>> + Send;
     fn clear_login_throttle(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    /// A code mail to `address_key` asked for by `requester`, if the limits allow it now.
     fn reserve_mail_slot(
         &self,
         address_key: &str,
+        requester: &str,
         limits: MailLimits,
         now: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
@@ -256,8 +267,8 @@ impl Store for SqlitePool {
     async fn username_exists(&self, username_key: &str, skeleton: &str) -> Result<bool> {
         users::username_exists(self, username_key, skeleton).await
     }
-    async fn email_exists(&self, email_key: &str) -> Result<bool> {
-        users::email_exists(self, email_key).await
+    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
+        users::find_by_email(self, email_key).await
     }
     async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
         users::find_for_login(self, username_key, email_key).await
@@ -333,9 +344,6 @@ impl Store for SqlitePool {
     async fn replace_account_code(&self, new: &NewCode<'_>, cooldown: i64) -> Result<std::result::Result<i64, i64>> {
         account_codes::replace(self, new, cooldown).await
     }
-    async fn insert_account_code_if_absent(&self, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
-        account_codes::insert_if_absent(self, new, last_sent_at).await
-    }
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
         account_codes::refund_attempt(self, id, code_hash).await
     }
@@ -364,10 +372,11 @@ impl Store for SqlitePool {
     async fn reserve_mail_slot(
         &self,
         address_key: &str,
+        requester: &str,
         limits: MailLimits,
         now: i64,
     ) -> Result<std::result::Result<i64, i64>> {
-        mail_sends::reserve(self, address_key, limits, now).await
+        mail_sends::reserve(self, address_key, requester, limits, now).await
     }
     async fn release_mail_slot(&self, id: i64) -> Result<()> {
         mail_sends::release(self, id).await

@@ -8,11 +8,11 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
-use super::account_codes::{CodeRow, NewCode, Subject};
+use super::account_codes::{self, CodeRow, NewCode, Subject};
 use super::codes::{CodeState, CodeTable};
 use super::lifecycle::NewSessionRow;
 use super::login_throttle::{LockPolicy, Reservation, ThrottleRow};
-use super::mail_sends::MailLimits;
+use super::mail_sends::{self, MailLimits};
 use super::pending_signups::{NewPending, PendingRow};
 use super::sessions::ProfileRow;
 use super::users::{self, NewUser, Seen, UserRow};
@@ -41,10 +41,6 @@ const USER_COLUMNS: &str =
     "id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined";
 const PENDING_COLUMNS: &str =
     "id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at";
-/// Selects the subject's account code; binds $1 purpose, $2 address key, $3 account id.
-const SUBJECT: &str =
-    "purpose = $1 AND (($1 = 'password_reset' AND email_key = $2) OR ($1 = 'email_change' AND user_id = $3))";
-
 /// Holds, until the transaction ends, the lock named by `name`: read-count-write steps on one
 /// name run one at a time across every process.
 async fn lock(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<()> {
@@ -152,11 +148,8 @@ impl Store for PgPool {
         Ok(sqlx::query_scalar(users::ADDRESS_IS_A_USERNAME).bind(email_key).fetch_one(self).await?)
     }
 
-    async fn email_exists(&self, email_key: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = $1)")
-            .bind(email_key)
-            .fetch_one(self)
-            .await?)
+    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(users::FIND_BY_EMAIL).bind(email_key).fetch_optional(self).await?)
     }
 
     async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
@@ -371,87 +364,42 @@ impl Store for PgPool {
     }
 
     async fn find_account_code(&self, s: Subject<'_>) -> Result<Option<CodeRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT id, user_id, email_key, new_email, code_hash, attempts, last_sent_at, expires_at
-             FROM account_codes WHERE {SUBJECT}"
-        ))
-        .bind(s.purpose())
-        .bind(s.address())
-        .bind(s.account())
-        .fetch_optional(self)
-        .await?)
+        Ok(sqlx::query_as(&account_codes::find_sql())
+            .bind(s.purpose())
+            .bind(s.owner())
+            .bind(s.account())
+            .fetch_optional(self)
+            .await?)
     }
 
     async fn replace_account_code(&self, new: &NewCode<'_>, cooldown: i64) -> Result<std::result::Result<i64, i64>> {
         let s = new.subject;
         let mut tx = self.begin().await?;
-        let name = match s {
-            Subject::Reset(key) => format!("reset:{key}"),
-            Subject::EmailChange(id) => format!("email_change:{id}"),
-        };
-        lock(&mut tx, &name).await?;
-        sqlx::query(&format!("DELETE FROM account_codes WHERE {SUBJECT} AND (last_sent_at <= $4 OR expires_at <= $5)"))
+        lock(&mut tx, &s.lock_name()).await?;
+        sqlx::query(&account_codes::clear_stale_sql())
             .bind(s.purpose())
-            .bind(s.address())
+            .bind(s.owner())
             .bind(s.account())
             .bind(new.now - cooldown)
             .bind(new.now)
             .execute(&mut *tx)
             .await?;
-        let live: Option<i64> = sqlx::query_scalar(&format!("SELECT last_sent_at FROM account_codes WHERE {SUBJECT}"))
+        let live: Option<i64> = sqlx::query_scalar(&account_codes::last_sent_sql())
             .bind(s.purpose())
-            .bind(s.address())
+            .bind(s.owner())
             .bind(s.account())
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(last_sent_at) = live {
             return Ok(Err(last_sent_at + cooldown - new.now));
         }
-        let id = sqlx::query_scalar(
-            "INSERT INTO account_codes
-               (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) RETURNING id",
-        )
-        .bind(s.purpose())
-        .bind(new.user_id)
-        .bind(new.email_key)
-        .bind(new.new_email)
-        .bind(new.code_hash)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = account_codes::insert_code!(new).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(Ok(id))
     }
 
-    async fn insert_account_code_if_absent(&self, new: &NewCode<'_>, last_sent_at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO account_codes
-               (purpose, user_id, email_key, new_email, code_hash, attempts, created_at, last_sent_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(new.subject.purpose())
-        .bind(new.user_id)
-        .bind(new.email_key)
-        .bind(new.new_email)
-        .bind(new.code_hash)
-        .bind(new.now)
-        .bind(last_sent_at)
-        .bind(new.expires_at)
-        .execute(self)
-        .await?;
-        Ok(())
-    }
-
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE account_codes SET attempts = attempts - 1 WHERE id = $1 AND code_hash = $2 AND attempts > 0",
-        )
-        .bind(id)
-        .bind(code_hash)
-        .execute(self)
-        .await?;
+        sqlx::query(account_codes::REFUND).bind(id).bind(code_hash).execute(self).await?;
         Ok(())
     }
 
@@ -566,43 +514,39 @@ impl Store for PgPool {
     async fn reserve_mail_slot(
         &self,
         address_key: &str,
+        requester: &str,
         limits: MailLimits,
         now: i64,
     ) -> Result<std::result::Result<i64, i64>> {
         let mut tx = self.begin().await?;
         // The counts below and the insert must see each other's effects across processes.
         lock(&mut tx, &format!("mail:{address_key}")).await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO mail_sends (address_key, sent_at)
-             SELECT $1, $2
-             WHERE (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - 60) < $3
-               AND (SELECT count(*) FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - 3600) < $4
-             RETURNING id",
-        )
-        .bind(address_key)
-        .bind(now)
-        .bind(limits.per_minute)
-        .bind(limits.per_hour)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let id: Option<i64> = sqlx::query_scalar(mail_sends::RESERVE)
+            .bind(address_key)
+            .bind(requester)
+            .bind(now)
+            .bind(limits.per_minute)
+            .bind(limits.per_hour)
+            .bind(limits.address_per_hour)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         if let Some(id) = id {
             return Ok(Ok(id));
         }
-        let wait = |window: i64, limit: i64| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT sent_at + $3 - $2 FROM mail_sends WHERE address_key = $1 AND sent_at > $2 - $3
-                 ORDER BY sent_at DESC LIMIT 1 OFFSET $4",
-            )
-            .bind(address_key)
-            .bind(now)
-            .bind(window)
-            .bind(limit - 1)
-            .fetch_optional(self)
-        };
-        let minute = wait(60, limits.per_minute).await?.unwrap_or(0);
-        let hour = wait(3600, limits.per_hour).await?.unwrap_or(0);
-        Ok(Err(minute.max(hour).max(1)))
+        let mut wait = 1;
+        for (window, limit, mine) in mail_sends::windows(limits) {
+            let until: Option<i64> = sqlx::query_scalar(mail_sends::WAIT)
+                .bind(address_key)
+                .bind(now)
+                .bind(window)
+                .bind(limit - 1)
+                .bind(mine.then_some(requester))
+                .fetch_optional(self)
+                .await?;
+            wait = wait.max(until.unwrap_or(0));
+        }
+        Ok(Err(wait))
     }
 
     async fn release_mail_slot(&self, id: i64) -> Result<()> {

@@ -108,12 +108,13 @@ pub async fn fill_skeletons(pool: &SqlitePool, skeleton_of: impl Fn(&str) -> Str
     Ok(filled)
 }
 
-pub async fn email_exists<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
-        .bind(email_key)
-        .fetch_one(ex)
-        .await?)
+/// The account with this address, whatever its state.
+pub async fn find_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<UserRow>> {
+    Ok(sqlx::query_as(FIND_BY_EMAIL).bind(email_key).fetch_optional(ex).await?)
 }
+
+pub(crate) const FIND_BY_EMAIL: &str = "SELECT id, username, username_key, email, email_key, password_hash, is_active,
+       is_admin, date_joined FROM users WHERE email_key = $1";
 
 /// Users whose username or email matches; at most two (a username may look like someone's email).
 /// The username match comes first.
