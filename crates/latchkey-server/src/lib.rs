@@ -3,6 +3,7 @@
 //! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
 //! thin: parse the request, ask the accounts, shape the reply with `latchkey_core::api`.
 
+pub mod extractors;
 pub mod http;
 pub mod settings;
 

@@ -12,7 +12,7 @@ mod common;
 
 use common::Server;
 use latchkey_testkit::{code_in, other_code, SmtpServer, TestDatabase};
-use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ impl Auth<'_> {
         match self {
             Auth::None => request,
             Auth::Bearer(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
-            Auth::Cookie(token) => request.header(COOKIE, format!("sessionid={token}")),
+            Auth::Cookie(token) => request.header(COOKIE, format!("__Host-sessionid={token}")),
         }
     }
 }
@@ -159,7 +159,7 @@ async fn the_original_four_endpoints(w: World) {
     assert_eq!(made.body["profile"]["username"], "ada");
     let token = made.body["token"].as_str().unwrap().to_string();
     let cookie = made.cookie();
-    assert!(cookie.starts_with(&format!("sessionid={token};")), "{cookie}");
+    assert!(cookie.starts_with(&format!("__Host-sessionid={token};")), "{cookie}");
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=2592000", "Path=/"] {
         assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} in {cookie}");
     }
@@ -182,7 +182,7 @@ async fn the_original_four_endpoints(w: World) {
     assert_eq!(by_name.status, StatusCode::OK);
     let by_email = w.post("/users/login/", json!({"email": "ADA@example.org", "password": PASSWORD}), Auth::None).await;
     assert_eq!(by_email.status, StatusCode::OK);
-    assert!(by_email.cookie().starts_with("sessionid="));
+    assert!(by_email.cookie().starts_with("__Host-sessionid="));
     let wrong = w.post("/users/login/", json!({"username": "ada", "password": "wrong password!"}), Auth::None).await;
     let unknown = w.post("/users/login/", json!({"username": "nobody", "password": PASSWORD}), Auth::None).await;
     for failed in [&wrong, &unknown] {
@@ -209,7 +209,7 @@ async fn the_original_four_endpoints(w: World) {
 
     let out = w.post("/users/logout/", json!({}), Auth::Cookie(&token)).await;
     assert_eq!(out.status, StatusCode::OK);
-    assert!(out.cookie().starts_with("sessionid=;") && out.cookie().contains("Max-Age=0"));
+    assert!(out.cookie().starts_with("__Host-sessionid=;") && out.cookie().contains("Max-Age=0"));
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::UNAUTHORIZED);
     let other = by_name.body["token"].as_str().unwrap();
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(other)).await.status, StatusCode::OK);
@@ -225,7 +225,8 @@ async fn every_error_has_its_code_and_status() {
         (missing.status, missing.code(), missing.body["field"].as_str()),
         (StatusCode::BAD_REQUEST, "invalid_input", Some("email"))
     );
-    let not_json = Answer::from(w.http.post(w.server.url("/users/login/")).body("{").send().await.unwrap()).await;
+    let not_json = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, "application/json").body("{");
+    let not_json = Answer::from(not_json.send().await.unwrap()).await;
     assert_eq!((not_json.status, not_json.code()), (StatusCode::BAD_REQUEST, "invalid_input"));
     let weak = w
         .post(
@@ -329,7 +330,7 @@ async fn an_accounts_whole_life_over_http() {
         )
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
-    assert!(reset.cookie().starts_with("sessionid="));
+    assert!(reset.cookie().starts_with("__Host-sessionid="));
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&renewed)).await.status, StatusCode::UNAUTHORIZED);
     let token = reset.body["token"].as_str().unwrap().to_string();
 
@@ -484,4 +485,177 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let mut process = server.process;
     let status = tokio::task::spawn_blocking(move || process.0.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// A request as a browser page at `origin` sends it (`None`: a native client, which sends no
+/// `Origin`), with `auth` and a JSON body.
+fn from_page(w: &World, path: &str, origin: Option<&str>, body: Value, auth: Auth<'_>) -> reqwest::RequestBuilder {
+    let request = auth.apply(w.http.post(w.server.url(path)).json(&body));
+    match origin {
+        Some(origin) => request.header("Origin", origin),
+        None => request,
+    }
+}
+
+/// A form, as the original's Django form clients send one.
+fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let body = serde_urlencoded::to_string(fields).unwrap();
+    request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Answer {
+    Answer::from(request.send().await.unwrap()).await
+}
+
+const ELSEWHERE: &str = "https://evil.example";
+
+#[tokio::test]
+async fn a_cross_site_request_with_the_session_cookie_is_refused_and_changes_nothing() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("mallory", "mallory@example.org").await;
+
+    let out = send(from_page(&w, "/users/logout/", Some(ELSEWHERE), json!({}), Auth::Cookie(&token))).await;
+    assert_eq!((out.status, out.code()), (StatusCode::FORBIDDEN, "cross_site_request"), "{}", out.body);
+    assert!(out.cookie().is_empty(), "the cookie is not cleared: {}", out.cookie());
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&token)).await.status, StatusCode::OK, "the session lives");
+
+    let change = json!({"current_password": PASSWORD, "new_password": "violet umbrella marathon 42"});
+    let changed = send(from_page(&w, "/users/password/change/", Some(ELSEWHERE), change, Auth::Cookie(&token))).await;
+    assert_eq!((changed.status, changed.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    // A sibling subdomain is another site too, and a browser that sends no Origin says so in
+    // Sec-Fetch-Site.
+    let sibling = from_page(&w, "/users/logout/", None, json!({}), Auth::Cookie(&token));
+    let sibling = send(sibling.header("Sec-Fetch-Site", "same-site")).await;
+    assert_eq!((sibling.status, sibling.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    let request = w
+        .http
+        .post(w.server.url("/users/delete/"))
+        .header(COOKIE, format!("__Host-sessionid={token}"))
+        .header("Sec-Fetch-Site", "cross-site");
+    let deleted = send(form(request, &[("password", PASSWORD), ("confirm", "mallory")])).await;
+    assert_eq!((deleted.status, deleted.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+
+    // Nothing changed: the password is the old one, the account and the session are there.
+    let login = w.post("/users/login/", json!({"username": "mallory", "password": PASSWORD}), Auth::None).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&token)).await.status, StatusCode::OK);
+    assert_eq!(w.users().await, 1);
+}
+
+#[tokio::test]
+async fn the_sites_own_pages_with_the_cookie_and_native_clients_with_the_token_still_work() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let bearer = w.sign_up("trent", "trent@example.org").await;
+    let own = w.server.base.clone(); // http://127.0.0.1:port: the Host the test client sends
+
+    // A page of the service itself, as the original's browser clients: JSON or a form.
+    let login = w.http.post(w.server.url("/users/login/")).header("Origin", &own);
+    let login = send(form(login, &[("username", "trent"), ("password", PASSWORD)])).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let cookie = login.body["token"].as_str().unwrap().to_string();
+    let me = send(from_page(&w, "/users/email/change/cancel/", Some(&own), json!({}), Auth::Cookie(&cookie))).await;
+    assert_eq!((me.status, me.body["profile"]["username"].as_str()), (StatusCode::OK, Some("trent")), "{}", me.body);
+    // Behind a TLS proxy the page is https:// and the Host the public name.
+    let proxied =
+        from_page(&w, "/users/logout/", Some("https://accounts.example.org"), json!({}), Auth::Cookie(&cookie));
+    let out = send(proxied.header("Host", "accounts.example.org")).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+    // Plain http is this computer's only: a page at http://<public name> is another site.
+    let plain = w.http.post(w.server.url("/users/login/")).header("Host", "accounts.example.org");
+    let plain =
+        plain.header("Origin", "http://accounts.example.org").json(&json!({"username": "trent", "password": PASSWORD}));
+    assert_eq!(send(plain).await.code(), "cross_site_request");
+
+    // A native client: the bearer token and no Origin (nor is one held against it).
+    let change = json!({"current_password": PASSWORD, "new_password": "violet umbrella marathon 42"});
+    let changed = send(from_page(&w, "/users/password/change/", None, change, Auth::Bearer(&bearer))).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let renewed = changed.body["token"].as_str().unwrap().to_string();
+    let elsewhere = send(from_page(&w, "/users/logout/", Some(ELSEWHERE), json!({}), Auth::Bearer(&renewed))).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+}
+
+#[tokio::test]
+async fn signing_in_or_up_from_another_site_is_refused() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    w.sign_up("peggy", "peggy@example.org").await;
+    let login = json!({"username": "peggy", "password": PASSWORD});
+    let refused = send(from_page(&w, "/users/login/", Some(ELSEWHERE), login.clone(), Auth::None)).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    assert!(refused.cookie().is_empty() && refused.body.get("token").is_none());
+    let page = w.http.post(w.server.url("/users/login/")).header("Origin", ELSEWHERE);
+    let by_form = send(form(page, &[("username", "peggy"), ("password", PASSWORD)])).await;
+    assert_eq!((by_form.status, by_form.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    let signup = json!({"username": "victor", "email": "victor@example.org", "password": PASSWORD});
+    let signup = send(from_page(&w, "/users/signup/", Some(ELSEWHERE), signup, Auth::None)).await;
+    assert_eq!(signup.code(), "cross_site_request");
+    let verify = json!({"email": "victor@example.org", "otp": "123456", "username": "victor", "password": PASSWORD});
+    let verify = send(from_page(&w, "/users/verification/", Some("null"), verify, Auth::None)).await;
+    assert_eq!(verify.code(), "cross_site_request");
+    assert_eq!(w.smtp.messages().len(), 1, "no code was mailed for the refused sign-up");
+    // The same login from nowhere in particular (a native client) still works.
+    assert_eq!(send(from_page(&w, "/users/login/", None, login, Auth::None)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bodies_are_json_or_forms_and_nothing_else() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    w.sign_up("wendy", "wendy@example.org").await;
+    let body = r#"{"username": "wendy", "password": "correct horse battery staple"}"#;
+    for other in ["text/plain", "text/plain; charset=utf-8", "multipart/form-data; boundary=x", "application/xml"] {
+        let request = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, other).body(body);
+        let refused = send(request).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            "{other}"
+        );
+    }
+    let unstated = send(w.http.post(w.server.url("/users/login/")).body(body)).await;
+    assert_eq!(unstated.code(), "unsupported_media_type");
+    let json = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, "application/json; charset=utf-8");
+    assert_eq!(send(json.body(body)).await.status, StatusCode::OK);
+    let login = form(w.http.post(w.server.url("/users/login/")), &[("username", "wendy"), ("password", PASSWORD)]);
+    assert_eq!(send(login).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_session_cookies_are_refused_and_the_cookie_is_host_only() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("oscar", "oscar@example.org").await;
+    let login = w.post("/users/login/", json!({"username": "oscar", "password": PASSWORD}), Auth::None).await;
+    let set: Vec<&str> = login.headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let session = set.iter().find(|c| c.starts_with("__Host-sessionid=")).expect("the session cookie");
+    let attributes: Vec<&str> = session.split("; ").collect();
+    for attribute in ["Secure", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(attributes.contains(&attribute), "{attribute} in {session}");
+    }
+    assert!(!session.to_ascii_lowercase().contains("domain"), "{session}");
+    let other = login.body["token"].as_str().unwrap();
+
+    for cookies in [
+        vec![format!("__Host-sessionid={token}; __Host-sessionid={other}")],
+        vec![format!("__Host-sessionid={token}"), format!("__Host-sessionid={other}")],
+    ] {
+        let mut request = w.http.get(w.server.url("/users/who_am_i/"));
+        for line in &cookies {
+            request = request.header(COOKIE, line);
+        }
+        let refused = send(request).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "duplicate_session_cookie"),
+            "{cookies:?}"
+        );
+    }
+    // The old name is not a session: left over beside the new one, it is ignored; alone, it
+    // signs nobody in.
+    let leftover = w
+        .http
+        .get(w.server.url("/users/who_am_i/"))
+        .header(COOKIE, format!("sessionid={other}; __Host-sessionid={token}"));
+    assert_eq!(send(leftover).await.status, StatusCode::OK);
+    let old = w.http.get(w.server.url("/users/who_am_i/")).header(COOKIE, format!("sessionid={token}"));
+    assert_eq!(send(old).await.status, StatusCode::UNAUTHORIZED);
 }
