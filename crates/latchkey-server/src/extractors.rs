@@ -132,7 +132,8 @@ fn is_this_computer(host: &str) -> bool {
 /// The request's body as a map of fields: JSON with `Content-Type: application/json`, or a form
 /// with `application/x-www-form-urlencoded` (as the original's Django form clients send); an empty
 /// body needs no type. Any other type is refused unread (415), as is a body over `BODY_LIMIT`
-/// (413).
+/// (413) or one that does not arrive within `LATCHKEY_BODY_TIMEOUT_SECS` (408,
+/// `body_timeout`, and the connection is closed: the rest of the body may still be coming).
 pub struct Fields(pub Request);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -171,19 +172,21 @@ fn parse(media: Media, body: &[u8]) -> Result<Request, Failure> {
 impl<S: Store> FromRequest<Arc<Service<S>>> for Fields {
     type Rejection = Failure;
 
-    async fn from_request(request: HttpRequest, _: &Arc<Service<S>>) -> Result<Self, Failure> {
+    async fn from_request(request: HttpRequest, service: &Arc<Service<S>>) -> Result<Self, Failure> {
         let media = media(request.headers())?;
         let body: Body = request.into_body();
         if body.size_hint().lower() > BODY_LIMIT as u64 {
             return Err(Refusal::BodyTooLarge.into());
         }
-        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-            Err(e) if is_length_limit(&e) => return Err(Refusal::BodyTooLarge.into()),
-            Err(e) => {
+        let read = axum::body::to_bytes(body, BODY_LIMIT);
+        let bytes = match tokio::time::timeout(service.settings.connections.body_timeout, read).await {
+            Err(_) => return Err(Refusal::BodyTimeout.into()),
+            Ok(Err(e)) if is_length_limit(&e) => return Err(Refusal::BodyTooLarge.into()),
+            Ok(Err(e)) => {
                 log::debug!("reading a request body: {e}");
                 return Err(Refusal::BodyUnreadable.into());
             }
-            Ok(bytes) => bytes,
+            Ok(Ok(bytes)) => bytes,
         };
         parse(media, &bytes).map(Fields)
     }

@@ -92,6 +92,8 @@ pub enum Refusal {
     UnsupportedMediaType,
     /// Over `BODY_LIMIT`.
     BodyTooLarge,
+    /// The body did not arrive within `LATCHKEY_BODY_TIMEOUT_SECS`.
+    BodyTimeout,
     /// The connection failed while the body was read.
     BodyUnreadable,
 }
@@ -103,6 +105,7 @@ impl Refusal {
             Refusal::DuplicateSessionCookie => "duplicate_session_cookie",
             Refusal::UnsupportedMediaType => "unsupported_media_type",
             Refusal::BodyTooLarge => "body_too_large",
+            Refusal::BodyTimeout => "body_timeout",
             Refusal::BodyUnreadable => "invalid_input",
         }
     }
@@ -113,6 +116,7 @@ impl Refusal {
             Refusal::DuplicateSessionCookie | Refusal::BodyUnreadable => StatusCode::BAD_REQUEST,
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -126,6 +130,7 @@ impl Refusal {
                 "Send the fields as JSON (Content-Type: application/json) or as a form (application/x-www-form-urlencoded)."
             }
             Refusal::BodyTooLarge => "The request is too large.",
+            Refusal::BodyTimeout => "The request's body arrived too slowly.",
             Refusal::BodyUnreadable => "The request's body could not be read.",
         }
     }
@@ -160,7 +165,7 @@ impl IntoResponse for Failure {
             Failure::Refused(refusal) => {
                 let body = serde_json::json!({"success": false, "code": refusal.code(), "detail": refusal.detail()});
                 let mut response = (refusal.status(), Json(body)).into_response();
-                if matches!(refusal, Refusal::BodyTooLarge | Refusal::BodyUnreadable) {
+                if matches!(refusal, Refusal::BodyTimeout | Refusal::BodyTooLarge | Refusal::BodyUnreadable) {
                     // The rest of the body may still be on its way: the connection cannot carry another request.
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
@@ -315,7 +320,7 @@ async fn logout<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
     Ok(with_cookie(ok(StatusCode::OK, reply("You have signed out.", Empty {}))?, cleared_cookie(COOKIE)))
 }
 
-/// Needs no account; takes the service's state as every handler that reads a body does.
+/// Needs no account, but its body is read under the service's settings (the body deadline).
 async fn check_password<S: Store>(_: Shared<S>, Fields(r): Fields) -> Answer {
     let verdict = auth::policy::check(r.text("password")?, r.text("username")?, r.text("email")?);
     ok(StatusCode::OK, reply(verdict.hint.clone(), verdict))
@@ -484,8 +489,13 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_own_code_except_an_unreadable_body() {
-        let all =
-            [Refusal::CrossSite, Refusal::DuplicateSessionCookie, Refusal::UnsupportedMediaType, Refusal::BodyTooLarge];
+        let all = [
+            Refusal::CrossSite,
+            Refusal::DuplicateSessionCookie,
+            Refusal::UnsupportedMediaType,
+            Refusal::BodyTooLarge,
+            Refusal::BodyTimeout,
+        ];
         let codes: std::collections::HashSet<_> = all.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), all.len());
         assert_eq!(Refusal::CrossSite.status(), StatusCode::FORBIDDEN);

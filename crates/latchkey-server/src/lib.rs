@@ -5,10 +5,10 @@
 
 pub mod extractors;
 pub mod http;
+pub mod listener;
 pub mod settings;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +64,8 @@ pub async fn open_and_serve(
 /// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Serves `service` on `listener` until `shutdown` completes, then lets requests in flight finish.
+/// Serves `service` on `listener` until `shutdown` completes (see `listener::run` for the
+/// connections' deadlines, the cap and how shutdown ends them), then closes the database pool.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     service: Arc<Service<S>>,
@@ -82,8 +83,8 @@ pub async fn serve<S: Store>(
             }
         }
     });
-    let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let app = http::router(service.clone());
+    let served = listener::run(listener, app, service.settings.connections, shutdown).await;
     purger.abort();
     service.accounts.pool.close().await;
     served

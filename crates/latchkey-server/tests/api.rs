@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 mod common;
 
-use common::Server;
+use common::{slow_smtp, Server};
 use latchkey_testkit::{code_in, other_code, SmtpServer, TestDatabase};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -434,40 +432,11 @@ async fn two_processes_behave_as_one(db: TestDatabase) {
     }
 }
 
-/// SMTP that answers a second late: a sign-up is still sending its mail when SIGTERM arrives.
-fn slow_smtp(to: u16) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(1));
-                let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
-                let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
-                let (mut down_from, mut down_to) = (server, client);
-                pipe(&mut down_from, &mut down_to);
-            });
-        }
-    });
-    port
-}
-
-fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
-}
-
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish() {
     let smtp = SmtpServer::start();
     let db = TestDatabase::postgres().await;
-    let server = Server::start(&db, slow_smtp(smtp.port), &[]);
+    let server = Server::start(&db, slow_smtp(smtp.port, Duration::from_secs(1)), &[]);
     let http = reqwest::Client::new();
     let request = http
         .post(server.url("/users/signup/"))
