@@ -26,6 +26,7 @@ use latchkey_core::error::{Error, Result};
 use latchkey_core::store::Store;
 
 use crate::extractors::{is_cross_site, Fields, Session};
+use crate::limits::client_address;
 use crate::Service;
 
 /// The session cookie. The `__Host-` prefix makes browsers keep it only as this host set it
@@ -96,6 +97,8 @@ pub enum Refusal {
     BodyTimeout,
     /// The connection failed while the body was read.
     BodyUnreadable,
+    /// `LATCHKEY_CLIENT_IP_HEADER` is set but this request's value is missing or not an address.
+    ClientAddressUnreadable,
 }
 
 impl Refusal {
@@ -107,13 +110,16 @@ impl Refusal {
             Refusal::BodyTooLarge => "body_too_large",
             Refusal::BodyTimeout => "body_timeout",
             Refusal::BodyUnreadable => "invalid_input",
+            Refusal::ClientAddressUnreadable => "client_address_unreadable",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             Refusal::CrossSite => StatusCode::FORBIDDEN,
-            Refusal::DuplicateSessionCookie | Refusal::BodyUnreadable => StatusCode::BAD_REQUEST,
+            Refusal::DuplicateSessionCookie | Refusal::BodyUnreadable | Refusal::ClientAddressUnreadable => {
+                StatusCode::BAD_REQUEST
+            }
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -132,6 +138,7 @@ impl Refusal {
             Refusal::BodyTooLarge => "The request is too large.",
             Refusal::BodyTimeout => "The request's body arrived too slowly.",
             Refusal::BodyUnreadable => "The request's body could not be read.",
+            Refusal::ClientAddressUnreadable => "The request did not come through the service's proxy as configured.",
         }
     }
 }
@@ -400,22 +407,9 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-/// The client's address: from the configured proxy header (its last hop, the one our proxy
-/// added), else the connection's peer. A header nobody configured is never trusted.
-fn client_ip<S>(s: &Service<S>, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    s.settings
-        .client_ip_header
-        .as_ref()
-        .and_then(|name| headers.get(name))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(peer.ip())
-}
-
-/// Counts every request but the health check against its client address, refuses what a browser
-/// page of another site sends (see `admit`), and logs one JSON line per request: method, path,
-/// status, time, address. Never a body, a header or a query string.
+/// Counts every request but the health check against its client, refuses what a browser page of
+/// another site sends (see `admit`), and logs one JSON line per request: method, path, status,
+/// time, client address. Never a body, a header or a query string.
 async fn guard_and_log<S: Store>(
     State(s): Shared<S>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -425,11 +419,11 @@ async fn guard_and_log<S: Store>(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let ip = client_ip(&s, request.headers(), peer);
+    let client = client_address(s.settings.client_ip_header.as_ref(), request.headers(), peer);
     let response = if path == "/healthz" || method == Method::OPTIONS {
         next.run(request).await
     } else {
-        match admit(&s, ip, &method, request.headers()).await {
+        match admit(&s, client, &method, request.headers()) {
             Ok(()) => next.run(request).await,
             Err(failure) => failure.into_response(),
         }
@@ -440,25 +434,29 @@ async fn guard_and_log<S: Store>(
         "path": path,
         "status": response.status().as_u16(),
         "ms": started.elapsed().as_secs_f64() * 1000.0,
-        "client": ip.to_string(),
+        "client": client.map_or_else(|| "unreadable".to_string(), |ip| ip.to_string()),
     });
     log::info!("{line}");
     response
 }
 
-/// What every request but the health check passes before its handler: the per-client limit; at
-/// most one session cookie; and, for a request that may change something (any method but GET,
+/// What every request but the health check passes before its handler: a client address it can
+/// read (with `LATCHKEY_CLIENT_IP_HEADER` set, the proxy's value; never the peer instead, which
+/// would put every client of the proxy in one bucket); the per-client limit, in memory (no
+/// database work before the handler); at most one session cookie; and, for a request that may change something (any method but GET,
 /// HEAD and OPTIONS) and carries no bearer token, that no browser page of another site sent it.
 /// That covers requests the session cookie authenticates and the ones that set it (login,
 /// verification, reset), so another site can neither act as a signed-in person nor sign them
 /// into an account of its choosing. A bearer token is never attached by a browser on its own.
-async fn admit<S: Store>(
+fn admit<S>(
     s: &Service<S>,
-    ip: IpAddr,
+    client: Option<IpAddr>,
     method: &Method,
     headers: &HeaderMap,
 ) -> std::result::Result<(), Failure> {
-    auth::rate::claim(&s.accounts.pool, &ip.to_string(), s.settings.ip_limit_per_minute, s.now()).await?;
+    // Logged as `"client": "unreadable"` in the request's line.
+    let ip = client.ok_or(Refusal::ClientAddressUnreadable)?;
+    s.limit.check(ip)?;
     let session = Session::from_headers(headers)?;
     if !method.is_safe() && !session.is_bearer() && is_cross_site(headers) {
         return Err(Refusal::CrossSite.into());
@@ -495,6 +493,7 @@ mod tests {
             Refusal::UnsupportedMediaType,
             Refusal::BodyTooLarge,
             Refusal::BodyTimeout,
+            Refusal::ClientAddressUnreadable,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), all.len());

@@ -3,6 +3,7 @@
 //! sentence that names it, never a default silently used instead.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,7 +13,10 @@ use latchkey_core::config::{Config, SmtpSettings};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://latchkey-server.db";
 /// Requests per client address per minute.
-pub const DEFAULT_IP_LIMIT: i64 = 120;
+pub const DEFAULT_IP_LIMIT: NonZeroU32 = match NonZeroU32::new(120) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 /// A request's head (request line and headers) must arrive within this many seconds of its first
 /// byte (of the connection's opening, for its first request).
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
@@ -42,7 +46,7 @@ pub struct Settings {
     pub mail_from: String,
     /// Behind a reverse proxy: the header it puts the client's address in. Unset, the peer's address.
     pub client_ip_header: Option<HeaderName>,
-    pub ip_limit_per_minute: i64,
+    pub ip_limit_per_minute: NonZeroU32,
     pub connections: Connections,
 }
 
@@ -81,10 +85,8 @@ impl Settings {
         let ip_limit_per_minute = match get("LATCHKEY_IP_LIMIT") {
             None => DEFAULT_IP_LIMIT,
             Some(n) => n
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
+                .parse::<NonZeroU32>()
+                .map_err(|_| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
         };
         let seconds = |key: &str, default: u64| -> Result<Duration, String> {
             match get(key) {
@@ -182,7 +184,7 @@ mod tests {
             (c.header_timeout, c.body_timeout, c.idle_timeout, c.max_connections, c.shutdown_grace),
             (secs(2), secs(3), secs(4), 5, secs(6))
         );
-        assert_eq!(s.ip_limit_per_minute, 7);
+        assert_eq!(s.ip_limit_per_minute.get(), 7);
     }
 
     #[test]
@@ -192,6 +194,7 @@ mod tests {
         assert!(with(("LATCHKEY_LISTEN", "everywhere")).contains("LATCHKEY_LISTEN"));
         assert!(with(("DATABASE_URL", "mysql://db")).contains("DATABASE_URL"));
         assert!(with(("LATCHKEY_IP_LIMIT", "0")).contains("LATCHKEY_IP_LIMIT"));
+        assert!(with(("LATCHKEY_IP_LIMIT", "99999999999")).contains("LATCHKEY_IP_LIMIT"));
         for key in [
             "LATCHKEY_HEADER_TIMEOUT_SECS",
             "LATCHKEY_BODY_TIMEOUT_SECS",

@@ -628,3 +628,99 @@ async fn two_session_cookies_are_refused_and_the_cookie_is_host_only() {
     let old = w.http.get(w.server.url("/users/who_am_i/")).header(COOKIE, format!("sessionid={token}"));
     assert_eq!(send(old).await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A login for nobody (404 when let through) from behind the proxy, with these lines of the
+/// client-address header.
+async fn login_through_proxy(w: &World, lines: &[&str]) -> Answer {
+    let mut request = w.http.post(w.server.url("/users/login/"));
+    for line in lines {
+        request = request.header("X-Forwarded-For", *line);
+    }
+    send(request.json(&json!({"username": "nobody", "password": PASSWORD}))).await
+}
+
+fn behind_proxy(limit: &'static str) -> World {
+    World::with(
+        TestDatabase::sqlite(),
+        &[("LATCHKEY_IP_LIMIT", limit), ("LATCHKEY_CLIENT_IP_HEADER", "X-Forwarded-For")],
+    )
+}
+
+#[tokio::test]
+async fn the_proxys_own_line_names_the_client_not_a_line_the_client_sent() {
+    let w = behind_proxy("3");
+    // HAProxy appends its own line after whatever the client sent: a client changing its own
+    // line on every request still counts as the address the proxy saw.
+    for i in 0..3 {
+        let forged = format!("10.0.0.{i}");
+        let answer = login_through_proxy(&w, &[&forged, "198.51.100.7"]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    let limited = login_through_proxy(&w, &["10.0.0.99", "198.51.100.7"]).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(limited.headers.get(RETRY_AFTER).is_some());
+    // The same within one line: the last entry is the proxy's.
+    let listed = login_through_proxy(&w, &["10.0.0.98, 198.51.100.7"]).await;
+    assert_eq!(listed.code(), "rate_limited");
+    assert_eq!(login_through_proxy(&w, &["198.51.100.7", "198.51.100.8"]).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn addresses_with_ports_count_for_their_own_client() {
+    let w = behind_proxy("2");
+    for port in ["5000", "5001"] {
+        let answer = login_through_proxy(&w, &[&format!("198.51.100.1:{port}")]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    assert_eq!(login_through_proxy(&w, &["198.51.100.1:5002"]).await.code(), "rate_limited");
+    // Another client behind the same proxy is not held back (before, every ip:port fell back to
+    // the proxy's own address: one bucket for everyone).
+    assert_eq!(login_through_proxy(&w, &["198.51.100.2:5000"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["[2001:db8::1]:443"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["[2001:db8::1]"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["2001:db8::1"]).await.code(), "rate_limited");
+}
+
+#[tokio::test]
+async fn ipv6_counts_per_64_and_mapped_ipv4_as_its_ipv4_address() {
+    let w = behind_proxy("2");
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"] {
+        assert_eq!(login_through_proxy(&w, &[ip]).await.status, StatusCode::NOT_FOUND, "{ip}");
+    }
+    assert_eq!(login_through_proxy(&w, &["2001:db8:1:2:abcd::1"]).await.code(), "rate_limited", "same /64");
+    assert_eq!(login_through_proxy(&w, &["2001:db8:1:3::1"]).await.status, StatusCode::NOT_FOUND, "another /64");
+
+    for ip in ["::ffff:198.51.100.9", "198.51.100.9"] {
+        assert_eq!(login_through_proxy(&w, &[ip]).await.status, StatusCode::NOT_FOUND, "{ip}");
+    }
+    assert_eq!(login_through_proxy(&w, &["[::ffff:198.51.100.9]:80"]).await.code(), "rate_limited");
+}
+
+#[tokio::test]
+async fn a_client_address_the_header_does_not_give_is_refused_not_guessed() {
+    let w = behind_proxy("100");
+    for lines in [&[][..], &["unknown"], &["198.51.100.7, "], &["198.51.100.7", "garbage"], &["198.51.100.7:port"]] {
+        let refused = login_through_proxy(&w, lines).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "client_address_unreadable"),
+            "{lines:?}: {}",
+            refused.body
+        );
+    }
+    // The health check answers whoever asks (a load balancer may ask directly).
+    assert_eq!(w.get("/healthz", Auth::None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_per_client_limit_writes_nothing_to_the_database() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("sybil", "sybil@example.org").await;
+    let counted = "SELECT coalesce(sum(count), 0) FROM ip_requests";
+    let before = w.db.number(counted).await;
+    for _ in 0..3 {
+        assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::OK);
+    }
+    assert_eq!(w.db.number(counted).await, before, "who-am-i counted in ip_requests");
+    assert_eq!(before, 0, "nothing at all is counted in ip_requests");
+}
