@@ -344,6 +344,10 @@ async fn an_accounts_whole_life_over_http() {
     let mail = w.smtp.wait_for_mail("lin@example.net", "Confirm your new").await;
     let changed = w.post("/users/email/change/verify/", json!({"code": code_in(&mail)}), Auth::Bearer(&token)).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    // A new address ends every session, this one too; the answer carries a fresh one.
+    assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(changed.cookie().starts_with("__Host-sessionid="), "{}", changed.cookie());
+    let token = changed.body["token"].as_str().unwrap().to_string();
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.body["email"], "lin@example.net");
 
     // Deleting needs the password and the name typed again; then the name is free.
