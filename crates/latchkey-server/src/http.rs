@@ -5,19 +5,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request as HttpRequest, State};
+use axum::extract::{ConnectInfo, Extension, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cookie::{Cookie, SameSite};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use latchkey_core::accounts::Accounts;
 use latchkey_core::api::{
-    code_sent_detail, reply, reset_sent_detail, with_notice, Deleted, Empty, Reply, Request, SignedInProfile,
+    code_sent_detail, reply, reset_sent_detail, with_notice, Deleted, Empty, Reply, SignedInProfile,
 };
 use latchkey_core::auth::account::{ResetRequest, SessionRenewed};
 use latchkey_core::auth::secret::Token;
@@ -26,14 +25,16 @@ use latchkey_core::auth::{self, NewSession, Profile, SESSION_TTL_SECS};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::Store;
 
+use crate::extractors::{is_cross_site, Fields, Session};
+use crate::limits::client_address;
 use crate::Service;
 
-/// The session cookie, named as the original's Django session.
-pub const COOKIE: &str = "sessionid";
-/// Forms are small; anything bigger is not one of ours.
-const BODY_LIMIT: usize = 16 * 1024;
-/// The longest token we issue is 43 characters; a longer one is not worth a database lookup.
-const TOKEN_MAX: usize = 128;
+/// The session cookie. The `__Host-` prefix makes browsers keep it only as this host set it
+/// (`Secure`, `Path=/`, no `Domain`), so a sibling subdomain cannot plant one.
+pub const COOKIE: &str = "__Host-sessionid";
+/// The name the cookie had before (the original's Django name): no longer read, cleared when a
+/// session begins or ends.
+const OLD_COOKIE: &str = "sessionid";
 
 type Shared<S> = State<Arc<Service<S>>>;
 
@@ -45,7 +46,7 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route("/users/login/", post(login::<S>))
         .route("/users/who_am_i/", get(who_am_i::<S>))
         .route("/users/logout/", post(logout::<S>))
-        .route("/users/password/check/", post(check_password))
+        .route("/users/password/check/", post(check_password::<S>))
         .route("/users/password/reset/", post(request_reset::<S>))
         .route("/users/password/reset/resend/", post(resend_reset::<S>))
         .route("/users/password/reset/confirm/", post(reset_password::<S>))
@@ -57,17 +58,88 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route("/users/delete/", post(delete_account::<S>))
         .route("/healthz", get(healthz::<S>))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(service.clone(), limit_and_log::<S>))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
         .with_state(service)
 }
 
-/// An error as the envelope, with the status the original (or HTTP) gives it.
-pub struct Failure(Error);
+/// An error as the envelope, with the status the original (or HTTP) gives it: a domain error, or
+/// one of the service's own refusals, which come before any domain work.
+#[derive(Debug)]
+pub enum Failure {
+    Domain(Error),
+    Refused(Refusal),
+}
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure(e)
+        Failure::Domain(e)
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
+/// The HTTP service's own refusals, about the request rather than the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A browser page of another site sent a state-changing request without a bearer token.
+    CrossSite,
+    /// Two session cookies in one request.
+    DuplicateSessionCookie,
+    /// A body that is neither JSON (`application/json`) nor a form.
+    UnsupportedMediaType,
+    /// Over `BODY_LIMIT`.
+    BodyTooLarge,
+    /// The body did not arrive within `LATCHKEY_BODY_TIMEOUT_SECS`.
+    BodyTimeout,
+    /// The connection failed while the body was read.
+    BodyUnreadable,
+    /// `LATCHKEY_CLIENT_IP_HEADER` is set but this request's value is missing or not an address.
+    ClientAddressUnreadable,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::CrossSite => "cross_site_request",
+            Refusal::DuplicateSessionCookie => "duplicate_session_cookie",
+            Refusal::UnsupportedMediaType => "unsupported_media_type",
+            Refusal::BodyTooLarge => "body_too_large",
+            Refusal::BodyTimeout => "body_timeout",
+            Refusal::BodyUnreadable => "invalid_input",
+            Refusal::ClientAddressUnreadable => "client_address_unreadable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Refusal::CrossSite => StatusCode::FORBIDDEN,
+            Refusal::DuplicateSessionCookie | Refusal::BodyUnreadable | Refusal::ClientAddressUnreadable => {
+                StatusCode::BAD_REQUEST
+            }
+            Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+
+    pub fn detail(self) -> &'static str {
+        match self {
+            Refusal::CrossSite => "This request came from another site, so it was refused. Use Latchkey's own pages.",
+            Refusal::DuplicateSessionCookie => {
+                "The request carried two session cookies. Clear this site's cookies and sign in again."
+            }
+            Refusal::UnsupportedMediaType => {
+                "Send the fields as JSON (Content-Type: application/json) or as a form (application/x-www-form-urlencoded)."
+            }
+            Refusal::BodyTooLarge => "The request is too large.",
+            Refusal::BodyTimeout => "The request's body arrived too slowly.",
+            Refusal::BodyUnreadable => "The request's body could not be read.",
+            Refusal::ClientAddressUnreadable => "The request did not come through the service's proxy as configured.",
+        }
     }
 }
 
@@ -95,9 +167,21 @@ pub fn status_of(e: &Error) -> StatusCode {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let status = status_of(&self.0);
-        let mut response = (status, Json(&self.0)).into_response();
-        let retry = match &self.0 {
+        let error = match self {
+            Failure::Domain(error) => error,
+            Failure::Refused(refusal) => {
+                let body = serde_json::json!({"success": false, "code": refusal.code(), "detail": refusal.detail()});
+                let mut response = (refusal.status(), Json(body)).into_response();
+                if matches!(refusal, Refusal::BodyTimeout | Refusal::BodyTooLarge | Refusal::BodyUnreadable) {
+                    // The rest of the body may still be on its way: the connection cannot carry another request.
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
+        };
+        let status = status_of(&error);
+        let mut response = (status, Json(&error)).into_response();
+        let retry = match &error {
             Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } => Some(*seconds),
             Error::LoginThrottled { seconds } => *seconds,
             _ => None,
@@ -105,7 +189,7 @@ impl IntoResponse for Failure {
         if let Some(value) = retry.and_then(|s| HeaderValue::from_str(&s.max(1).to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if matches!(self.0, Error::NotAuthenticated) {
+        if matches!(error, Error::NotAuthenticated) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
@@ -118,50 +202,34 @@ fn ok<T: Serialize>(status: StatusCode, reply: Result<Reply<T>>) -> Answer {
     Ok((status, Json(reply?)).into_response())
 }
 
-/// A body as JSON (the original's clients) or a form: either way, a map of fields.
-fn parse(headers: &HeaderMap, body: &Bytes) -> Result<Request> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let value = if form {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .ok()
-            .map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<Map<_, _>>()))
-    } else if body.is_empty() {
-        Some(Value::Object(Map::new()))
-    } else {
-        serde_json::from_slice(body).ok()
-    };
-    Request::parse(value)
+fn session_cookie(token: &Token) -> Cookie<'static> {
+    Cookie::build((COOKIE, token.expose().to_string()))
+        .max_age(cookie::time::Duration::seconds(SESSION_TTL_SECS))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .build()
 }
 
-/// The session token: `Authorization: Bearer` (native clients) or the session cookie (browsers).
-fn token(headers: &HeaderMap) -> Option<Token> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let cookie = || {
-        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-            |pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                (name == COOKIE).then_some(value)
-            },
-        )
-    };
-    bearer.or_else(cookie).filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX).map(|t| Token::from_stored(t.to_string()))
+fn cleared_cookie(name: &'static str) -> Cookie<'static> {
+    Cookie::build((name, ""))
+        .max_age(cookie::time::Duration::ZERO)
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .build()
 }
 
-fn session_cookie(token: &Token) -> HeaderValue {
-    let value =
-        format!("{COOKIE}={}; Max-Age={SESSION_TTL_SECS}; Path=/; HttpOnly; Secure; SameSite=Strict", token.expose());
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn cleared_cookie() -> HeaderValue {
-    HeaderValue::from_static("sessionid=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict")
+/// Sets `cookie` (the session, or its clearing) and clears the cookie's old name.
+fn with_cookie(mut response: Response, cookie: Cookie<'static>) -> Response {
+    for cookie in [cookie, cleared_cookie(OLD_COOKIE)] {
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }
 
 /// A new session: its token in the body (for bearer clients) and in the cookie (for browsers).
@@ -178,11 +246,6 @@ struct RenewedReply {
     token: String,
     expires_at: i64,
     notice_sent: bool,
-}
-
-fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    response
 }
 
 fn signed_in(status: StatusCode, detail: String, session: NewSession) -> Answer {
@@ -206,10 +269,8 @@ fn renewed(done: SessionRenewed, what: &str) -> Answer {
 async fn signup<S: Store>(
     State(s): Shared<S>,
     Extension(Client(from)): Extension<Client>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fields(r): Fields,
 ) -> Answer {
-    let r = parse(&headers, &body)?;
     let req = SignupRequest {
         username: r.text("username")?,
         email: r.text("email")?,
@@ -223,18 +284,15 @@ async fn signup<S: Store>(
 async fn resend_signup<S: Store>(
     State(s): Shared<S>,
     Extension(Client(from)): Extension<Client>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fields(r): Fields,
 ) -> Answer {
-    let r = parse(&headers, &body)?;
     let sent = s.accounts.resend_signup(r.text("signup_id")?, &from).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&sent, true), sent))
 }
 
 /// The original's clients send the email, the code as `otp`, and the username and password again;
 /// Latchkey's own send the sign-up id and the code.
-async fn verification<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn verification<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
     let code = match r.optional_text("otp")? {
         Some(otp) => otp,
         None => r.text("code")?,
@@ -255,8 +313,7 @@ async fn verification<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: B
 }
 
 /// `username` or `email` (the original's fields) or `identifier` (the desktop app's).
-async fn login<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn login<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
     let identifier = match (r.optional_text("identifier")?, r.optional_text("username")?) {
         (Some(id), _) | (None, Some(id)) => id,
         (None, None) => r.text("email")?,
@@ -266,20 +323,20 @@ async fn login<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -
     signed_in(StatusCode::OK, detail, session)
 }
 
-async fn who_am_i<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
-    let profile = s.accounts.whoami(token(&headers).as_ref()).await?;
+async fn who_am_i<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    let profile = s.accounts.whoami(session.token()).await?;
     ok(StatusCode::OK, reply(format!("Signed in as {}.", profile.username), profile))
 }
 
-async fn logout<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
-    if let Some(token) = token(&headers) {
-        s.accounts.logout(&token).await?;
+async fn logout<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    if let Some(token) = session.token() {
+        s.accounts.logout(token).await?;
     }
-    Ok(with_cookie(ok(StatusCode::OK, reply("You have signed out.", Empty {}))?, cleared_cookie()))
+    Ok(with_cookie(ok(StatusCode::OK, reply("You have signed out.", Empty {}))?, cleared_cookie(COOKIE)))
 }
 
-async fn check_password(headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+/// Needs no account, but its body is read under the service's settings (the body deadline).
+async fn check_password<S: Store>(_: Shared<S>, Fields(r): Fields) -> Answer {
     let verdict = auth::policy::check(r.text("password")?, r.text("username")?, r.text("email")?);
     ok(StatusCode::OK, reply(verdict.hint.clone(), verdict))
 }
@@ -287,10 +344,8 @@ async fn check_password(headers: HeaderMap, body: Bytes) -> Answer {
 async fn request_reset<S: Store>(
     State(s): Shared<S>,
     Extension(Client(from)): Extension<Client>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fields(r): Fields,
 ) -> Answer {
-    let r = parse(&headers, &body)?;
     let sent = s.accounts.request_reset(r.text("email")?, &from).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, false), sent))
 }
@@ -298,63 +353,56 @@ async fn request_reset<S: Store>(
 async fn resend_reset<S: Store>(
     State(s): Shared<S>,
     Extension(Client(from)): Extension<Client>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fields(r): Fields,
 ) -> Answer {
-    let r = parse(&headers, &body)?;
     let sent = s.accounts.resend_reset(r.text("reset_id")?, &from).await?;
     ok(StatusCode::OK, reply(reset_sent_detail(&sent, true), sent))
 }
 
-async fn reset_password<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn reset_password<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
     let req = ResetRequest { reset_id: r.text("reset_id")?, code: r.text("code")?, password: r.text("password")? };
     let done = s.accounts.reset_password(req).await?;
     renewed(done, "Your password was reset and every other session was signed out. You are signed in.")
 }
 
-async fn change_password<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn change_password<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
     let (current, new) = (r.text("current_password")?, r.text("new_password")?);
-    let done = s.accounts.change_password(token(&headers).as_ref(), current, new).await?;
+    let done = s.accounts.change_password(session.token(), current, new).await?;
     renewed(done, "Your password was changed and every other session was signed out.")
 }
 
-async fn request_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn request_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
     let (password, new_email) = (r.text("password")?, r.text("new_email")?);
-    let started = s.accounts.request_email_change(token(&headers).as_ref(), password, new_email).await?;
+    let started = s.accounts.request_email_change(session.token(), password, new_email).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, false), started))
 }
 
-async fn resend_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
-    let started = s.accounts.resend_email_change(token(&headers).as_ref()).await?;
+async fn resend_email_change<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    let started = s.accounts.resend_email_change(session.token()).await?;
     ok(StatusCode::OK, reply(code_sent_detail(&started.sent, true), started))
 }
 
-async fn verify_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
-    let changed = s.accounts.verify_email_change(token(&headers).as_ref(), r.text("code")?).await?;
+async fn verify_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    let changed = s.accounts.verify_email_change(session.token(), r.text("code")?).await?;
     let done =
         format!("Your email address is now {}, and every other session was signed out.", changed.session.profile.email);
     renewed(changed, &done)
 }
 
-async fn cancel_email_change<S: Store>(State(s): Shared<S>, headers: HeaderMap) -> Answer {
-    let profile = s.accounts.cancel_email_change(token(&headers).as_ref()).await?;
+async fn cancel_email_change<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    let profile = s.accounts.cancel_email_change(session.token()).await?;
     let detail = "The email change was cancelled. Your address stays as it was.";
     ok(StatusCode::OK, reply(detail, SignedInProfile { profile }))
 }
 
-async fn delete_account<S: Store>(State(s): Shared<S>, headers: HeaderMap, body: Bytes) -> Answer {
-    let r = parse(&headers, &body)?;
+async fn delete_account<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
     let (password, confirm) = (r.text("password")?, r.text("confirm")?);
-    let notice_sent = s.accounts.delete_account(token(&headers).as_ref(), password, confirm).await?;
+    let notice_sent = s.accounts.delete_account(session.token(), password, confirm).await?;
     let answer = ok(
         StatusCode::OK,
         reply(with_notice("Your account was deleted.".into(), notice_sent), Deleted { notice_sent }),
     )?;
-    Ok(with_cookie(answer, cleared_cookie()))
+    Ok(with_cookie(answer, cleared_cookie(COOKIE)))
 }
 
 /// For load balancers and monitoring: 200 when the database answers, 503 when it does not.
@@ -375,26 +423,15 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-/// The client as the per-requester limits know it: its address.
+/// The client as the per-requester mail limits know it: its bucket (an IPv4 address or an IPv6
+/// /64), as the per-client limit counts it.
 #[derive(Clone)]
 struct Client(String);
 
-/// The client's address: from the configured proxy header (its last hop, the one our proxy
-/// added), else the connection's peer. A header nobody configured is never trusted.
-fn client_ip<S>(s: &Service<S>, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    s.settings
-        .client_ip_header
-        .as_ref()
-        .and_then(|name| headers.get(name))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(peer.ip())
-}
-
-/// Counts every request but the health check against its client address, and logs one JSON line
-/// per request: method, path, status, time, address. Never a body, a header or a query string.
-async fn limit_and_log<S: Store>(
+/// Counts every request but the health check against its client, refuses what a browser page of
+/// another site sends (see `admit`), and logs one JSON line per request: method, path, status,
+/// time, client address. Never a body, a header or a query string.
+async fn guard_and_log<S: Store>(
     State(s): Shared<S>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: HttpRequest,
@@ -403,16 +440,17 @@ async fn limit_and_log<S: Store>(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let ip = client_ip(&s, request.headers(), peer);
-    // Who asks, for the per-requester mail limits of the handlers.
+    let client = client_address(s.settings.client_ip_header.as_ref(), request.headers(), peer);
     let mut request = request;
-    request.extensions_mut().insert(Client(ip.to_string()));
+    if let Some(ip) = client {
+        request.extensions_mut().insert(Client(crate::limits::bucket(ip).to_string()));
+    }
     let response = if path == "/healthz" || method == Method::OPTIONS {
         next.run(request).await
     } else {
-        match auth::rate::claim(&s.accounts.pool, &ip.to_string(), s.settings.ip_limit_per_minute, s.now()).await {
+        match admit(&s, client, &method, request.headers()) {
             Ok(()) => next.run(request).await,
-            Err(e) => Failure(e).into_response(),
+            Err(failure) => failure.into_response(),
         }
     };
     let line = serde_json::json!({
@@ -421,10 +459,34 @@ async fn limit_and_log<S: Store>(
         "path": path,
         "status": response.status().as_u16(),
         "ms": started.elapsed().as_secs_f64() * 1000.0,
-        "client": ip.to_string(),
+        "client": client.map_or_else(|| "unreadable".to_string(), |ip| ip.to_string()),
     });
     log::info!("{line}");
     response
+}
+
+/// What every request but the health check passes before its handler: a client address it can
+/// read (with `LATCHKEY_CLIENT_IP_HEADER` set, the proxy's value; never the peer instead, which
+/// would put every client of the proxy in one bucket); the per-client limit, in memory (no
+/// database work before the handler); at most one session cookie; and, for a request that may change something (any method but GET,
+/// HEAD and OPTIONS) and carries no bearer token, that no browser page of another site sent it.
+/// That covers requests the session cookie authenticates and the ones that set it (login,
+/// verification, reset), so another site can neither act as a signed-in person nor sign them
+/// into an account of its choosing. A bearer token is never attached by a browser on its own.
+fn admit<S>(
+    s: &Service<S>,
+    client: Option<IpAddr>,
+    method: &Method,
+    headers: &HeaderMap,
+) -> std::result::Result<(), Failure> {
+    // Logged as `"client": "unreadable"` in the request's line.
+    let ip = client.ok_or(Refusal::ClientAddressUnreadable)?;
+    s.limit.check(ip)?;
+    let session = Session::from_headers(headers)?;
+    if !method.is_safe() && !session.is_bearer() && is_cross_site(headers) {
+        return Err(Refusal::CrossSite.into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -432,25 +494,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_token_comes_from_the_bearer_header_or_the_session_cookie() {
-        let mut h = HeaderMap::new();
-        assert!(token(&h).is_none());
-        h.insert(header::COOKIE, HeaderValue::from_static("theme=dark; sessionid=abc; other=1"));
-        assert_eq!(token(&h).unwrap().expose(), "abc");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
-        assert_eq!(token(&h).unwrap().expose(), "xyz");
-        let mut long = HeaderMap::new();
-        long.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", "a".repeat(200))).unwrap());
-        assert!(token(&long).is_none());
-    }
-
-    #[test]
-    fn the_session_cookie_is_http_only_secure_strict_and_lasts_30_days() {
-        let cookie = session_cookie(&Token::from_stored("tok".into()));
-        let text = cookie.to_str().unwrap();
-        for part in ["sessionid=tok", "Max-Age=2592000", "Path=/", "HttpOnly", "Secure", "SameSite=Strict"] {
+    fn the_session_cookie_is_host_only_http_only_secure_strict_and_lasts_30_days() {
+        let text = session_cookie(&Token::from_stored("tok".into())).to_string();
+        assert!(text.starts_with("__Host-sessionid=tok;"), "{text}");
+        for part in ["Max-Age=2592000", "Path=/", "HttpOnly", "Secure", "SameSite=Strict"] {
             assert!(text.split("; ").any(|p| p == part), "{part} in {text}");
         }
+        assert!(!text.contains("Domain"), "{text}");
     }
 
     #[test]
@@ -461,13 +511,18 @@ mod tests {
     }
 
     #[test]
-    fn bodies_are_json_or_forms() {
-        let mut h = HeaderMap::new();
-        let r = parse(&h, &Bytes::from_static(br#"{"email":"a@example.org"}"#)).unwrap();
-        assert_eq!(r.text("email").unwrap(), "a@example.org");
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-        let r = parse(&h, &Bytes::from_static(b"email=b%40example.org&otp=123456")).unwrap();
-        assert_eq!((r.text("email").unwrap(), r.text("otp").unwrap()), ("b@example.org", "123456"));
-        assert!(parse(&HeaderMap::new(), &Bytes::from_static(b"not json")).is_err());
+    fn every_refusal_has_its_own_code_except_an_unreadable_body() {
+        let all = [
+            Refusal::CrossSite,
+            Refusal::DuplicateSessionCookie,
+            Refusal::UnsupportedMediaType,
+            Refusal::BodyTooLarge,
+            Refusal::BodyTimeout,
+            Refusal::ClientAddressUnreadable,
+        ];
+        let codes: std::collections::HashSet<_> = all.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(Refusal::CrossSite.status(), StatusCode::FORBIDDEN);
+        assert_eq!(Refusal::BodyUnreadable.code(), "invalid_input");
     }
 }

@@ -3,11 +3,13 @@
 //! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
 //! thin: parse the request, ask the accounts, shape the reply with `latchkey_core::api`.
 
+pub mod extractors;
 pub mod http;
+pub mod limits;
+pub mod listener;
 pub mod settings;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,19 +19,22 @@ use latchkey_core::mail::Mailer;
 use latchkey_core::store::{self, Store};
 use sqlx::SqlitePool;
 
+use limits::ClientLimit;
 pub use settings::{Database, Settings};
 
-/// What every request needs: the accounts (database, mailer, clock) and the service's settings.
-/// Generic over the store: SQLite or PostgreSQL, as `DATABASE_URL` says.
+/// What every request needs: the accounts (database, mailer, clock), the service's settings and
+/// its per-client limit. Generic over the store: SQLite or PostgreSQL, as `DATABASE_URL` says.
 pub struct Service<S = SqlitePool> {
     pub accounts: Local<S>,
     pub settings: Settings,
+    pub limit: ClientLimit,
 }
 
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
         let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
-        Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings }))
+        let limit = ClientLimit::new(settings.ip_limit_per_minute);
+        Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings, limit }))
     }
 
     pub fn now(&self) -> Timestamp {
@@ -62,8 +67,11 @@ pub async fn open_and_serve(
 
 /// Expired sign-ups, sessions, codes and counters are swept this often (requests also sweep).
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// Clients whose per-client bucket is full again are forgotten this often.
+const FORGET_CLIENTS_EVERY: Duration = Duration::from_secs(60);
 
-/// Serves `service` on `listener` until `shutdown` completes, then lets requests in flight finish.
+/// Serves `service` on `listener` until `shutdown` completes (see `listener::run` for the
+/// connections' deadlines, the cap and how shutdown ends them), then closes the database pool.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     service: Arc<Service<S>>,
@@ -81,9 +89,20 @@ pub async fn serve<S: Store>(
             }
         }
     });
-    let app = http::router(service.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let forgetter = tokio::spawn({
+        let service = service.clone();
+        async move {
+            let mut every = tokio::time::interval(FORGET_CLIENTS_EVERY);
+            loop {
+                every.tick().await;
+                service.limit.sweep();
+            }
+        }
+    });
+    let app = http::router(service.clone());
+    let served = listener::run(listener, app, service.settings.connections, shutdown).await;
     purger.abort();
+    forgetter.abort();
     service.accounts.pool.close().await;
     served
 }

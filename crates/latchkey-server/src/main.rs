@@ -1,5 +1,5 @@
 //! `latchkey-server`: settings from the environment, then serve until SIGTERM or Ctrl-C, letting
-//! requests in flight finish.
+//! requests in flight finish within the shutdown grace.
 
 use latchkey_server::Settings;
 
@@ -24,6 +24,7 @@ async fn main() {
 
 async fn serve() -> Result<(), String> {
     let settings = Settings::load().map_err(|e| format!("settings: {e}"))?;
+    latchkey_server::listener::raise_descriptor_limit();
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
     log::info!("listening on {listen}");
@@ -32,7 +33,8 @@ async fn serve() -> Result<(), String> {
     Ok(())
 }
 
-/// SIGTERM (systemd, containers) or Ctrl-C: stop accepting, finish what is in flight.
+/// SIGTERM (systemd, containers) or Ctrl-C: stop accepting, close idle connections, finish what is
+/// in flight (for at most LATCHKEY_SHUTDOWN_GRACE_SECS).
 async fn shutdown() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -3,7 +3,9 @@
 //! sentence that names it, never a default silently used instead.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::http::HeaderName;
 use latchkey_core::config::{Config, SmtpSettings};
@@ -11,7 +13,23 @@ use latchkey_core::config::{Config, SmtpSettings};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://latchkey-server.db";
 /// Requests per client address per minute.
-pub const DEFAULT_IP_LIMIT: i64 = 120;
+pub const DEFAULT_IP_LIMIT: NonZeroU32 = match NonZeroU32::new(120) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+/// A request's head (request line and headers) must arrive within this many seconds of its first
+/// byte (of the connection's opening, for its first request).
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// A request's body must arrive within this many seconds of the handler asking for it.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 10;
+/// A kept-alive connection may wait this long for its next request.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Open client connections; more are answered 503 and closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// At shutdown, requests in flight get this long to finish; then every connection is closed.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+/// No deadline above an hour: a longer one is a typo, not a policy.
+const MAX_SECS: u64 = 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -28,7 +46,18 @@ pub struct Settings {
     pub mail_from: String,
     /// Behind a reverse proxy: the header it puts the client's address in. Unset, the peer's address.
     pub client_ip_header: Option<HeaderName>,
-    pub ip_limit_per_minute: i64,
+    pub ip_limit_per_minute: NonZeroU32,
+    pub connections: Connections,
+}
+
+/// How the listener treats connections: deadlines, a cap, and how long shutdown waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -56,12 +85,40 @@ impl Settings {
         let ip_limit_per_minute = match get("LATCHKEY_IP_LIMIT") {
             None => DEFAULT_IP_LIMIT,
             Some(n) => n
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
+                .parse::<NonZeroU32>()
+                .map_err(|_| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
         };
-        Ok(Settings { listen, database, smtp, mail_from: mail.mail_from, client_ip_header, ip_limit_per_minute })
+        let seconds = |key: &str, default: u64| -> Result<Duration, String> {
+            match get(key) {
+                None => Ok(Duration::from_secs(default)),
+                Some(n) => {
+                    n.parse::<u64>().ok().filter(|n| (1..=MAX_SECS).contains(n)).map(Duration::from_secs).ok_or_else(
+                        || format!("{key} must be a whole number of seconds from 1 to {MAX_SECS}, not {n:?}"),
+                    )
+                }
+            }
+        };
+        let connections = Connections {
+            header_timeout: seconds("LATCHKEY_HEADER_TIMEOUT_SECS", DEFAULT_HEADER_TIMEOUT_SECS)?,
+            body_timeout: seconds("LATCHKEY_BODY_TIMEOUT_SECS", DEFAULT_BODY_TIMEOUT_SECS)?,
+            idle_timeout: seconds("LATCHKEY_IDLE_TIMEOUT_SECS", DEFAULT_IDLE_TIMEOUT_SECS)?,
+            max_connections: match get("LATCHKEY_MAX_CONNECTIONS") {
+                None => DEFAULT_MAX_CONNECTIONS,
+                Some(n) => n.parse::<usize>().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or_else(|| {
+                    format!("LATCHKEY_MAX_CONNECTIONS must be a number of connections from 1 to 1000000, not {n:?}")
+                })?,
+            },
+            shutdown_grace: seconds("LATCHKEY_SHUTDOWN_GRACE_SECS", DEFAULT_SHUTDOWN_GRACE_SECS)?,
+        };
+        Ok(Settings {
+            listen,
+            database,
+            smtp,
+            mail_from: mail.mail_from,
+            client_ip_header,
+            ip_limit_per_minute,
+            connections,
+        })
     }
 }
 
@@ -100,6 +157,34 @@ mod tests {
         assert_eq!(s.database, Database::Sqlite(PathBuf::from("latchkey-server.db")));
         assert_eq!(s.client_ip_header, None);
         assert_eq!(s.ip_limit_per_minute, DEFAULT_IP_LIMIT);
+        let c = s.connections;
+        assert_eq!(c.header_timeout, Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS));
+        assert_eq!(c.body_timeout, Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS));
+        assert_eq!(c.idle_timeout, Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS));
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS));
+    }
+
+    #[test]
+    fn connection_settings_are_read_by_name() {
+        let s = settings(&[
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_SECURITY", "none"),
+            ("LATCHKEY_HEADER_TIMEOUT_SECS", "2"),
+            ("LATCHKEY_BODY_TIMEOUT_SECS", "3"),
+            ("LATCHKEY_IDLE_TIMEOUT_SECS", "4"),
+            ("LATCHKEY_MAX_CONNECTIONS", "5"),
+            ("LATCHKEY_SHUTDOWN_GRACE_SECS", "6"),
+            ("LATCHKEY_IP_LIMIT", "7"),
+        ])
+        .unwrap();
+        let c = s.connections;
+        let secs = |n| Duration::from_secs(n);
+        assert_eq!(
+            (c.header_timeout, c.body_timeout, c.idle_timeout, c.max_connections, c.shutdown_grace),
+            (secs(2), secs(3), secs(4), 5, secs(6))
+        );
+        assert_eq!(s.ip_limit_per_minute.get(), 7);
     }
 
     #[test]
@@ -109,6 +194,18 @@ mod tests {
         assert!(with(("LATCHKEY_LISTEN", "everywhere")).contains("LATCHKEY_LISTEN"));
         assert!(with(("DATABASE_URL", "mysql://db")).contains("DATABASE_URL"));
         assert!(with(("LATCHKEY_IP_LIMIT", "0")).contains("LATCHKEY_IP_LIMIT"));
+        assert!(with(("LATCHKEY_IP_LIMIT", "99999999999")).contains("LATCHKEY_IP_LIMIT"));
+        for key in [
+            "LATCHKEY_HEADER_TIMEOUT_SECS",
+            "LATCHKEY_BODY_TIMEOUT_SECS",
+            "LATCHKEY_IDLE_TIMEOUT_SECS",
+            "LATCHKEY_SHUTDOWN_GRACE_SECS",
+            "LATCHKEY_MAX_CONNECTIONS",
+        ] {
+            for wrong in ["0", "-1", "ten", "1.5", "99999999"] {
+                assert!(with((key, wrong)).contains(key), "{key}={wrong}");
+            }
+        }
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
     }

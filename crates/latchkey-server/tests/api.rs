@@ -4,15 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 mod common;
 
-use common::Server;
+use common::{slow_smtp, Server};
 use latchkey_testkit::{code_in, other_code, SmtpServer, TestDatabase};
-use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -86,7 +84,7 @@ impl Auth<'_> {
         match self {
             Auth::None => request,
             Auth::Bearer(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
-            Auth::Cookie(token) => request.header(COOKIE, format!("sessionid={token}")),
+            Auth::Cookie(token) => request.header(COOKIE, format!("__Host-sessionid={token}")),
         }
     }
 }
@@ -159,7 +157,7 @@ async fn the_original_four_endpoints(w: World) {
     assert_eq!(made.body["profile"]["username"], "ada");
     let token = made.body["token"].as_str().unwrap().to_string();
     let cookie = made.cookie();
-    assert!(cookie.starts_with(&format!("sessionid={token};")), "{cookie}");
+    assert!(cookie.starts_with(&format!("__Host-sessionid={token};")), "{cookie}");
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=2592000", "Path=/"] {
         assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} in {cookie}");
     }
@@ -182,7 +180,7 @@ async fn the_original_four_endpoints(w: World) {
     assert_eq!(by_name.status, StatusCode::OK);
     let by_email = w.post("/users/login/", json!({"email": "ADA@example.org", "password": PASSWORD}), Auth::None).await;
     assert_eq!(by_email.status, StatusCode::OK);
-    assert!(by_email.cookie().starts_with("sessionid="));
+    assert!(by_email.cookie().starts_with("__Host-sessionid="));
     let wrong = w.post("/users/login/", json!({"username": "ada", "password": "wrong password!"}), Auth::None).await;
     let unknown = w.post("/users/login/", json!({"username": "nobody", "password": PASSWORD}), Auth::None).await;
     for failed in [&wrong, &unknown] {
@@ -209,7 +207,7 @@ async fn the_original_four_endpoints(w: World) {
 
     let out = w.post("/users/logout/", json!({}), Auth::Cookie(&token)).await;
     assert_eq!(out.status, StatusCode::OK);
-    assert!(out.cookie().starts_with("sessionid=;") && out.cookie().contains("Max-Age=0"));
+    assert!(out.cookie().starts_with("__Host-sessionid=;") && out.cookie().contains("Max-Age=0"));
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::UNAUTHORIZED);
     let other = by_name.body["token"].as_str().unwrap();
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(other)).await.status, StatusCode::OK);
@@ -225,7 +223,8 @@ async fn every_error_has_its_code_and_status() {
         (missing.status, missing.code(), missing.body["field"].as_str()),
         (StatusCode::BAD_REQUEST, "invalid_input", Some("email"))
     );
-    let not_json = Answer::from(w.http.post(w.server.url("/users/login/")).body("{").send().await.unwrap()).await;
+    let not_json = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, "application/json").body("{");
+    let not_json = Answer::from(not_json.send().await.unwrap()).await;
     assert_eq!((not_json.status, not_json.code()), (StatusCode::BAD_REQUEST, "invalid_input"));
     let weak = w
         .post(
@@ -331,7 +330,7 @@ async fn an_accounts_whole_life_over_http() {
         )
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
-    assert!(reset.cookie().starts_with("sessionid="));
+    assert!(reset.cookie().starts_with("__Host-sessionid="));
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&renewed)).await.status, StatusCode::UNAUTHORIZED);
     let token = reset.body["token"].as_str().unwrap().to_string();
 
@@ -347,8 +346,9 @@ async fn an_accounts_whole_life_over_http() {
     let mail = w.smtp.wait_for_mail("lin@example.net", "Confirm your new").await;
     let changed = w.post("/users/email/change/verify/", json!({"code": code_in(&mail)}), Auth::Bearer(&token)).await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
-    // A new address ends every session, as a new password does; this client has a fresh one.
+    // A new address ends every session, this one too; the answer carries a fresh one.
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(changed.cookie().starts_with("__Host-sessionid="), "{}", changed.cookie());
     let token = changed.body["token"].as_str().unwrap().to_string();
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.body["email"], "lin@example.net");
 
@@ -438,40 +438,11 @@ async fn two_processes_behave_as_one(db: TestDatabase) {
     }
 }
 
-/// SMTP that answers a second late: a sign-up is still sending its mail when SIGTERM arrives.
-fn slow_smtp(to: u16) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(1));
-                let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
-                let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
-                let (mut down_from, mut down_to) = (server, client);
-                pipe(&mut down_from, &mut down_to);
-            });
-        }
-    });
-    port
-}
-
-fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
-}
-
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish() {
     let smtp = SmtpServer::start();
     let db = TestDatabase::postgres().await;
-    let server = Server::start(&db, slow_smtp(smtp.port), &[]);
+    let server = Server::start(&db, slow_smtp(smtp.port, Duration::from_secs(1)), &[]);
     let http = reqwest::Client::new();
     let request = http
         .post(server.url("/users/signup/"))
@@ -489,4 +460,273 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let mut process = server.process;
     let status = tokio::task::spawn_blocking(move || process.0.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// A request as a browser page at `origin` sends it (`None`: a native client, which sends no
+/// `Origin`), with `auth` and a JSON body.
+fn from_page(w: &World, path: &str, origin: Option<&str>, body: Value, auth: Auth<'_>) -> reqwest::RequestBuilder {
+    let request = auth.apply(w.http.post(w.server.url(path)).json(&body));
+    match origin {
+        Some(origin) => request.header("Origin", origin),
+        None => request,
+    }
+}
+
+/// A form, as the original's Django form clients send one.
+fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let body = serde_urlencoded::to_string(fields).unwrap();
+    request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Answer {
+    Answer::from(request.send().await.unwrap()).await
+}
+
+const ELSEWHERE: &str = "https://evil.example";
+
+#[tokio::test]
+async fn a_cross_site_request_with_the_session_cookie_is_refused_and_changes_nothing() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("mallory", "mallory@example.org").await;
+
+    let out = send(from_page(&w, "/users/logout/", Some(ELSEWHERE), json!({}), Auth::Cookie(&token))).await;
+    assert_eq!((out.status, out.code()), (StatusCode::FORBIDDEN, "cross_site_request"), "{}", out.body);
+    assert!(out.cookie().is_empty(), "the cookie is not cleared: {}", out.cookie());
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&token)).await.status, StatusCode::OK, "the session lives");
+
+    let change = json!({"current_password": PASSWORD, "new_password": "violet umbrella marathon 42"});
+    let changed = send(from_page(&w, "/users/password/change/", Some(ELSEWHERE), change, Auth::Cookie(&token))).await;
+    assert_eq!((changed.status, changed.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    // A sibling subdomain is another site too, and a browser that sends no Origin says so in
+    // Sec-Fetch-Site.
+    let sibling = from_page(&w, "/users/logout/", None, json!({}), Auth::Cookie(&token));
+    let sibling = send(sibling.header("Sec-Fetch-Site", "same-site")).await;
+    assert_eq!((sibling.status, sibling.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    let request = w
+        .http
+        .post(w.server.url("/users/delete/"))
+        .header(COOKIE, format!("__Host-sessionid={token}"))
+        .header("Sec-Fetch-Site", "cross-site");
+    let deleted = send(form(request, &[("password", PASSWORD), ("confirm", "mallory")])).await;
+    assert_eq!((deleted.status, deleted.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+
+    // Nothing changed: the password is the old one, the account and the session are there.
+    let login = w.post("/users/login/", json!({"username": "mallory", "password": PASSWORD}), Auth::None).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&token)).await.status, StatusCode::OK);
+    assert_eq!(w.users().await, 1);
+}
+
+#[tokio::test]
+async fn the_sites_own_pages_with_the_cookie_and_native_clients_with_the_token_still_work() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let bearer = w.sign_up("trent", "trent@example.org").await;
+    let own = w.server.base.clone(); // http://127.0.0.1:port: the Host the test client sends
+
+    // A page of the service itself, as the original's browser clients: JSON or a form.
+    let login = w.http.post(w.server.url("/users/login/")).header("Origin", &own);
+    let login = send(form(login, &[("username", "trent"), ("password", PASSWORD)])).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let cookie = login.body["token"].as_str().unwrap().to_string();
+    let me = send(from_page(&w, "/users/email/change/cancel/", Some(&own), json!({}), Auth::Cookie(&cookie))).await;
+    assert_eq!((me.status, me.body["profile"]["username"].as_str()), (StatusCode::OK, Some("trent")), "{}", me.body);
+    // Behind a TLS proxy the page is https:// and the Host the public name.
+    let proxied =
+        from_page(&w, "/users/logout/", Some("https://accounts.example.org"), json!({}), Auth::Cookie(&cookie));
+    let out = send(proxied.header("Host", "accounts.example.org")).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Cookie(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+    // Plain http is this computer's only: a page at http://<public name> is another site.
+    let plain = w.http.post(w.server.url("/users/login/")).header("Host", "accounts.example.org");
+    let plain =
+        plain.header("Origin", "http://accounts.example.org").json(&json!({"username": "trent", "password": PASSWORD}));
+    assert_eq!(send(plain).await.code(), "cross_site_request");
+
+    // A native client: the bearer token and no Origin (nor is one held against it).
+    let change = json!({"current_password": PASSWORD, "new_password": "violet umbrella marathon 42"});
+    let changed = send(from_page(&w, "/users/password/change/", None, change, Auth::Bearer(&bearer))).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let renewed = changed.body["token"].as_str().unwrap().to_string();
+    let elsewhere = send(from_page(&w, "/users/logout/", Some(ELSEWHERE), json!({}), Auth::Bearer(&renewed))).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+}
+
+#[tokio::test]
+async fn signing_in_or_up_from_another_site_is_refused() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    w.sign_up("peggy", "peggy@example.org").await;
+    let login = json!({"username": "peggy", "password": PASSWORD});
+    let refused = send(from_page(&w, "/users/login/", Some(ELSEWHERE), login.clone(), Auth::None)).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    assert!(refused.cookie().is_empty() && refused.body.get("token").is_none());
+    let page = w.http.post(w.server.url("/users/login/")).header("Origin", ELSEWHERE);
+    let by_form = send(form(page, &[("username", "peggy"), ("password", PASSWORD)])).await;
+    assert_eq!((by_form.status, by_form.code()), (StatusCode::FORBIDDEN, "cross_site_request"));
+    let signup = json!({"username": "victor", "email": "victor@example.org", "password": PASSWORD});
+    let signup = send(from_page(&w, "/users/signup/", Some(ELSEWHERE), signup, Auth::None)).await;
+    assert_eq!(signup.code(), "cross_site_request");
+    let verify = json!({"email": "victor@example.org", "otp": "123456", "username": "victor", "password": PASSWORD});
+    let verify = send(from_page(&w, "/users/verification/", Some("null"), verify, Auth::None)).await;
+    assert_eq!(verify.code(), "cross_site_request");
+    assert_eq!(w.smtp.messages().len(), 1, "no code was mailed for the refused sign-up");
+    // The same login from nowhere in particular (a native client) still works.
+    assert_eq!(send(from_page(&w, "/users/login/", None, login, Auth::None)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bodies_are_json_or_forms_and_nothing_else() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    w.sign_up("wendy", "wendy@example.org").await;
+    let body = r#"{"username": "wendy", "password": "correct horse battery staple"}"#;
+    for other in ["text/plain", "text/plain; charset=utf-8", "multipart/form-data; boundary=x", "application/xml"] {
+        let request = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, other).body(body);
+        let refused = send(request).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            "{other}"
+        );
+    }
+    let unstated = send(w.http.post(w.server.url("/users/login/")).body(body)).await;
+    assert_eq!(unstated.code(), "unsupported_media_type");
+    let json = w.http.post(w.server.url("/users/login/")).header(CONTENT_TYPE, "application/json; charset=utf-8");
+    assert_eq!(send(json.body(body)).await.status, StatusCode::OK);
+    let login = form(w.http.post(w.server.url("/users/login/")), &[("username", "wendy"), ("password", PASSWORD)]);
+    assert_eq!(send(login).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_session_cookies_are_refused_and_the_cookie_is_host_only() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("oscar", "oscar@example.org").await;
+    let login = w.post("/users/login/", json!({"username": "oscar", "password": PASSWORD}), Auth::None).await;
+    let set: Vec<&str> = login.headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let session = set.iter().find(|c| c.starts_with("__Host-sessionid=")).expect("the session cookie");
+    let attributes: Vec<&str> = session.split("; ").collect();
+    for attribute in ["Secure", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(attributes.contains(&attribute), "{attribute} in {session}");
+    }
+    assert!(!session.to_ascii_lowercase().contains("domain"), "{session}");
+    let other = login.body["token"].as_str().unwrap();
+
+    for cookies in [
+        vec![format!("__Host-sessionid={token}; __Host-sessionid={other}")],
+        vec![format!("__Host-sessionid={token}"), format!("__Host-sessionid={other}")],
+    ] {
+        let mut request = w.http.get(w.server.url("/users/who_am_i/"));
+        for line in &cookies {
+            request = request.header(COOKIE, line);
+        }
+        let refused = send(request).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "duplicate_session_cookie"),
+            "{cookies:?}"
+        );
+    }
+    // The old name is not a session: left over beside the new one, it is ignored; alone, it
+    // signs nobody in.
+    let leftover = w
+        .http
+        .get(w.server.url("/users/who_am_i/"))
+        .header(COOKIE, format!("sessionid={other}; __Host-sessionid={token}"));
+    assert_eq!(send(leftover).await.status, StatusCode::OK);
+    let old = w.http.get(w.server.url("/users/who_am_i/")).header(COOKIE, format!("sessionid={token}"));
+    assert_eq!(send(old).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A login for nobody (404 when let through) from behind the proxy, with these lines of the
+/// client-address header.
+async fn login_through_proxy(w: &World, lines: &[&str]) -> Answer {
+    let mut request = w.http.post(w.server.url("/users/login/"));
+    for line in lines {
+        request = request.header("X-Forwarded-For", *line);
+    }
+    send(request.json(&json!({"username": "nobody", "password": PASSWORD}))).await
+}
+
+fn behind_proxy(limit: &'static str) -> World {
+    World::with(
+        TestDatabase::sqlite(),
+        &[("LATCHKEY_IP_LIMIT", limit), ("LATCHKEY_CLIENT_IP_HEADER", "X-Forwarded-For")],
+    )
+}
+
+#[tokio::test]
+async fn the_proxys_own_line_names_the_client_not_a_line_the_client_sent() {
+    let w = behind_proxy("3");
+    // HAProxy appends its own line after whatever the client sent: a client changing its own
+    // line on every request still counts as the address the proxy saw.
+    for i in 0..3 {
+        let forged = format!("10.0.0.{i}");
+        let answer = login_through_proxy(&w, &[&forged, "198.51.100.7"]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    let limited = login_through_proxy(&w, &["10.0.0.99", "198.51.100.7"]).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(limited.headers.get(RETRY_AFTER).is_some());
+    // The same within one line: the last entry is the proxy's.
+    let listed = login_through_proxy(&w, &["10.0.0.98, 198.51.100.7"]).await;
+    assert_eq!(listed.code(), "rate_limited");
+    assert_eq!(login_through_proxy(&w, &["198.51.100.7", "198.51.100.8"]).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn addresses_with_ports_count_for_their_own_client() {
+    let w = behind_proxy("2");
+    for port in ["5000", "5001"] {
+        let answer = login_through_proxy(&w, &[&format!("198.51.100.1:{port}")]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    assert_eq!(login_through_proxy(&w, &["198.51.100.1:5002"]).await.code(), "rate_limited");
+    // Another client behind the same proxy is not held back (before, every ip:port fell back to
+    // the proxy's own address: one bucket for everyone).
+    assert_eq!(login_through_proxy(&w, &["198.51.100.2:5000"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["[2001:db8::1]:443"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["[2001:db8::1]"]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login_through_proxy(&w, &["2001:db8::1"]).await.code(), "rate_limited");
+}
+
+#[tokio::test]
+async fn ipv6_counts_per_64_and_mapped_ipv4_as_its_ipv4_address() {
+    let w = behind_proxy("2");
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"] {
+        assert_eq!(login_through_proxy(&w, &[ip]).await.status, StatusCode::NOT_FOUND, "{ip}");
+    }
+    assert_eq!(login_through_proxy(&w, &["2001:db8:1:2:abcd::1"]).await.code(), "rate_limited", "same /64");
+    assert_eq!(login_through_proxy(&w, &["2001:db8:1:3::1"]).await.status, StatusCode::NOT_FOUND, "another /64");
+
+    for ip in ["::ffff:198.51.100.9", "198.51.100.9"] {
+        assert_eq!(login_through_proxy(&w, &[ip]).await.status, StatusCode::NOT_FOUND, "{ip}");
+    }
+    assert_eq!(login_through_proxy(&w, &["[::ffff:198.51.100.9]:80"]).await.code(), "rate_limited");
+}
+
+#[tokio::test]
+async fn a_client_address_the_header_does_not_give_is_refused_not_guessed() {
+    let w = behind_proxy("100");
+    for lines in [&[][..], &["unknown"], &["198.51.100.7, "], &["198.51.100.7", "garbage"], &["198.51.100.7:port"]] {
+        let refused = login_through_proxy(&w, lines).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "client_address_unreadable"),
+            "{lines:?}: {}",
+            refused.body
+        );
+    }
+    // The health check answers whoever asks (a load balancer may ask directly).
+    assert_eq!(w.get("/healthz", Auth::None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_per_client_limit_writes_nothing_to_the_database() {
+    let w = World::with(TestDatabase::sqlite(), &[]);
+    let token = w.sign_up("sybil", "sybil@example.org").await;
+    let counted = "SELECT coalesce(sum(count), 0) FROM ip_requests";
+    let before = w.db.number(counted).await;
+    for _ in 0..3 {
+        assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&token)).await.status, StatusCode::OK);
+    }
+    assert_eq!(w.db.number(counted).await, before, "who-am-i counted in ip_requests");
+    assert_eq!(before, 0, "nothing at all is counted in ip_requests");
 }

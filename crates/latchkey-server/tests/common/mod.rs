@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #![allow(dead_code)] // each test file uses its part
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use latchkey_core::config::{Security, SmtpSettings};
 use latchkey_core::mail::Mailer;
@@ -18,8 +21,21 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &TestDatabase, smtp_port: u16, extra: &[(&str, &str)]) -> Server {
+        Server::start_with(db, smtp_port, extra, None)
+    }
+
+    /// With at most `open_files` descriptors (soft and hard, so the server cannot raise it).
+    pub fn start_with(db: &TestDatabase, smtp_port: u16, extra: &[(&str, &str)], open_files: Option<u64>) -> Server {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
+        let binary = env!("CARGO_BIN_EXE_latchkey-server");
+        let mut command = match open_files {
+            None => Command::new(binary),
+            Some(n) => {
+                let mut shell = Command::new("/bin/sh");
+                shell.args(["-c", &format!("ulimit -n {n} && exec \"$0\""), binary]);
+                shell
+            }
+        };
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -52,4 +68,33 @@ pub fn mailer(smtp: &SmtpServer) -> Mailer {
         security: Security::None,
     };
     Mailer::smtp(&settings, "Latchkey <no-reply@latchkey.test>").unwrap()
+}
+
+/// An SMTP server that answers `delay` late: a sign-up is still sending its mail for that long.
+pub fn slow_smtp(to: u16, delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
+                let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
+                let (mut down_from, mut down_to) = (server, client);
+                pipe(&mut down_from, &mut down_to);
+            });
+        }
+    });
+    port
+}
+
+fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
