@@ -88,7 +88,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
-        Error::MailFailed(_) | Error::StartupFailed(_) | Error::ServerUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::MailFailed(_) | Error::StartupFailed(_) | Error::ServerUnreachable(_) | Error::Busy { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -98,7 +100,9 @@ impl IntoResponse for Failure {
         let status = status_of(&self.0);
         let mut response = (status, Json(&self.0)).into_response();
         let retry = match &self.0 {
-            Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } => Some(*seconds),
+            Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } | Error::Busy { seconds } => {
+                Some(*seconds)
+            }
             Error::LoginThrottled { seconds } => *seconds,
             _ => None,
         };
