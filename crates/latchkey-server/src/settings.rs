@@ -12,6 +12,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://latchkey-server.db";
 /// Requests per client address per minute.
 pub const DEFAULT_IP_LIMIT: i64 = 120;
+/// Places in argon2's queue for each argon2 thread (one per core): about 1.6 s of hashing at
+/// 25 ms a hash, well inside any client's patience, and more than the bench's 200 clients on two
+/// processes ever hold at once.
+pub const HASH_QUEUE_PER_THREAD: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -29,6 +33,9 @@ pub struct Settings {
     /// Behind a reverse proxy: the header it puts the client's address in. Unset, the peer's address.
     pub client_ip_header: Option<HeaderName>,
     pub ip_limit_per_minute: i64,
+    /// Requests that may hash (or wait to) at once in this process; more are refused at once with
+    /// 503 `server_busy`.
+    pub hash_queue: usize,
 }
 
 impl Settings {
@@ -61,7 +68,21 @@ impl Settings {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| format!("LATCHKEY_IP_LIMIT must be a number of requests per minute, not {n:?}"))?,
         };
-        Ok(Settings { listen, database, smtp, mail_from: mail.mail_from, client_ip_header, ip_limit_per_minute })
+        let hash_queue = match get("LATCHKEY_HASH_QUEUE") {
+            None => HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads(),
+            Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("LATCHKEY_HASH_QUEUE must be a number of requests that may wait for argon2, not {n:?}")
+            })?,
+        };
+        Ok(Settings {
+            listen,
+            database,
+            smtp,
+            mail_from: mail.mail_from,
+            client_ip_header,
+            ip_limit_per_minute,
+            hash_queue,
+        })
     }
 }
 
@@ -100,6 +121,7 @@ mod tests {
         assert_eq!(s.database, Database::Sqlite(PathBuf::from("latchkey-server.db")));
         assert_eq!(s.client_ip_header, None);
         assert_eq!(s.ip_limit_per_minute, DEFAULT_IP_LIMIT);
+        assert_eq!(s.hash_queue, HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads());
     }
 
     #[test]
@@ -109,6 +131,8 @@ mod tests {
         assert!(with(("LATCHKEY_LISTEN", "everywhere")).contains("LATCHKEY_LISTEN"));
         assert!(with(("DATABASE_URL", "mysql://db")).contains("DATABASE_URL"));
         assert!(with(("LATCHKEY_IP_LIMIT", "0")).contains("LATCHKEY_IP_LIMIT"));
+        assert!(with(("LATCHKEY_HASH_QUEUE", "0")).contains("LATCHKEY_HASH_QUEUE"));
+        assert!(with(("LATCHKEY_HASH_QUEUE", "many")).contains("LATCHKEY_HASH_QUEUE"));
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
     }

@@ -452,6 +452,66 @@ fn slow_smtp(to: u16) -> u16 {
     port
 }
 
+/// SMTP that holds each connection until the test lets it through, and says when one arrives: a
+/// sign-up sending its mail keeps its place in argon2's queue meanwhile.
+fn held_smtp(to: u16) -> (u16, std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            arrived_tx.send(()).unwrap();
+            released.recv().unwrap();
+            let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
+            let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
+            let (mut down_from, mut down_to) = (server, client);
+            std::thread::spawn(move || pipe(&mut down_from, &mut down_to));
+        }
+    });
+    (port, arrived, release)
+}
+
+#[tokio::test]
+async fn a_flood_beyond_argon2s_queue_is_refused_at_once_with_retry_after() {
+    let smtp = SmtpServer::start();
+    let (smtp_port, arrived, release) = held_smtp(smtp.port);
+    let db = TestDatabase::sqlite();
+    let server = Server::start(&db, smtp_port, &[("LATCHKEY_HASH_QUEUE", "1")]);
+    let http = reqwest::Client::new();
+
+    // A sign-up takes the one place and keeps it while its mail waits.
+    let body = json!({"username": "first", "email": "first@example.org", "password": PASSWORD});
+    let signup = tokio::spawn(http.post(server.url("/users/signup/")).json(&body).send());
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(60)).unwrap()).await.unwrap();
+
+    // Twenty logins at once: each answered at once with 503 server_busy and when to come back.
+    let flood = (0..20).map(|i| {
+        let request =
+            http.post(server.url("/users/login/")).json(&json!({"username": format!("u{i}"), "password": PASSWORD}));
+        async move { Answer::from(request.send().await.unwrap()).await }
+    });
+    for answer in futures::future::join_all(flood).await {
+        assert_eq!((answer.status, answer.code()), (StatusCode::SERVICE_UNAVAILABLE, "server_busy"), "{}", answer.body);
+        let retry_after: i64 = answer.headers[RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!(retry_after >= 1, "{retry_after}");
+        assert_eq!(answer.body["retry_after"], retry_after);
+        assert_eq!(answer.body["detail"], "The server is busy; try again in a few seconds.");
+    }
+    // What does not hash is not held up.
+    let who = Answer::from(http.get(server.url("/users/who_am_i/")).send().await.unwrap()).await;
+    assert_eq!(who.status, StatusCode::UNAUTHORIZED);
+
+    release.send(()).unwrap();
+    assert_eq!(signup.await.unwrap().unwrap().status(), StatusCode::OK, "the admitted sign-up finishes");
+    assert!(smtp.wait_for_message(1).contains("first@example.org"));
+    // Its place is free again: the next login is checked.
+    let login = http.post(server.url("/users/login/")).json(&json!({"username": "first", "password": PASSWORD}));
+    let login = Answer::from(login.send().await.unwrap()).await;
+    assert_eq!((login.status, login.code()), (StatusCode::NOT_FOUND, "invalid_credentials"));
+}
+
 fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = from.read(&mut buf) {
