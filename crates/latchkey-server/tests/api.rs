@@ -461,8 +461,10 @@ fn held_smtp(to: u16) -> (u16, std::sync::mpsc::Receiver<()>, std::sync::mpsc::S
     let (release, released) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            arrived_tx.send(()).unwrap();
-            released.recv().unwrap();
+            let _ = arrived_tx.send(());
+            if released.recv().is_err() {
+                return; // the test is over
+            }
             let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
             let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
@@ -510,6 +512,43 @@ async fn a_flood_beyond_argon2s_queue_is_refused_at_once_with_retry_after() {
     let login = http.post(server.url("/users/login/")).json(&json!({"username": "first", "password": PASSWORD}));
     let login = Answer::from(login.send().await.unwrap()).await;
     assert_eq!((login.status, login.code()), (StatusCode::NOT_FOUND, "invalid_credentials"));
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_gives_its_place_in_argon2s_queue_back() {
+    let smtp = SmtpServer::start();
+    let (smtp_port, arrived, _release) = held_smtp(smtp.port);
+    let db = TestDatabase::sqlite();
+    let server = Server::start(&db, smtp_port, &[("LATCHKEY_HASH_QUEUE", "1")]);
+    let http = reqwest::Client::new();
+    let login = || {
+        let request = http.post(server.url("/users/login/")).json(&json!({"username": "nobody", "password": PASSWORD}));
+        async move { Answer::from(request.send().await.unwrap()).await }
+    };
+
+    // A sign-up takes the one place, and its client goes away while the mail is held.
+    let mut client = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    let body = json!({"username": "gone", "email": "gone@example.org", "password": PASSWORD}).to_string();
+    let request = format!(
+        "POST /users/signup/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(request.as_bytes()).unwrap();
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(60)).unwrap()).await.unwrap();
+    assert_eq!(login().await.code(), "server_busy", "the place is taken");
+    drop(client);
+
+    // The server drops the abandoned request, and with it its place (the mail is still held).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = login().await;
+        if answer.code() == "invalid_credentials" {
+            break;
+        }
+        assert_eq!(answer.code(), "server_busy");
+        assert!(std::time::Instant::now() < deadline, "the place was never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
