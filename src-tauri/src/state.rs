@@ -242,7 +242,9 @@ impl App {
             .map_err(|e| StartupError::from_sqlx(data_dir, &db_path, &e))?;
         let install_id =
             store::meta::install_id(&pool).await.map_err(|e| StartupError::from_sqlx(data_dir, &db_path, &e))?;
-        let keychain = keychain.scoped(&install_id);
+        // The entry is this data folder's; its token goes only to the server (or the database)
+        // that issued it.
+        let keychain = keychain.scoped(&install_id).issued_by(config.server.as_ref().map(ToString::to_string));
         // With a server, this data folder's database only names the keychain entry, and the
         // server sends the mail.
         let accounts = match &config.server {

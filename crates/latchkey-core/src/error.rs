@@ -40,6 +40,11 @@ pub enum Error {
     /// The HTTP service's per-address limit, on top of the per-account rules.
     #[error("Too many requests. Please wait {} and try again.", wait_words(*seconds))]
     RateLimited { seconds: i64 },
+    /// The service's argon2 queue is full: refused at once, before any other work, rather than
+    /// queued behind more than the threads can finish soon. Nothing was done; the same request
+    /// can be sent again after `seconds`.
+    #[error("The server is busy; try again in a few seconds.")]
+    Busy { seconds: i64 },
     /// The desktop app's service (`LATCHKEY_SERVER_URL`) could not be reached or gave no answer
     /// it could read. The cause is logged; what the person typed stays on the form.
     #[error("Latchkey cannot reach its server right now. Check your connection and try again; what you typed is still here.")]
@@ -71,6 +76,7 @@ impl Error {
             Error::NoPendingReset => "no_pending_reset",
             Error::NoPendingEmailChange => "no_pending_email_change",
             Error::RateLimited { .. } => "rate_limited",
+            Error::Busy { .. } => "server_busy",
             Error::ServerUnreachable(_) => "server_unreachable",
             Error::StartupFailed(_) => "startup_failed",
             Error::Internal(_) => "internal",
@@ -142,6 +148,7 @@ impl Error {
             "no_pending_reset" => Error::NoPendingReset,
             "no_pending_email_change" => Error::NoPendingEmailChange,
             "rate_limited" => Error::RateLimited { seconds: seconds.unwrap_or(60) },
+            "server_busy" => Error::Busy { seconds: seconds.unwrap_or(1) },
             other => Error::internal("the server's answer", format!("{other}: {detail}")),
         }
     }
@@ -223,7 +230,7 @@ impl Serialize for Error {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let extra = match self {
             Error::InvalidInput { .. } | Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } => 1,
-            Error::RateLimited { .. } => 1,
+            Error::RateLimited { .. } | Error::Busy { .. } => 1,
             Error::InvalidCode { .. } => 1,
             _ => 0,
         };
@@ -236,6 +243,7 @@ impl Serialize for Error {
             Error::ResendTooSoon { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::LoginThrottled { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::RateLimited { seconds } => s.serialize_field("retry_after", seconds)?,
+            Error::Busy { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
             _ => {}
         }
@@ -265,6 +273,14 @@ mod tests {
         assert!(hard["retry_after"].is_null() && hard["detail"].as_str().unwrap().contains("Forgot password?"));
         assert_eq!(wait_words(30), "30 seconds");
         assert_eq!(wait_words(900), "15 minutes");
+    }
+
+    #[test]
+    fn a_busy_server_says_when_to_come_back_and_round_trips() {
+        let json = serde_json::to_value(Error::Busy { seconds: 2 }).unwrap();
+        assert_eq!((json["code"].as_str(), json["retry_after"].as_i64()), (Some("server_busy"), Some(2)));
+        assert_eq!(json["detail"], "The server is busy; try again in a few seconds.");
+        assert!(matches!(Error::from_reply(&json, Flow::Signup), Error::Busy { seconds: 2 }));
     }
 
     #[test]

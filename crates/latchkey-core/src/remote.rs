@@ -42,7 +42,8 @@ impl Remote {
         &self.url
     }
 
-    /// Sends one request and returns the envelope of a success, or the error it carries. Boxed:
+    /// Sends one request and returns the envelope of a success, or the error it carries; a busy
+    /// server is asked again after the wait it names (at most `BUSY_RETRIES` more times). Boxed:
     /// the sixteen methods share this one machine instead of each embedding a copy.
     fn call<'a>(
         &'a self,
@@ -53,19 +54,45 @@ impl Remote {
         flow: Flow,
     ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + 'a>> {
         Box::pin(async move {
-            let (status, answer) = tokio::time::timeout(TIMEOUT, self.exchange(method, path, body, token))
-                .await
-                .map_err(|_| unreachable_because(&self.url, "no answer in time"))?
-                .map_err(|e| unreachable_because(&self.url, e))?;
-            let reply: Value = serde_json::from_slice(&answer)
-                .map_err(|_| unreachable_because(&self.url, format!("HTTP {status} without a JSON answer")))?;
-            if reply["success"] == json!(true) {
-                return Ok(reply);
+            let mut tries = 0;
+            loop {
+                match self.call_once(method, path, body.clone(), token, flow).await {
+                    Err(Error::Busy { seconds }) if tries < BUSY_RETRIES => {
+                        tries += 1;
+                        let wait = busy_wait(seconds) + jitter();
+                        log::info!("server {} is busy: asking again in {} ms", self.url.host, wait.as_millis());
+                        tokio::time::sleep(wait).await;
+                    }
+                    answer => return answer,
+                }
             }
-            if reply["code"].as_str().is_none() {
-                return Err(unreachable_because(&self.url, format!("HTTP {status} without an error code")));
-            }
-            Err(Error::from_reply(&reply, flow))
+        })
+    }
+
+    async fn call_once(
+        &self,
+        method: &'static str,
+        path: &'static str,
+        body: Option<Value>,
+        token: Option<&Token>,
+        flow: Flow,
+    ) -> Result<Value> {
+        let (status, wait, answer) = tokio::time::timeout(TIMEOUT, self.exchange(method, path, body, token))
+            .await
+            .map_err(|_| unreachable_because(&self.url, "no answer in time"))?
+            .map_err(|e| unreachable_because(&self.url, e))?;
+        let reply: Value = serde_json::from_slice(&answer)
+            .map_err(|_| unreachable_because(&self.url, format!("HTTP {status} without a JSON answer")))?;
+        if reply["success"] == json!(true) {
+            return Ok(reply);
+        }
+        if reply["code"].as_str().is_none() {
+            return Err(unreachable_because(&self.url, format!("HTTP {status} without an error code")));
+        }
+        Err(match Error::from_reply(&reply, flow) {
+            // The header is HTTP's own word on when to come back; the body says the same.
+            Error::Busy { seconds } => Error::Busy { seconds: wait.unwrap_or(seconds) },
+            other => other,
         })
     }
 
@@ -75,7 +102,7 @@ impl Remote {
         path: &str,
         body: Option<Value>,
         token: Option<&Token>,
-    ) -> std::result::Result<(u16, Vec<u8>), String> {
+    ) -> std::result::Result<(u16, Option<i64>, Vec<u8>), String> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut head = format!(
             "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: Latchkey/{}\r\n",
@@ -99,13 +126,43 @@ impl Remote {
         } else {
             Box::new(tcp)
         };
-        parse_response(&send_and_read(stream, &request).await?)
+        let raw = send_and_read(stream, &request).await?;
+        let (status, body) = parse_response(&raw)?;
+        Ok((status, retry_after(&raw), body))
     }
 
     fn session(reply: &Value) -> Result<NewSession> {
         let token = reply["token"].as_str().ok_or_else(|| Error::internal("the server's answer", "no token"))?;
         Ok(NewSession { token: Token::from_stored(token.to_string()), profile: profile(&reply["profile"])? })
     }
+}
+
+/// A busy server (503 `server_busy`) is asked again this many times, so the person sees a slower
+/// button rather than an error; after that the error is shown.
+const BUSY_RETRIES: u32 = 2;
+/// The longest wait between two tries, whatever the server asks: beyond it the person is better
+/// served by being told.
+const BUSY_WAIT_MAX_SECS: u64 = 5;
+
+/// The server's Retry-After, within one to five seconds.
+fn busy_wait(seconds: i64) -> Duration {
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0).clamp(1, BUSY_WAIT_MAX_SECS))
+}
+
+/// Up to half a second more, so desktops turned away at one moment do not all come back at the next.
+fn jitter() -> Duration {
+    use rand::TryRngCore;
+    Duration::from_millis(u64::from(rand::rngs::OsRng.try_next_u32().unwrap_or(0) % 500))
+}
+
+/// A Retry-After header in seconds (the form the service sends; a date is not read).
+fn retry_after(raw: &[u8]) -> Option<i64> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("retry-after").then(|| value.trim().parse::<i64>().ok()).flatten()
+    })
 }
 
 fn unreachable_because(url: &ServerUrl, cause: impl std::fmt::Display) -> Error {
@@ -371,6 +428,9 @@ impl Accounts for Remote {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -382,6 +442,87 @@ mod tests {
         assert_eq!(parse_response(chunked).unwrap(), (404, br#"{"a":1}"#.to_vec()));
         let closed = b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy";
         assert_eq!(parse_response(closed).unwrap(), (503, b"busy".to_vec()));
+    }
+
+    /// A server on loopback that answers each connection with the next of `answers` (then closes
+    /// it), and counts the requests it read.
+    async fn scripted(answers: Vec<String>) -> (Remote, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            for answer in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // The whole request: the head, then as many bytes as its Content-Length says.
+                while !is_complete(&request) {
+                    let n = stream.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "the request ended early");
+                    request.extend_from_slice(&chunk[..n]);
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                stream.write_all(answer.as_bytes()).await.unwrap();
+                let _ = stream.shutdown().await;
+            }
+        });
+        (Remote::new(ServerUrl::parse(&url).unwrap()).unwrap(), served)
+    }
+
+    fn answer(status: &str, headers: &str, body: &Value) -> String {
+        let body = body.to_string();
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn busy(seconds: u32) -> String {
+        let body = json!({"success": false, "code": "server_busy", "detail": "The server is busy; try again in a few seconds.", "retry_after": seconds});
+        answer("503 Service Unavailable", &format!("Retry-After: {seconds}\r\n"), &body)
+    }
+
+    fn signed_in() -> String {
+        let profile = json!({"username": "ann", "email": "ann@example.org", "is_active": true, "is_admin": false,
+                             "date_joined": 1, "session_expires_at": 2});
+        answer(
+            "200 OK",
+            "",
+            &json!({"success": true, "detail": "Signed in as ann.", "token": "t0k3n", "profile": profile}),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_busy_server_is_asked_again_after_its_retry_after() {
+        let (remote, served) = scripted(vec![busy(1), signed_in()]).await;
+        let started = std::time::Instant::now();
+        let session = remote.login("ann", "correct horse battery").await.unwrap();
+        assert_eq!((session.profile.username.as_str(), session.token.expose()), ("ann", "t0k3n"));
+        assert_eq!(served.load(Ordering::SeqCst), 2, "asked again once");
+        assert!(started.elapsed() >= Duration::from_secs(1), "after the second the server asked for");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stays_busy_is_asked_three_times_then_the_person_is_told() {
+        let (remote, served) = scripted(vec![busy(1), busy(1), busy(1), signed_in()]).await;
+        match remote.login("ann", "correct horse battery").await {
+            Err(Error::Busy { seconds }) => assert_eq!(seconds, 1),
+            other => panic!("expected server_busy, got {other:?}"),
+        }
+        assert_eq!(served.load(Ordering::SeqCst), 3, "the first request and two more, not a fourth");
+    }
+
+    #[test]
+    fn the_wait_is_the_servers_retry_after_within_one_to_five_seconds() {
+        assert_eq!(busy_wait(1), Duration::from_secs(1));
+        assert_eq!(busy_wait(0), Duration::from_secs(1));
+        assert_eq!(busy_wait(3), Duration::from_secs(3));
+        assert_eq!(busy_wait(3600), Duration::from_secs(5), "a long wait is cut short; the person may try again");
+        let head = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(retry_after(head), Some(2));
+        assert_eq!(retry_after(b"HTTP/1.1 503 x\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n"), None);
+        assert_eq!(retry_after(b"HTTP/1.1 200 OK\r\n\r\n"), None);
     }
 
     #[test]

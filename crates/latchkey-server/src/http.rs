@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Extension, Request as HttpRequest, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
 use serde::Serialize;
@@ -40,26 +41,45 @@ type Shared<S> = State<Arc<Service<S>>>;
 
 pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
     Router::new()
-        .route("/users/signup/", post(signup::<S>))
-        .route("/users/signup/resend/", post(resend_signup::<S>))
-        .route("/users/verification/", post(verification::<S>))
-        .route("/users/login/", post(login::<S>))
+        .route("/users/signup/", hashing(signup::<S>))
+        .route("/users/signup/resend/", hashing(resend_signup::<S>))
+        .route("/users/verification/", hashing(verification::<S>))
+        .route("/users/login/", hashing(login::<S>))
         .route("/users/who_am_i/", get(who_am_i::<S>))
         .route("/users/logout/", post(logout::<S>))
         .route("/users/password/check/", post(check_password::<S>))
-        .route("/users/password/reset/", post(request_reset::<S>))
-        .route("/users/password/reset/resend/", post(resend_reset::<S>))
-        .route("/users/password/reset/confirm/", post(reset_password::<S>))
-        .route("/users/password/change/", post(change_password::<S>))
-        .route("/users/email/change/", post(request_email_change::<S>))
-        .route("/users/email/change/resend/", post(resend_email_change::<S>))
-        .route("/users/email/change/verify/", post(verify_email_change::<S>))
+        .route("/users/password/reset/", hashing(request_reset::<S>))
+        .route("/users/password/reset/resend/", hashing(resend_reset::<S>))
+        .route("/users/password/reset/confirm/", hashing(reset_password::<S>))
+        .route("/users/password/change/", hashing(change_password::<S>))
+        .route("/users/email/change/", hashing(request_email_change::<S>))
+        .route("/users/email/change/resend/", hashing(resend_email_change::<S>))
+        .route("/users/email/change/verify/", hashing(verify_email_change::<S>))
         .route("/users/email/change/cancel/", post(cancel_email_change::<S>))
-        .route("/users/delete/", post(delete_account::<S>))
+        .route("/users/delete/", hashing(delete_account::<S>))
         .route("/healthz", get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
         .with_state(service)
+}
+
+/// A POST endpoint whose work includes argon2: admitted to argon2's queue before it does anything
+/// else, or answered 503 `server_busy` at once when the queue is full, so a refused request has
+/// spent no login attempt, code attempt or mail slot and can simply be sent again.
+fn hashing<H, T, St>(handler: H) -> MethodRouter<St>
+where
+    H: Handler<T, St>,
+    T: 'static,
+    St: Clone + Send + Sync + 'static,
+{
+    post(handler).route_layer(middleware::from_fn(admit_to_argon2))
+}
+
+async fn admit_to_argon2(request: HttpRequest, next: Next) -> Response {
+    match auth::secret::admitted(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => Failure::Domain(e).into_response(),
+    }
 }
 
 /// An error as the envelope, with the status the original (or HTTP) gives it: a domain error, or
@@ -160,7 +180,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
-        Error::MailFailed(_) | Error::StartupFailed(_) | Error::ServerUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::MailFailed(_) | Error::StartupFailed(_) | Error::ServerUnreachable(_) | Error::Busy { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -182,7 +204,9 @@ impl IntoResponse for Failure {
         let status = status_of(&error);
         let mut response = (status, Json(&error)).into_response();
         let retry = match &error {
-            Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } => Some(*seconds),
+            Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } | Error::Busy { seconds } => {
+                Some(*seconds)
+            }
             Error::LoginThrottled { seconds } => *seconds,
             _ => None,
         };

@@ -33,6 +33,8 @@ pub struct Service<S = SqlitePool> {
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
         let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
+        // One queue per process: the last service started in it sets its places.
+        auth::secret::set_queue_bound(settings.hash_queue);
         let limit = ClientLimit::new(settings.ip_limit_per_minute);
         Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings, limit }))
     }

@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 /// No deadline above an hour: a longer one is a typo, not a policy.
 const MAX_SECS: u64 = 3600;
+/// Places in argon2's queue for each argon2 thread (one per core): about 1.6 s of hashing at
+/// 25 ms a hash, well inside any client's patience, and more than the bench's 200 clients on two
+/// processes ever hold at once.
+pub const HASH_QUEUE_PER_THREAD: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -48,6 +52,9 @@ pub struct Settings {
     pub client_ip_header: Option<HeaderName>,
     pub ip_limit_per_minute: NonZeroU32,
     pub connections: Connections,
+    /// Requests that may hash (or wait to) at once in this process; more are refused at once with
+    /// 503 `server_busy`.
+    pub hash_queue: usize,
 }
 
 /// How the listener treats connections: deadlines, a cap, and how long shutdown waits.
@@ -110,6 +117,12 @@ impl Settings {
             },
             shutdown_grace: seconds("LATCHKEY_SHUTDOWN_GRACE_SECS", DEFAULT_SHUTDOWN_GRACE_SECS)?,
         };
+        let hash_queue = match get("LATCHKEY_HASH_QUEUE") {
+            None => HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads(),
+            Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("LATCHKEY_HASH_QUEUE must be a number of requests that may wait for argon2, not {n:?}")
+            })?,
+        };
         Ok(Settings {
             listen,
             database,
@@ -118,6 +131,7 @@ impl Settings {
             client_ip_header,
             ip_limit_per_minute,
             connections,
+            hash_queue,
         })
     }
 }
@@ -185,6 +199,7 @@ mod tests {
             (secs(2), secs(3), secs(4), 5, secs(6))
         );
         assert_eq!(s.ip_limit_per_minute.get(), 7);
+        assert_eq!(s.hash_queue, HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads());
     }
 
     #[test]
@@ -206,6 +221,8 @@ mod tests {
                 assert!(with((key, wrong)).contains(key), "{key}={wrong}");
             }
         }
+        assert!(with(("LATCHKEY_HASH_QUEUE", "0")).contains("LATCHKEY_HASH_QUEUE"));
+        assert!(with(("LATCHKEY_HASH_QUEUE", "many")).contains("LATCHKEY_HASH_QUEUE"));
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
     }

@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::io::Write;
+use std::net::TcpStream;
 use std::time::Duration;
 
 mod common;
 
-use common::{slow_smtp, Server};
+use common::{held_smtp, slow_smtp, Server};
 use latchkey_testkit::{code_in, other_code, SmtpServer, TestDatabase};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -435,6 +437,82 @@ async fn two_processes_behave_as_one(db: TestDatabase) {
         let locked =
             w.post_to(server, "/users/login/", json!({"username": "twin", "password": PASSWORD}), Auth::None).await;
         assert_eq!(locked.code(), "login_throttled");
+    }
+}
+
+#[tokio::test]
+async fn a_flood_beyond_argon2s_queue_is_refused_at_once_with_retry_after() {
+    let smtp = SmtpServer::start();
+    let (smtp_port, arrived, release) = held_smtp(smtp.port);
+    let db = TestDatabase::sqlite();
+    let server = Server::start(&db, smtp_port, &[("LATCHKEY_HASH_QUEUE", "1")]);
+    let http = reqwest::Client::new();
+
+    // A sign-up takes the one place and keeps it while its mail waits.
+    let body = json!({"username": "first", "email": "first@example.org", "password": PASSWORD});
+    let signup = tokio::spawn(http.post(server.url("/users/signup/")).json(&body).send());
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(60)).unwrap()).await.unwrap();
+
+    // Twenty logins at once: each answered at once with 503 server_busy and when to come back.
+    let flood = (0..20).map(|i| {
+        let request =
+            http.post(server.url("/users/login/")).json(&json!({"username": format!("u{i}"), "password": PASSWORD}));
+        async move { Answer::from(request.send().await.unwrap()).await }
+    });
+    for answer in futures::future::join_all(flood).await {
+        assert_eq!((answer.status, answer.code()), (StatusCode::SERVICE_UNAVAILABLE, "server_busy"), "{}", answer.body);
+        let retry_after: i64 = answer.headers[RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!(retry_after >= 1, "{retry_after}");
+        assert_eq!(answer.body["retry_after"], retry_after);
+        assert_eq!(answer.body["detail"], "The server is busy; try again in a few seconds.");
+    }
+    // What does not hash is not held up.
+    let who = Answer::from(http.get(server.url("/users/who_am_i/")).send().await.unwrap()).await;
+    assert_eq!(who.status, StatusCode::UNAUTHORIZED);
+
+    release.send(()).unwrap();
+    assert_eq!(signup.await.unwrap().unwrap().status(), StatusCode::OK, "the admitted sign-up finishes");
+    assert!(smtp.wait_for_message(1).contains("first@example.org"));
+    // Its place is free again: the next login is checked.
+    let login = http.post(server.url("/users/login/")).json(&json!({"username": "first", "password": PASSWORD}));
+    let login = Answer::from(login.send().await.unwrap()).await;
+    assert_eq!((login.status, login.code()), (StatusCode::NOT_FOUND, "invalid_credentials"));
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_gives_its_place_in_argon2s_queue_back() {
+    let smtp = SmtpServer::start();
+    let (smtp_port, arrived, _release) = held_smtp(smtp.port);
+    let db = TestDatabase::sqlite();
+    let server = Server::start(&db, smtp_port, &[("LATCHKEY_HASH_QUEUE", "1")]);
+    let http = reqwest::Client::new();
+    let login = || {
+        let request = http.post(server.url("/users/login/")).json(&json!({"username": "nobody", "password": PASSWORD}));
+        async move { Answer::from(request.send().await.unwrap()).await }
+    };
+
+    // A sign-up takes the one place, and its client goes away while the mail is held.
+    let mut client = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    let body = json!({"username": "gone", "email": "gone@example.org", "password": PASSWORD}).to_string();
+    let request = format!(
+        "POST /users/signup/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(request.as_bytes()).unwrap();
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(60)).unwrap()).await.unwrap();
+    assert_eq!(login().await.code(), "server_busy", "the place is taken");
+    drop(client);
+
+    // The server drops the abandoned request, and with it its place (the mail is still held).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = login().await;
+        if answer.code() == "invalid_credentials" {
+            break;
+        }
+        assert_eq!(answer.code(), "server_busy");
+        assert!(std::time::Instant::now() < deadline, "the place was never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -28,9 +28,15 @@ pub fn clear_keychain() {
     let _ = Command::new("secret-tool").args(["clear", "service", "latchkey"]).status();
 }
 
+/// The session token in the app's keychain entry (a `{"server", "token"}` record).
 pub fn keychain_token() -> Option<String> {
     let out = Command::new("secret-tool").args(["lookup", "service", "latchkey"]).output().ok()?;
-    (out.status.success() && !out.stdout.is_empty()).then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let stored = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || stored.is_empty() {
+        return None;
+    }
+    let record: serde_json::Value = serde_json::from_str(&stored).expect("the entry is a {server, token} record");
+    Some(record["token"].as_str().expect("a token in the entry").to_string())
 }
 
 impl Fixture {

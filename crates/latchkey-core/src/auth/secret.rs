@@ -1,6 +1,8 @@
 //! Secrets: argon2id hashing for passwords and codes, codes and tokens from the OS CSPRNG.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -37,6 +39,8 @@ pub fn hash(secret: &str) -> Result<String> {
 
 /// Constant-time check (the argon2 crate compares outputs with `subtle`).
 pub fn verify(secret: &str, phc: &str) -> Result<bool> {
+    #[cfg(test)]
+    counted::verifying(phc);
     let parsed = PasswordHash::new(phc).map_err(|e| Error::internal("stored hash", e))?;
     // The hash carries its own parameters, so older hashes keep verifying after a policy change.
     Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
@@ -60,16 +64,45 @@ pub fn needs_rehash(phc: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The threads that run all argon2 work: about one per core. More would not finish sooner; and
-/// since each computation takes 19 MiB from its thread's allocator, a fixed set of threads keeps
-/// the memory bounded however many requests arrive at once (they queue instead).
-fn argon2_workers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
-    static WORKERS: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
-    WORKERS.get_or_init(|| {
+/// About what one argon2 computation takes on one core (the bench measures 15–23 ms): the basis
+/// of the wait a refused request is told.
+const HASH_MS_ESTIMATE: u64 = 25;
+
+/// The threads that run all argon2 work, and the places in their queue.
+///
+/// About one thread per core: more would not finish sooner, and since each computation takes
+/// 19 MiB from its thread's allocator, a fixed set of threads keeps the memory bounded however
+/// many requests arrive at once (they queue instead). The queue has `bound` places: a job (or a
+/// request admitted with [`admitted`]) takes one until it is done, and when none is free the work
+/// is refused at once with [`Error::Busy`] instead of waiting behind more than the threads can
+/// finish soon. A job whose requester has gone (its future dropped) is skipped, not computed.
+struct Pool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    threads: usize,
+    /// Places taken: jobs waiting or running, and admitted requests.
+    taken: Arc<AtomicUsize>,
+    bound: AtomicUsize,
+}
+
+/// One place in the queue, given back when dropped.
+struct Place(Arc<AtomicUsize>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+tokio::task_local! {
+    /// Set while a request admitted to the queue runs: its own hashing takes no second place.
+    static ADMITTED: ();
+}
+
+impl Pool {
+    fn new(threads: usize, bound: usize) -> Pool {
         let (sender, receiver) = std::sync::mpsc::channel::<Job>();
-        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        for n in 0..cores {
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..threads {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || loop {
                 let job = match receiver.lock() {
@@ -85,20 +118,96 @@ fn argon2_workers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
                 log::error!("could not start an argon2 thread: {e}");
             }
         }
-        std::sync::Mutex::new(sender)
-    })
+        Pool {
+            jobs: std::sync::Mutex::new(sender),
+            threads: threads.max(1),
+            taken: Arc::new(AtomicUsize::new(0)),
+            bound: AtomicUsize::new(bound),
+        }
+    }
+
+    /// A free place, or `Busy` at once.
+    fn place(&self) -> Result<Place> {
+        let bound = self.bound.load(Ordering::Acquire);
+        match self.taken.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < bound).then_some(n + 1)) {
+            Ok(_) => Ok(Place(self.taken.clone())),
+            Err(_) => Err(Error::Busy { seconds: self.retry_after(bound) }),
+        }
+    }
+
+    /// How long the threads take to work through a full queue, in whole seconds (1 to 60).
+    fn retry_after(&self, bound: usize) -> i64 {
+        let ms = u64::try_from(bound).unwrap_or(u64::MAX).saturating_mul(HASH_MS_ESTIMATE) / self.threads as u64;
+        i64::try_from(ms.div_ceil(1000)).unwrap_or(60).clamp(1, 60)
+    }
+
+    /// Queues `work` holding `place` (none: the request's own place covers it); the future waits
+    /// for the result and gives the place back when it ends, answered or dropped.
+    fn submit<T: Send + 'static>(
+        &self,
+        place: Option<Place>,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<impl std::future::Future<Output = Result<T>>> {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // Nobody waits for this answer any more (the client went away): no argon2 for nobody.
+            if reply.is_closed() {
+                return;
+            }
+            let _ = reply.send(work()); // the caller may have gone meanwhile; nothing to do then
+        });
+        let queued = self.jobs.lock().map_err(|_| Error::internal("argon2 threads", "poisoned"))?.send(job);
+        queued.map_err(|e| Error::internal("argon2 threads", e))?;
+        Ok(async move {
+            let answer = result.await;
+            drop(place);
+            answer.map_err(|e| Error::internal("argon2 threads", e))?
+        })
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        let place = if ADMITTED.try_with(|_| ()).is_ok() { None } else { Some(self.place()?) };
+        self.submit(place, work)?.await
+    }
+
+    async fn admit<F: std::future::Future>(&self, request: F) -> Result<F::Output> {
+        let place = self.place()?;
+        let answer = ADMITTED.scope((), request).await;
+        drop(place);
+        Ok(answer)
+    }
+}
+
+/// The process's argon2 threads, one per core. Unbounded until [`set_queue_bound`] says otherwise:
+/// the desktop app's only requester is the person at its window, whose clicks should wait their
+/// turn rather than fail.
+fn pool() -> &'static Pool {
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Pool::new(threads(), usize::MAX))
+}
+
+/// How many argon2 threads the process runs: one per core.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// How many places argon2's queue has in this process (the service's `LATCHKEY_HASH_QUEUE`).
+pub fn set_queue_bound(places: usize) {
+    pool().bound.store(places.max(1), Ordering::Release);
 }
 
 /// Runs argon2 work on the argon2 threads, never on the async workers (the window stays
-/// responsive), and waits for its result.
+/// responsive), and waits for its result; `Busy` at once when the queue is full.
 pub async fn run_limited<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    let (reply, result) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
-        let _ = reply.send(work()); // the caller may have gone away; nothing to do then
-    });
-    let queued = argon2_workers().lock().map_err(|_| Error::internal("argon2 threads", "poisoned"))?.send(job);
-    queued.map_err(|e| Error::internal("argon2 threads", e))?;
-    result.await.map_err(|e| Error::internal("argon2 threads", e))?
+    pool().run(work).await
+}
+
+/// Runs a request that will hash, holding one place in argon2's queue from start to end, or
+/// refuses it with `Busy` before it does anything. The service admits each request that hashes
+/// this way, so a full queue turns it away before it spends a login attempt, a code attempt or a
+/// mail slot, and its own hashing (one job at a time) is never refused halfway.
+pub async fn admitted<F: std::future::Future>(request: F) -> Result<F::Output> {
+    pool().admit(request).await
 }
 
 pub async fn hash_blocking(secret: String) -> Result<String> {
@@ -150,9 +259,121 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Which stored hashes `verify` was asked about in this test process, so a test can count the
+/// argon2 work one request does on its own rows while other tests hash in parallel.
+#[cfg(test)]
+pub(crate) mod counted {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    static VERIFIED: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+
+    pub(crate) fn verifying(phc: &str) {
+        let mut seen = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *seen.get_or_insert_with(HashMap::new).entry(phc.to_string()).or_default() += 1;
+    }
+
+    /// How many times `verify` checked a secret against this stored hash.
+    pub(crate) fn times_verified(phc: &str) -> usize {
+        let seen = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.as_ref().and_then(|m| m.get(phc)).copied().unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::pin::{pin, Pin};
+    use std::task::{Context, Poll, Waker};
+
     use super::*;
+
+    /// Polls once: whether the future finished without waiting.
+    fn poll_once<F: std::future::Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// A job that holds its thread until `open` is sent (or dropped).
+    fn gate() -> (std::sync::mpsc::Sender<()>, impl FnOnce() -> Result<&'static str> + Send + 'static) {
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        (open, move || {
+            let _ = gate.recv();
+            Ok("held")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_its_places_free_up_as_jobs_finish() {
+        let pool = Pool::new(1, 2);
+        let (open, held_job) = gate();
+        let mut held = pin!(pool.run(held_job));
+        let mut waiting = pin!(pool.run(|| Ok("waiting")));
+        assert!(poll_once(held.as_mut()).is_pending() && poll_once(waiting.as_mut()).is_pending());
+
+        // Both places are taken: a third job, or a request asking to be admitted, is refused
+        // without waiting for anything.
+        match poll_once(pin!(pool.run(|| Ok("third")))) {
+            Poll::Ready(Err(e @ Error::Busy { .. })) => {
+                let json = serde_json::to_value(&e).unwrap();
+                assert_eq!((json["code"].as_str(), json["retry_after"].as_i64()), (Some("server_busy"), Some(1)));
+            }
+            Poll::Ready(other) => panic!("expected server_busy, got {other:?}"),
+            Poll::Pending => panic!("the third job was queued instead of refused"),
+        }
+        assert!(matches!(poll_once(pin!(pool.admit(async {}))), Poll::Ready(Err(Error::Busy { .. }))));
+
+        open.send(()).unwrap();
+        assert_eq!(held.await.unwrap(), "held");
+        assert_eq!(waiting.await.unwrap(), "waiting");
+        assert_eq!(pool.taken.load(Ordering::SeqCst), 0);
+        assert_eq!(pool.run(|| Ok("again")).await.unwrap(), "again", "the places are free again");
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_requester_has_gone_is_skipped() {
+        let pool = Pool::new(1, 10);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (open, held_job) = gate();
+        let mut held = pin!(pool.run(held_job));
+        assert!(poll_once(held.as_mut()).is_pending());
+        let counted = runs.clone();
+        let mut abandoned = Box::pin(pool.run(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            hash("correct horse")
+        }));
+        assert!(poll_once(abandoned.as_mut()).is_pending(), "queued behind the held job");
+        assert_eq!(pool.taken.load(Ordering::SeqCst), 2);
+        drop(abandoned); // the client went away: axum drops the handler's future
+        assert_eq!(pool.taken.load(Ordering::SeqCst), 1, "its place is given back at once");
+
+        open.send(()).unwrap();
+        held.await.unwrap();
+        // One thread, first in first out: once a later job is answered, the abandoned one was reached.
+        assert_eq!(pool.run(|| Ok("later")).await.unwrap(), "later");
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "the abandoned job did not run argon2");
+    }
+
+    #[tokio::test]
+    async fn an_admitted_request_hashes_in_its_own_place() {
+        let pool = Pool::new(1, 1);
+        let answer = pool
+            .admit(async {
+                // The one place is this request's: another request is refused, its own jobs are not.
+                assert!(matches!(pool.admit(async {}).await, Err(Error::Busy { .. })));
+                let first = pool.run(|| Ok(1)).await?;
+                let second = pool.run(|| Ok(2)).await?;
+                Ok::<_, Error>(first + second)
+            })
+            .await;
+        assert_eq!(answer.unwrap().unwrap(), 3);
+        assert_eq!(pool.taken.load(Ordering::SeqCst), 0, "the place is given back with the answer");
+    }
+
+    #[test]
+    fn the_wait_a_refusal_names_is_the_time_to_work_through_a_full_queue() {
+        assert_eq!(Pool::new(1, 1).retry_after(1), 1, "at least a second");
+        assert_eq!(Pool::new(2, 128).retry_after(128), 2, "128 places, 2 threads, 25 ms each: 1.6 s");
+        assert_eq!(Pool::new(1, 1).retry_after(usize::MAX), 60, "at most a minute");
+    }
 
     #[test]
     fn hashes_are_argon2id_with_the_policy_parameters_and_verify() {

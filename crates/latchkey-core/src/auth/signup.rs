@@ -297,23 +297,15 @@ async fn owned_by_credentials(pool: &impl Store, credentials: &SignupCredentials
         return Err(Error::NoPendingSignup);
     }
     let password: String = unicode_normalization::UnicodeNormalization::nfkc(credentials.password).collect();
+    // One pending sign-up per request, the newest for this address and name: one hash however
+    // many match, and the same one hash for every miss (no sign-up, a wrong password, an older
+    // sign-up's password).
     let rows = pool.find_pending_by_address(&email_key, &username_key).await?;
-    let hashes: Vec<String> = if rows.is_empty() {
-        vec![secret::DUMMY_HASH.to_string()]
-    } else {
-        rows.iter().map(|r| r.password_hash.clone()).collect()
-    };
-    let matched = secret::run_limited(move || {
-        for (i, hash) in hashes.iter().enumerate() {
-            if secret::verify(&password, hash)? {
-                return Ok(Some(i));
-            }
-        }
-        Ok(None)
-    })
-    .await?;
-    match matched {
-        Some(i) if !rows.is_empty() => rows.into_iter().nth(i).ok_or(Error::NoPendingSignup),
+    let newest = rows.into_iter().max_by_key(|r| r.id);
+    let hash = newest.as_ref().map_or_else(|| secret::DUMMY_HASH.to_string(), |r| r.password_hash.clone());
+    let matched = secret::verify_blocking(password, hash).await?;
+    match newest {
+        Some(row) if matched => Ok(row),
         _ => Err(Error::NoPendingSignup),
     }
 }
@@ -580,6 +572,46 @@ pub(crate) mod tests {
             verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&bob), T0 + 63).await,
             Err(Error::EmailTaken)
         ));
+    }
+
+    #[tokio::test]
+    async fn verification_with_credentials_checks_one_pending_signup_whatever_matches() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        // Three requests for one name and address, each with its own password.
+        let passwords = ["violet umbrella one", "violet umbrella two", "violet umbrella three"];
+        let mut newest_code = String::new();
+        for (i, password) in passwords.iter().enumerate() {
+            let request = SignupRequest { username: "ann", email: "ann@example.com", password, replaces: None };
+            newest_code =
+                code_of(&request_code(&db.pool, &mailer, request, THIS_WINDOW, T0 + 60 * i as i64).await.unwrap());
+        }
+        let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM pending_signups ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(hashes.len(), 3);
+        let work = || hashes.iter().map(|h| secret::counted::times_verified(h)).collect::<Vec<_>>();
+        let verify = |password: &'static str, code: String| {
+            let (pool, mailer) = (&db.pool, &mailer);
+            async move {
+                let credentials = SignupCredentials { email: "ann@example.com", username: "ann", password };
+                verify_with_credentials(pool, mailer, credentials, &code, T0 + 200).await
+            }
+        };
+
+        // A wrong password: one hash (the newest sign-up's), not one per match.
+        assert!(matches!(verify("not the password", newest_code.clone()).await, Err(Error::NoPendingSignup)));
+        assert_eq!(work(), [0, 0, 1]);
+        // An older sign-up's password is a miss like any other, after the same single hash.
+        assert!(matches!(verify(passwords[0], newest_code.clone()).await, Err(Error::NoPendingSignup)));
+        assert_eq!(work(), [0, 0, 2]);
+        // The newest one's password reaches its code.
+        assert!(matches!(verify(passwords[2], wrong(&newest_code)).await, Err(Error::InvalidCode { .. })));
+        assert_eq!(work(), [0, 0, 3]);
+        let session = verify(passwords[2], newest_code.clone()).await.unwrap();
+        assert_eq!(session.profile.username, "ann");
+        assert_eq!(work(), [0, 0, 4]);
     }
 
     #[tokio::test]

@@ -89,6 +89,29 @@ pub fn slow_smtp(to: u16, delay: Duration) -> u16 {
     port
 }
 
+/// SMTP that holds each connection until the test lets it through, and says when one arrives: a
+/// sign-up sending its mail keeps its place in argon2's queue meanwhile.
+pub fn held_smtp(to: u16) -> (u16, std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let _ = arrived_tx.send(());
+            if released.recv().is_err() {
+                return; // the test is over
+            }
+            let server = TcpStream::connect(("127.0.0.1", to)).unwrap();
+            let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pipe(&mut up_from, &mut up_to));
+            let (mut down_from, mut down_to) = (server, client);
+            std::thread::spawn(move || pipe(&mut down_from, &mut down_to));
+        }
+    });
+    (port, arrived, release)
+}
+
 fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = from.read(&mut buf) {
