@@ -226,14 +226,6 @@ impl<S: Store> Store for Gated<S> {
         self.gate("release_mail_slot").await;
         self.inner.release_mail_slot(id).await
     }
-    async fn count_ip_request(&self, ip: &str, window_start: i64) -> Result<i64> {
-        self.gate("count_ip_request").await;
-        self.inner.count_ip_request(ip, window_start).await
-    }
-    async fn delete_ip_requests_before(&self, before: i64) -> Result<u64> {
-        self.gate("delete_ip_requests_before").await;
-        self.inner.delete_ip_requests_before(before).await
-    }
 }
 
 struct World {

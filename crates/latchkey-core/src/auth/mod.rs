@@ -6,7 +6,6 @@ mod common_passwords;
 pub mod guess;
 pub mod login;
 pub mod policy;
-pub mod rate;
 pub mod secret;
 pub mod signup;
 mod skeleton;

@@ -4,7 +4,6 @@
 
 pub mod account_codes;
 pub mod codes;
-pub mod ip_requests;
 pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail_sends;
@@ -246,8 +245,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
     fn release_mail_slot(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
-    fn count_ip_request(&self, ip: &str, window_start: i64) -> impl Future<Output = Result<i64>> + Send;
-    fn delete_ip_requests_before(&self, before: i64) -> impl Future<Output = Result<u64>> + Send;
 }
 
 impl Store for SqlitePool {
@@ -380,12 +377,6 @@ impl Store for SqlitePool {
     }
     async fn release_mail_slot(&self, id: i64) -> Result<()> {
         mail_sends::release(self, id).await
-    }
-    async fn count_ip_request(&self, ip: &str, window_start: i64) -> Result<i64> {
-        ip_requests::count(self, ip, window_start).await
-    }
-    async fn delete_ip_requests_before(&self, before: i64) -> Result<u64> {
-        ip_requests::delete_before(self, before).await
     }
 }
 

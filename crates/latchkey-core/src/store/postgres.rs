@@ -553,20 +553,4 @@ impl Store for PgPool {
         sqlx::query("DELETE FROM mail_sends WHERE id = $1").bind(id).execute(self).await?;
         Ok(())
     }
-
-    async fn count_ip_request(&self, ip: &str, window_start: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO ip_requests AS r (ip, window_start, count) VALUES ($1, $2, 1)
-             ON CONFLICT (ip, window_start) DO UPDATE SET count = r.count + 1 RETURNING count",
-        )
-        .bind(ip)
-        .bind(window_start)
-        .fetch_one(self)
-        .await?)
-    }
-
-    async fn delete_ip_requests_before(&self, before: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM ip_requests WHERE window_start < $1").bind(before).execute(self).await?;
-        Ok(done.rows_affected())
-    }
 }
