@@ -166,6 +166,7 @@ async fn sign_up_errors_are_shown_on_their_fields() {
     // An address is not: the window goes to the code step as for a new one, and the address's
     // owner is told instead of sent a code.
     let before = f.smtp.messages().len();
+    f.age_mail_sends().await; // this window's last code mail to the address was moments ago
     w.fill_signup("fresh_one", "Taken@EXAMPLE.com", PASSWORD).await;
     w.click("signup-submit").await;
     w.wait_screen("verify-screen").await;
