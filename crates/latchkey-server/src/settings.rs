@@ -35,11 +35,32 @@ const MAX_SECS: u64 = 3600;
 /// processes ever hold at once.
 pub const HASH_QUEUE_PER_THREAD: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
     /// The whole `postgres://` URL, as sqlx reads it (host, port, user, password, database, options).
     Postgres(String),
+}
+
+/// A `DATABASE_URL` may hold a password: shown (in logs, panics, `{:?}`) with `***` in its place.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(text) => {
+                let shown = match url::Url::parse(text) {
+                    Ok(mut url) => {
+                        if url.password().is_some() {
+                            let _ = url.set_password(Some("***"));
+                        }
+                        url.to_string()
+                    }
+                    Err(_) => "(not a URL)".to_string(),
+                };
+                f.debug_tuple("Postgres").field(&shown).finish()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -247,5 +268,22 @@ mod tests {
         let url = "postgres://latchkey:secret@db.internal:5432/latchkey?sslmode=require";
         let s = settings(&[("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none"), ("DATABASE_URL", url)]).unwrap();
         assert_eq!(s.database, Database::Postgres(url.to_string()));
+    }
+
+    #[test]
+    fn a_database_password_never_shows_in_debug_output() {
+        let s = settings(&[
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_SECURITY", "none"),
+            ("DATABASE_URL", "postgres://latchkey:s3cret-pw@db.example.org:5432/accounts?sslmode=require"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("postgres://latchkey:***@db.example.org:5432/accounts?sslmode=require"), "{shown}");
+        assert_eq!(
+            s.database,
+            Database::Postgres("postgres://latchkey:s3cret-pw@db.example.org:5432/accounts?sslmode=require".into())
+        );
     }
 }
