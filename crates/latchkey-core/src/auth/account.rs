@@ -8,13 +8,11 @@ use super::login::{account_throttle_key, reserve_attempt};
 use super::secret::{self, Token};
 use super::signup::CodeSent;
 use super::{
-    claim_mail_slot, policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, MAX_CODE_ATTEMPTS,
-    RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
+    code, policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
 use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
-use crate::store::codes::CodeState;
 use crate::store::lifecycle::NewSessionRow;
 use crate::store::users::UserRow;
 
@@ -57,7 +55,7 @@ pub async fn request_reset(
     let email = validate::email(email)?;
     pool.purge_expired(now).await?;
     // Counted for an unknown address too, so the limits answer alike.
-    let slot = claim_mail_slot(pool, &email.key, requester, now).await?;
+    let slot = code::claim_mail_slot(pool, &email.key, requester, now).await?;
     let user = pool.find_active_user_by_email(&email.key).await?;
     let code = secret::new_code()?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
@@ -90,8 +88,8 @@ pub async fn resend_reset(
     now: Timestamp,
 ) -> Result<CodeSent> {
     let row = owned_reset(pool, reset_id).await?;
-    let (Resent { code, expires_at, .. }, _) =
-        swap_in_new_code(pool, &row, requester, Flow::PasswordReset, now, false).await?;
+    let code::Resent { code, expires_at, .. } =
+        code::resend(pool, row.held(), requester, Flow::PasswordReset, now, false).await?;
     if let Some(user) = match row.user_id {
         Some(id) => pool.find_user(id).await?,
         None => None,
@@ -136,7 +134,7 @@ pub async fn reset_password(
         return Err(Error::invalid("password", verdict.hint));
     }
     let row = owned_reset(pool, req.reset_id).await?;
-    check_code(pool, &row, code, Flow::PasswordReset, now).await?;
+    code::check(pool, row.held(), code, Flow::PasswordReset, now).await?;
     let user = match row.user_id {
         Some(id) => pool.find_user(id).await?,
         None => None,
@@ -206,13 +204,13 @@ pub async fn request_email_change(
     }
     let subject = Subject::EmailChange(user.id);
     if let Some(row) = pool.find_account_code(subject).await? {
-        refuse_if_too_soon(&row, now)?;
+        code::refuse_if_too_soon(row.held(), now)?;
     }
     // An address that has an account is not said: the same steps and answer, and its owner is
     // told instead of sent a code (the code stored is one no entry matches).
     let owner = pool.find_user_by_email(&new.key).await?;
-    let slot = claim_mail_slot(pool, &new.key, &account_requester(&user), now).await?;
-    let code = super::signup::code_for(owner.is_some())?;
+    let slot = code::claim_mail_slot(pool, &new.key, &account_requester(&user), now).await?;
+    let code = code::new_code(owner.is_some())?;
     let code_hash = secret::hash_blocking(code.clone()).await?;
     let pending = NewCode {
         subject,
@@ -283,15 +281,13 @@ pub async fn resend_email_change(
     let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
     let new_email = row.new_email.clone().ok_or(Error::NoPendingEmailChange)?;
     let owner = pool.find_user_by_email(&row.email_key).await?;
-    let (resent, slot) =
-        swap_in_new_code(pool, &row, &account_requester(&user), Flow::EmailChange, now, owner.is_some()).await?;
+    let resent =
+        code::resend(pool, row.held(), &account_requester(&user), Flow::EmailChange, now, owner.is_some()).await?;
     let expires_at = resent.expires_at;
     let delivery = match send_email_change_mail(mailer, &user, &new_email, owner.as_ref(), &resent.code).await {
         Ok(delivery) => delivery,
         Err(e) => {
-            // Nothing changes when the email could not be sent: the previous code keeps working.
-            pool.swap_code(account_codes::TABLE, row.id, &resent.state(now), &row.code_state()).await?;
-            pool.release_mail_slot(slot).await?;
+            code::undo(pool, row.held(), &resent, now).await?;
             return Err(e);
         }
     };
@@ -316,7 +312,7 @@ pub async fn verify_email_change(
     let user = signed_in(pool, token, now).await?;
     let code = validate::code(code)?;
     let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
-    check_code(pool, &row, code, Flow::EmailChange, now).await?;
+    code::check(pool, row.held(), code, Flow::EmailChange, now).await?;
     // Like a new password, a new address ends every session and every other pending code (a
     // reset sent to the old address above all); this window gets a fresh session.
     let token = Token::generate()?;
@@ -410,76 +406,6 @@ async fn replace_password(
     let key = account_throttle_key(user.id);
     let profile = pool.replace_password(user.seen(), &hash, code, &key, &session).await?;
     Ok(NewSession { token, profile })
-}
-
-/// The emailed-code rules: 10 minutes, the attempt reserved before the check, the fifth wrong code
-/// voids the code.
-async fn check_code(pool: &impl Store, row: &CodeRow, code: String, flow: Flow, now: Timestamp) -> Result<()> {
-    if now >= row.expires_at {
-        pool.delete_code(account_codes::TABLE, row.id).await?;
-        return Err(Error::CodeExpired(flow));
-    }
-    let Some(attempt) =
-        pool.reserve_code_attempt(account_codes::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
-    else {
-        return Err(Error::TooManyAttempts(flow));
-    };
-    if secret::verify_blocking(code, row.code_hash.clone()).await? {
-        return Ok(());
-    }
-    if attempt >= MAX_CODE_ATTEMPTS {
-        pool.delete_code_if(account_codes::TABLE, row.id, &row.code_hash).await?;
-        return Err(Error::TooManyAttempts(flow));
-    }
-    Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) })
-}
-
-fn refuse_if_too_soon(row: &CodeRow, now: Timestamp) -> Result<()> {
-    let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
-    if wait > 0 && now < row.expires_at {
-        return Err(Error::ResendTooSoon { seconds: wait });
-    }
-    Ok(())
-}
-
-/// A code that replaced the previous one.
-struct Resent {
-    code: String,
-    code_hash: String,
-    expires_at: Timestamp,
-}
-
-impl Resent {
-    fn state(&self, now: Timestamp) -> CodeState<'_> {
-        CodeState { code_hash: &self.code_hash, attempts: 0, last_sent_at: now, expires_at: self.expires_at }
-    }
-}
-
-/// A resend: a new code replaces the old one and restarts the 10 minutes and the attempts.
-/// Returns it with the address's mail slot it took.
-async fn swap_in_new_code(
-    pool: &impl Store,
-    row: &CodeRow,
-    requester: &str,
-    flow: Flow,
-    now: Timestamp,
-    address_taken: bool,
-) -> Result<(Resent, i64)> {
-    if now >= row.expires_at {
-        pool.delete_code(account_codes::TABLE, row.id).await?;
-        return Err(Error::CodeExpired(flow));
-    }
-    refuse_if_too_soon(row, now)?;
-    let slot = claim_mail_slot(pool, &row.email_key, requester, now).await?;
-    let code = super::signup::code_for(address_taken)?;
-    let code_hash = secret::hash_blocking(code.clone()).await?;
-    let resent = Resent { code, code_hash, expires_at: now + CODE_TTL_SECS };
-    // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !pool.swap_code(account_codes::TABLE, row.id, &row.code_state(), &resent.state(now)).await? {
-        pool.release_mail_slot(slot).await?;
-        return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
-    }
-    Ok((resent, slot))
 }
 
 fn code_letter(purpose: CodePurpose, code: &str) -> Letter<'_> {

@@ -2,6 +2,7 @@
 //! current time is always an argument.
 
 pub mod account;
+mod code;
 mod common_passwords;
 pub mod guess;
 pub mod login;
@@ -33,18 +34,6 @@ pub const MAIL_LIMITS: crate::store::mail_sends::MailLimits =
 /// Who a request comes from, for the per-requester limits: the client address the service
 /// resolved, or the one window of the desktop app.
 pub const THIS_WINDOW: &str = "window";
-
-/// Takes one of the address's code-mail slots for `requester`, or says how long to wait.
-pub(crate) async fn claim_mail_slot(
-    pool: &impl crate::store::Store,
-    address_key: &str,
-    requester: &str,
-    now: Timestamp,
-) -> crate::Result<i64> {
-    pool.reserve_mail_slot(address_key, requester, MAIL_LIMITS, now)
-        .await?
-        .map_err(|seconds| crate::Error::ResendTooSoon { seconds })
-}
 
 /// Sessions last 30 days from login.
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 60 * 60;

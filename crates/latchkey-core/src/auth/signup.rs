@@ -5,12 +5,10 @@ use serde::Serialize;
 
 use super::secret::{self, Token};
 use super::{
-    claim_mail_slot, validate, NewSession, Timestamp, CODE_TTL_SECS, LOGIN_LOCK_MAX_SECS, MAX_CODE_ATTEMPTS,
-    RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
+    code, validate, NewSession, Timestamp, CODE_TTL_SECS, LOGIN_LOCK_MAX_SECS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
 };
 use crate::error::{Error, Flow, Result};
 use crate::mail::{CodeEmail, Delivery, Letter, Mailer, Recipient};
-use crate::store::codes::CodeState;
 use crate::store::login_throttle::{LockPolicy, Reservation};
 use crate::store::pending_signups::{self, NewPending, PendingRow};
 use crate::store::users::UserRow;
@@ -103,8 +101,8 @@ pub async fn request_code(
     // An address that has an account is not said: the same work, answer and cooldown as a new
     // one, and its owner is told instead of sent a code.
     let owner = pool.find_user_by_email(&email.key).await?;
-    let slot = claim_mail_slot(pool, &email.key, requester, now).await?;
-    let code = code_for(owner.is_some())?;
+    let slot = code::claim_mail_slot(pool, &email.key, requester, now).await?;
+    let code = code::new_code(owner.is_some())?;
     let (password_hash, code_hash) = secret::run_limited({
         let code = code.clone();
         move || Ok((secret::hash(&password)?, secret::hash(&code)?))
@@ -157,13 +155,6 @@ const NAME_PROBES: LockPolicy = LockPolicy {
     hard_limit: i64::MAX,
 };
 
-/// A sign-up's code, or, for an address that has an account, one that no entry can match (seven
-/// digits, hashed the same way): the sign-up goes through its steps and can never finish.
-pub(crate) fn code_for(address_taken: bool) -> Result<String> {
-    let code = secret::new_code()?;
-    Ok(if address_taken { format!("{code}0") } else { code })
-}
-
 struct SignupMail<'a> {
     username: &'a str,
     email: &'a str,
@@ -207,45 +198,21 @@ pub async fn resend_code(
     now: Timestamp,
 ) -> Result<CodeSent> {
     let row = owned(pool, signup_id).await?;
-    if now >= row.expires_at {
-        pool.delete_code(pending_signups::TABLE, row.id).await?;
-        return Err(Error::CodeExpired(Flow::Signup));
-    }
-    let wait = row.last_sent_at + RESEND_COOLDOWN_SECS - now;
-    if wait > 0 {
-        return Err(Error::ResendTooSoon { seconds: wait });
-    }
     let owner = pool.find_user_by_email(&row.email_key).await?;
-    let slot = claim_mail_slot(pool, &row.email_key, requester, now).await?;
-    let code = code_for(owner.is_some())?;
-    let code_hash = secret::hash_blocking(code.clone()).await?;
-    let old = CodeState {
-        code_hash: &row.code_hash,
-        attempts: row.attempts,
-        last_sent_at: row.last_sent_at,
-        expires_at: row.expires_at,
-    };
-    let new = CodeState { code_hash: &code_hash, attempts: 0, last_sent_at: now, expires_at: now + CODE_TTL_SECS };
-    // Claiming the row first makes two simultaneous resends send one email, not two.
-    if !pool.swap_code(pending_signups::TABLE, row.id, &old, &new).await? {
-        pool.release_mail_slot(slot).await?;
-        return Err(Error::ResendTooSoon { seconds: RESEND_COOLDOWN_SECS });
-    }
+    let resent = code::resend(pool, row.held(), requester, Flow::Signup, now, owner.is_some()).await?;
     let tag = outbox_tag(&owner_hash_of(signup_id));
-    let mail = SignupMail { username: &row.username, email: &row.email, code: &code, tag: &tag };
+    let mail = SignupMail { username: &row.username, email: &row.email, code: &resent.code, tag: &tag };
     match send_signup_mail(mailer, owner.as_ref(), mail).await {
         Ok(delivery) => Ok(CodeSent {
-            email: row.email,
+            email: row.email.clone(),
             delivery,
             resend_at: now + RESEND_COOLDOWN_SECS,
-            expires_at: new.expires_at,
+            expires_at: resent.expires_at,
             signup_id: Some(signup_id.to_string()),
             reset_id: None,
         }),
         Err(e) => {
-            // Nothing changes when the email could not be sent: the previous code keeps working.
-            pool.swap_code(pending_signups::TABLE, row.id, &new, &old).await?;
-            pool.release_mail_slot(slot).await?;
+            code::undo(pool, row.held(), &resent, now).await?;
             Err(e)
         }
     }
@@ -319,23 +286,7 @@ async fn finish_verify(pool: &impl Store, mailer: &Mailer, result: Result<NewSes
 }
 
 async fn check_and_complete(pool: &impl Store, row: PendingRow, code: String, now: Timestamp) -> Result<NewSession> {
-    if now >= row.expires_at {
-        pool.delete_code(pending_signups::TABLE, row.id).await?;
-        return Err(Error::CodeExpired(Flow::Signup));
-    }
-    // No attempt left while the last ones are still being checked: those decide the row's fate.
-    let Some(attempt) =
-        pool.reserve_code_attempt(pending_signups::TABLE, row.id, &row.code_hash, MAX_CODE_ATTEMPTS).await?
-    else {
-        return Err(Error::TooManyAttempts(Flow::Signup));
-    };
-    if !secret::verify_blocking(code, row.code_hash.clone()).await? {
-        if attempt >= MAX_CODE_ATTEMPTS {
-            pool.delete_code_if(pending_signups::TABLE, row.id, &row.code_hash).await?;
-            return Err(Error::TooManyAttempts(Flow::Signup));
-        }
-        return Err(Error::InvalidCode { attempts_left: u32::try_from(MAX_CODE_ATTEMPTS - attempt).unwrap_or(0) });
-    }
+    code::check(pool, row.held(), code, Flow::Signup, now).await?;
     let token = Token::generate()?;
     let skeleton = validate::username_skeleton(&row.username);
     match pool.complete_signup(&row, &skeleton, &token.digest(), now, now + SESSION_TTL_SECS).await {
