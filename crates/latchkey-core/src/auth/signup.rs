@@ -736,4 +736,27 @@ pub(crate) mod tests {
         assert!(matches!(r, Err(Error::EmailTaken)), "{r:?}");
         assert!(pending.signup_id.is_some());
     }
+
+    /// Usernames are public, but reading the list off one name at a time is slowed as guessing
+    /// passwords is: five taken names in a row lock that requester's sign-ups (30 s, doubling),
+    /// never another requester's; a free name clears the count.
+    #[tokio::test]
+    async fn asking_for_taken_names_is_throttled_per_requester_like_sign_ins() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
+        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), T0).await.unwrap();
+        for _ in 0..5 {
+            let r = request_code(&db.pool, &mailer, req("ANN", "x@example.org"), "prober", T0 + 1).await;
+            assert!(matches!(r, Err(Error::UsernameTaken)), "{r:?}");
+        }
+        let locked = request_code(&db.pool, &mailer, req("bea", "bea@example.org"), "prober", T0 + 2).await;
+        assert!(matches!(locked, Err(Error::RateLimited { seconds: 29 })), "{locked:?}");
+        // Another requester is not held back.
+        assert!(request_code(&db.pool, &mailer, req("cid", "cid@example.org"), THIS_WINDOW, T0 + 2).await.is_ok());
+        // After the lock, a free name clears the count.
+        assert!(request_code(&db.pool, &mailer, req("bea", "bea@example.org"), "prober", T0 + 31).await.is_ok());
+        let again = request_code(&db.pool, &mailer, req("ANN", "y@example.org"), "prober", T0 + 32).await;
+        assert!(matches!(again, Err(Error::UsernameTaken)), "{again:?}");
+    }
 }
