@@ -458,14 +458,14 @@ struct Client(String);
 async fn guard_and_log<S: Store>(
     State(s): Shared<S>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: HttpRequest,
+    mut request: HttpRequest,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let client = client_address(s.settings.client_ip_header.as_ref(), request.headers(), peer);
-    let mut request = request;
+    // Who asks, for the handlers' per-requester mail limits.
     if let Some(ip) = client {
         request.extensions_mut().insert(Client(crate::limits::bucket(ip).to_string()));
     }
