@@ -1,18 +1,24 @@
-//! The rest of an account's life: forgot password, change password, change email, delete.
+//! The rest of an account's life: forgot password (`reset`) and the changes a signed-in person
+//! makes (`signed_in`: password, email, delete), with the steps both share.
+
+mod reset;
+mod signed_in;
+
+pub use reset::{request_reset, resend_reset, reset_password, ResetRequest};
+pub use signed_in::{
+    cancel_email_change, change_password, delete_account, request_email_change, resend_email_change,
+    verify_email_change, EmailChangeStarted,
+};
 
 use crate::store::Store;
-use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 use super::login::{account_throttle_key, reserve_attempt};
 use super::secret::{self, Token};
-use super::signup::CodeSent;
-use super::{
-    code, policy, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
-};
-use crate::error::{Error, Flow, Result};
-use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
-use crate::store::account_codes::{self, CodeRow, NewCode, Subject};
+use super::{validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, SESSION_TTL_SECS};
+use crate::error::{Error, Result};
+use crate::mail::{CodePurpose, Letter, Mailer, Recipient};
+use crate::store::account_codes::CodeRow;
 use crate::store::lifecycle::NewSessionRow;
 use crate::store::users::UserRow;
 
@@ -23,346 +29,6 @@ pub struct SessionRenewed {
     pub session: NewSession,
     /// False when the security notice could not be sent (the change stands).
     pub notice_sent: bool,
-}
-
-/// An email change is waiting for the code sent to the new address.
-#[derive(Debug, Clone, Serialize)]
-pub struct EmailChangeStarted {
-    #[serde(flatten)]
-    pub sent: CodeSent,
-    pub profile: Profile,
-}
-
-pub struct ResetRequest<'a> {
-    /// The id `request_reset` gave the requester: only its holder can enter the code.
-    pub reset_id: &'a str,
-    pub code: &'a str,
-    pub password: &'a str,
-}
-
-// Forgot password. A known and an unknown address take the same path, the same hashing work and
-// the same time, and get the same answer: only a known address gets mail, sent in the background.
-// A reset belongs to whoever asked for it: they get an opaque reset id, and only that id can enter
-// or resend its code, so others' wrong codes count against their own requests, never the owner's.
-
-pub async fn request_reset(
-    pool: &impl Store,
-    mailer: &Mailer,
-    email: &str,
-    requester: &str,
-    now: Timestamp,
-) -> Result<CodeSent> {
-    let email = validate::email(email)?;
-    pool.purge_expired(now).await?;
-    // Counted for an unknown address too, so the limits answer alike.
-    let slot = code::claim_mail_slot(pool, &email.key, requester, now).await?;
-    let user = pool.find_active_user_by_email(&email.key).await?;
-    let code = secret::new_code()?;
-    let code_hash = secret::hash_blocking(code.clone()).await?;
-    let reset_id = Token::generate()?;
-    let owner = reset_id.digest();
-    let new = NewCode {
-        subject: Subject::Reset(&owner),
-        user_id: user.as_ref().map(|u| u.id),
-        email_key: &email.key,
-        new_email: None,
-        code_hash: &code_hash,
-        now,
-        expires_at: now + CODE_TTL_SECS,
-    };
-    if let Err(seconds) = pool.replace_account_code(&new, RESEND_COOLDOWN_SECS).await? {
-        pool.release_mail_slot(slot).await?;
-        return Err(Error::ResendTooSoon { seconds });
-    }
-    if let Some(user) = &user {
-        mailer.send_detached(recipient(user), code_letter(CodePurpose::PasswordReset, &code));
-    }
-    Ok(reset_sent(mailer, email.display, reset_id.expose(), now, new.expires_at))
-}
-
-pub async fn resend_reset(
-    pool: &impl Store,
-    mailer: &Mailer,
-    reset_id: &str,
-    requester: &str,
-    now: Timestamp,
-) -> Result<CodeSent> {
-    let row = owned_reset(pool, reset_id).await?;
-    let code::Resent { code, expires_at, .. } =
-        code::resend(pool, row.held(), requester, Flow::PasswordReset, now, false).await?;
-    if let Some(user) = match row.user_id {
-        Some(id) => pool.find_user(id).await?,
-        None => None,
-    } {
-        mailer.send_detached(recipient(&user), code_letter(CodePurpose::PasswordReset, &code));
-    }
-    Ok(reset_sent(mailer, row.email_key, reset_id, now, expires_at))
-}
-
-/// The caller's reset, by the id it was given.
-async fn owned_reset(pool: &impl Store, reset_id: &str) -> Result<CodeRow> {
-    if reset_id.is_empty() || reset_id.len() > 64 {
-        return Err(Error::NoPendingReset);
-    }
-    let owner = super::signup::owner_hash_of(reset_id);
-    pool.find_account_code(Subject::Reset(&owner)).await?.ok_or(Error::NoPendingReset)
-}
-
-/// The same answer whether or not an account has the address; the outbox is named as a folder,
-/// since a file would show that a message was written.
-fn reset_sent(mailer: &Mailer, email: String, reset_id: &str, now: Timestamp, expires_at: Timestamp) -> CodeSent {
-    CodeSent {
-        email,
-        delivery: mailer.destination(),
-        resend_at: now + RESEND_COOLDOWN_SECS,
-        expires_at,
-        signup_id: None,
-        reset_id: Some(reset_id.to_string()),
-    }
-}
-
-pub async fn reset_password(
-    pool: &impl Store,
-    mailer: &Mailer,
-    req: ResetRequest<'_>,
-    now: Timestamp,
-) -> Result<SessionRenewed> {
-    let code = validate::code(req.code)?;
-    // The rules that need no account come first, so a refusal here says nothing about the address.
-    let verdict = policy::check(req.password, "", "");
-    if !verdict.acceptable {
-        return Err(Error::invalid("password", verdict.hint));
-    }
-    let row = owned_reset(pool, req.reset_id).await?;
-    code::check(pool, row.held(), code, Flow::PasswordReset, now).await?;
-    let user = match row.user_id {
-        Some(id) => pool.find_user(id).await?,
-        None => None,
-    }
-    .ok_or(Error::NoPendingReset)?;
-    let password = match validate::password(req.password, &user.username, &user.email) {
-        Ok(password) => password,
-        Err(e) => {
-            // The right code stays usable with a better password.
-            pool.refund_code_attempt(row.id, &row.code_hash).await?;
-            return Err(e);
-        }
-    };
-    // Only while the account is still the one read and still has the address the code went to.
-    let session = match replace_password(pool, &user, password, Some(&row), now).await {
-        Err(Error::NotAuthenticated) => return Err(Error::NoPendingReset),
-        other => other?,
-    };
-    let notice_sent = notify(mailer, &user, Letter::PasswordReset).await;
-    Ok(SessionRenewed { session, notice_sent })
-}
-
-// Signed in.
-
-pub async fn change_password(
-    pool: &impl Store,
-    mailer: &Mailer,
-    token: Option<&Token>,
-    current: &str,
-    new: &str,
-    now: Timestamp,
-) -> Result<SessionRenewed> {
-    let user = signed_in(pool, token, now).await?;
-    if current.is_empty() {
-        return Err(Error::invalid("current_password", "Enter your current password."));
-    }
-    let new = validate::password(new, &user.username, &user.email).map_err(|e| e.on_field("new_password"))?;
-    confirm_password(pool, &user, current, now).await?;
-    if new == current.nfkc().collect::<String>() {
-        return Err(Error::invalid("new_password", "Choose a password different from your current one."));
-    }
-    let session = replace_password(pool, &user, new, None, now).await?;
-    let notice_sent = notify(mailer, &user, Letter::PasswordChanged).await;
-    Ok(SessionRenewed { session, notice_sent })
-}
-
-pub async fn request_email_change(
-    pool: &impl Store,
-    mailer: &Mailer,
-    token: Option<&Token>,
-    password: &str,
-    new_email: &str,
-    now: Timestamp,
-) -> Result<EmailChangeStarted> {
-    let user = signed_in(pool, token, now).await?;
-    if password.is_empty() {
-        return Err(Error::invalid("password", "Enter your password."));
-    }
-    let new = validate::email(new_email).map_err(|e| e.on_field("new_email"))?;
-    if new.key == user.email_key {
-        return Err(Error::invalid("new_email", "That is already your email address."));
-    }
-    confirm_password(pool, &user, password, now).await?;
-    // An address that is an account's username would let one sign-in name two accounts.
-    if pool.address_is_a_username(&new.key).await? {
-        return Err(Error::EmailTaken);
-    }
-    let subject = Subject::EmailChange(user.id);
-    if let Some(row) = pool.find_account_code(subject).await? {
-        code::refuse_if_too_soon(row.held(), now)?;
-    }
-    // An address that has an account is not said: the same steps and answer, and its owner is
-    // told instead of sent a code (the code stored is one no entry matches).
-    let owner = pool.find_user_by_email(&new.key).await?;
-    let slot = code::claim_mail_slot(pool, &new.key, &account_requester(&user), now).await?;
-    let code = code::new_code(owner.is_some())?;
-    let code_hash = secret::hash_blocking(code.clone()).await?;
-    let pending = NewCode {
-        subject,
-        user_id: Some(user.id),
-        email_key: &new.key,
-        new_email: Some(&new.display),
-        code_hash: &code_hash,
-        now,
-        expires_at: now + CODE_TTL_SECS,
-    };
-    let id = match pool.replace_account_code(&pending, RESEND_COOLDOWN_SECS).await? {
-        Ok(id) => id,
-        Err(seconds) => {
-            pool.release_mail_slot(slot).await?;
-            return Err(Error::ResendTooSoon { seconds });
-        }
-    };
-    let delivery = match send_email_change_mail(mailer, &user, &new.display, owner.as_ref(), &code).await {
-        Ok(delivery) => delivery,
-        Err(e) => {
-            // A retry must start clean.
-            pool.delete_code(account_codes::TABLE, id).await?;
-            pool.release_mail_slot(slot).await?;
-            return Err(e);
-        }
-    };
-    let expires_at = pending.expires_at;
-    let sent = CodeSent {
-        email: new.display,
-        delivery,
-        resend_at: now + RESEND_COOLDOWN_SECS,
-        expires_at,
-        signup_id: None,
-        reset_id: None,
-    };
-    Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
-}
-
-/// An email change's mail limits are the asking account's own.
-fn account_requester(user: &UserRow) -> String {
-    format!("account:{}", user.id)
-}
-
-/// The code to the new address, or, when that address has an account, a notice to its owner.
-async fn send_email_change_mail(
-    mailer: &Mailer,
-    user: &UserRow,
-    new_email: &str,
-    owner: Option<&UserRow>,
-    code: &str,
-) -> Result<crate::mail::Delivery> {
-    match owner {
-        Some(owner) => mailer.send(recipient(owner), Letter::AddressWanted).await,
-        None => {
-            let to = Recipient { name: &user.username, address: new_email };
-            mailer.send(to, code_letter(CodePurpose::EmailChange, code)).await
-        }
-    }
-}
-
-pub async fn resend_email_change(
-    pool: &impl Store,
-    mailer: &Mailer,
-    token: Option<&Token>,
-    now: Timestamp,
-) -> Result<EmailChangeStarted> {
-    let user = signed_in(pool, token, now).await?;
-    let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
-    let new_email = row.new_email.clone().ok_or(Error::NoPendingEmailChange)?;
-    let owner = pool.find_user_by_email(&row.email_key).await?;
-    let resent =
-        code::resend(pool, row.held(), &account_requester(&user), Flow::EmailChange, now, owner.is_some()).await?;
-    let expires_at = resent.expires_at;
-    let delivery = match send_email_change_mail(mailer, &user, &new_email, owner.as_ref(), &resent.code).await {
-        Ok(delivery) => delivery,
-        Err(e) => {
-            code::undo(pool, row.held(), &resent, now).await?;
-            return Err(e);
-        }
-    };
-    let sent = CodeSent {
-        email: new_email,
-        delivery,
-        resend_at: now + RESEND_COOLDOWN_SECS,
-        expires_at,
-        signup_id: None,
-        reset_id: None,
-    };
-    Ok(EmailChangeStarted { sent, profile: profile(pool, token, now).await? })
-}
-
-pub async fn verify_email_change(
-    pool: &impl Store,
-    mailer: &Mailer,
-    token: Option<&Token>,
-    code: &str,
-    now: Timestamp,
-) -> Result<SessionRenewed> {
-    let user = signed_in(pool, token, now).await?;
-    let code = validate::code(code)?;
-    let row = pool.find_account_code(Subject::EmailChange(user.id)).await?.ok_or(Error::NoPendingEmailChange)?;
-    code::check(pool, row.held(), code, Flow::EmailChange, now).await?;
-    // Like a new password, a new address ends every session and every other pending code (a
-    // reset sent to the old address above all); this window gets a fresh session.
-    let token = Token::generate()?;
-    let digest = token.digest();
-    let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
-    let profile = match pool.change_email(user.seen(), &row, &session).await {
-        Ok(profile) => profile,
-        Err(e) => {
-            if matches!(e, Error::EmailTaken) {
-                // Another account took the address meanwhile; this change can never finish.
-                pool.delete_code(account_codes::TABLE, row.id).await?;
-            }
-            return Err(e);
-        }
-    };
-    let masked = mask_address(row.new_email.as_deref().unwrap_or_default());
-    // To the old address: the one that can tell its owner something happened.
-    let notice_sent = notify(mailer, &user, Letter::EmailChanged { masked_new_address: &masked }).await;
-    Ok(SessionRenewed { session: NewSession { token, profile }, notice_sent })
-}
-
-pub async fn cancel_email_change(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
-    let user = signed_in(pool, token, now).await?;
-    if let Some(row) = pool.find_account_code(Subject::EmailChange(user.id)).await? {
-        pool.delete_code(account_codes::TABLE, row.id).await?;
-    }
-    profile(pool, token, now).await
-}
-
-/// Deletes the account; returns whether the last notice could be sent.
-pub async fn delete_account(
-    pool: &impl Store,
-    mailer: &Mailer,
-    token: Option<&Token>,
-    password: &str,
-    confirm: &str,
-    now: Timestamp,
-) -> Result<bool> {
-    let user = signed_in(pool, token, now).await?;
-    if password.is_empty() {
-        return Err(Error::invalid("password", "Enter your password."));
-    }
-    let confirmed = validate::username_key(confirm) == user.username_key;
-    if !confirmed {
-        let detail = format!("Type your username, {}, exactly as shown to confirm.", user.username);
-        return Err(Error::invalid("confirm", detail));
-    }
-    confirm_password(pool, &user, password, now).await?;
-    pool.delete_account(user.seen(), &account_throttle_key(user.id)).await?;
-    Ok(notify(mailer, &user, Letter::AccountDeleted).await)
 }
 
 // Shared steps.
@@ -425,8 +91,10 @@ async fn notify(mailer: &Mailer, user: &UserRow, letter: Letter<'_>) -> bool {
 mod tests {
     use super::*;
     use crate::auth::login;
+    use crate::auth::signup::CodeSent;
     use crate::auth::signup::{self, tests::code_in, tests::outbox_mailer, SignupRequest};
     use crate::auth::THIS_WINDOW;
+    use crate::error::Flow;
     use crate::mail::Delivery;
     use crate::store::test_support::{test_db, TestDb};
 
