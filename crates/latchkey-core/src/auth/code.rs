@@ -41,6 +41,18 @@ impl CodeRow {
     }
 }
 
+/// What the database keeps of a sign-up or reset id (the opaque id that proves, with the code,
+/// who started the flow): its SHA-256, as for a session token.
+pub(crate) fn owner_hash_of(id: &str) -> [u8; 32] {
+    secret::Token::from_stored(id.to_string()).digest()
+}
+
+/// The owner hash of an id as a caller sent it, or `None` for one no flow ever hands out (empty,
+/// or longer than any id we issue), which is then not looked up at all.
+pub(crate) fn owner_of(id: &str) -> Option<[u8; 32]> {
+    (!id.is_empty() && id.len() <= 64).then(|| owner_hash_of(id))
+}
+
 /// A new code to send. For an address that has an account (a sign-up or email change that must
 /// not say so), one no entry can match: seven digits, hashed the same way, so every step costs
 /// and answers the same and none can finish.

@@ -45,12 +45,6 @@ impl CodeSent {
     }
 }
 
-/// What the database keeps of a sign-up or reset id: its SHA-256 (like a session token, it is a
-/// bearer secret).
-pub(crate) fn owner_hash_of(id: &str) -> [u8; 32] {
-    Token::from_stored(id.to_string()).digest()
-}
-
 /// Names a sign-up's outbox file: the first 8 bytes of its owner hash, hex.
 fn outbox_tag(owner_hash: &[u8]) -> String {
     owner_hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -122,7 +116,7 @@ pub async fn request_code(
         now,
         expires_at,
     };
-    let replaces = req.replaces.map(owner_hash_of);
+    let replaces = req.replaces.map(code::owner_hash_of);
     let id = pool.insert_pending_signup(&pending, replaces.as_ref().map(|h| &h[..])).await?;
     let to =
         SignupMail { username: &username.display, email: &email.display, code: &code, tag: &outbox_tag(&owner_hash) };
@@ -184,10 +178,8 @@ async fn send_signup_mail(mailer: &Mailer, owner: Option<&UserRow>, mail: Signup
 
 /// The caller's pending sign-up, by the id it was given.
 async fn owned(pool: &impl Store, signup_id: &str) -> Result<PendingRow> {
-    if signup_id.is_empty() || signup_id.len() > 64 {
-        return Err(Error::NoPendingSignup);
-    }
-    pool.find_pending_by_owner(&owner_hash_of(signup_id)).await?.ok_or(Error::NoPendingSignup)
+    let owner = code::owner_of(signup_id).ok_or(Error::NoPendingSignup)?;
+    pool.find_pending_by_owner(&owner).await?.ok_or(Error::NoPendingSignup)
 }
 
 pub async fn resend_code(
@@ -200,7 +192,7 @@ pub async fn resend_code(
     let row = owned(pool, signup_id).await?;
     let owner = pool.find_user_by_email(&row.email_key).await?;
     let resent = code::resend(pool, row.held(), requester, Flow::Signup, now, owner.is_some()).await?;
-    let tag = outbox_tag(&owner_hash_of(signup_id));
+    let tag = outbox_tag(&code::owner_hash_of(signup_id));
     let mail = SignupMail { username: &row.username, email: &row.email, code: &resent.code, tag: &tag };
     match send_signup_mail(mailer, owner.as_ref(), mail).await {
         Ok(delivery) => Ok(CodeSent {

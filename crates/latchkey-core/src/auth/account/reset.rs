@@ -77,10 +77,7 @@ pub async fn resend_reset(
 
 /// The caller's reset, by the id it was given.
 async fn owned_reset(pool: &impl Store, reset_id: &str) -> Result<CodeRow> {
-    if reset_id.is_empty() || reset_id.len() > 64 {
-        return Err(Error::NoPendingReset);
-    }
-    let owner = super::super::signup::owner_hash_of(reset_id);
+    let owner = code::owner_of(reset_id).ok_or(Error::NoPendingReset)?;
     pool.find_account_code(Subject::Reset(&owner)).await?.ok_or(Error::NoPendingReset)
 }
 
