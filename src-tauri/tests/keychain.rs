@@ -204,29 +204,12 @@ fn account_of(data: &Path, account: &str) -> String {
     })
 }
 
-/// The latchkey-server `A`, in this process, on a SQLite file, mailing through `smtp_port`.
-fn start_server(smtp_port: u16, db: &latchkey_testkit::TestDatabase) -> String {
-    let port = common::free_port();
-    let env: HashMap<&str, String> = HashMap::from([
-        ("LATCHKEY_LISTEN", format!("127.0.0.1:{port}")),
-        ("DATABASE_URL", db.url()),
-        ("SMTP_HOST", "127.0.0.1".to_string()),
-        ("SMTP_PORT", smtp_port.to_string()),
-        ("SMTP_SECURITY", "none".to_string()),
-    ]);
-    let lookup = |key: &str| env.get(key).cloned();
-    let settings = latchkey_server::Settings::from_parts(lookup, Config::from_lookup(lookup).unwrap()).unwrap();
-    let listener = tauri::async_runtime::block_on(tokio::net::TcpListener::bind(("127.0.0.1", port))).unwrap();
-    tauri::async_runtime::spawn(latchkey_server::open_and_serve(settings, listener, std::future::pending()));
-    format!("http://127.0.0.1:{port}")
-}
-
 #[test]
 fn a_session_from_one_server_is_never_sent_to_another() {
     common::require_session_bus();
     let smtp = common::SmtpServer::start();
     let server_db = latchkey_testkit::TestDatabase::sqlite();
-    let server_a = start_server(smtp.port, &server_db);
+    let server_a = tauri::async_runtime::block_on(common::start_server(smtp.port, &server_db));
     let data = tempfile::tempdir().unwrap();
 
     // Signed up and signed in on server A.

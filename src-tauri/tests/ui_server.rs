@@ -7,32 +7,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::fixture::{Fixture, PASSWORD};
 use common::free_port;
 use common::ui::{Driver, Window};
-use latchkey_lib::config::Config;
 use latchkey_testkit::TestDatabase;
 
 const NEW_PASSWORD: &str = "violet umbrella marathon 42";
-
-/// The service, in this test's process: its own PostgreSQL database, the fixture's mail server.
-async fn start_server(smtp_port: u16, db: &TestDatabase) -> String {
-    let port = free_port();
-    let env: HashMap<&str, String> = HashMap::from([
-        ("LATCHKEY_LISTEN", format!("127.0.0.1:{port}")),
-        ("DATABASE_URL", db.url()),
-        ("SMTP_HOST", "127.0.0.1".to_string()),
-        ("SMTP_PORT", smtp_port.to_string()),
-        ("SMTP_SECURITY", "none".to_string()),
-    ]);
-    let lookup = |key: &str| env.get(key).cloned();
-    let settings = latchkey_server::Settings::from_parts(lookup, Config::from_lookup(lookup).unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(latchkey_server::open_and_serve(settings, listener, std::future::pending()));
-    format!("http://127.0.0.1:{port}")
-}
 
 async fn users_in(db: &TestDatabase) -> i64 {
     db.number("SELECT count(*) FROM users").await
@@ -43,7 +23,7 @@ async fn one_account_on_two_desktops_through_the_server() {
     let server_db = TestDatabase::postgres().await;
     // The fixture's mail server serves the service; the windows send no mail themselves.
     let smtp = latchkey_testkit::SmtpServer::start();
-    let url = start_server(smtp.port, &server_db).await;
+    let url = common::start_server(smtp.port, &server_db).await;
     let first = Fixture::with_env(&[("LATCHKEY_SERVER_URL", url.clone())]);
     let second_data = tempfile::tempdir().unwrap();
     let second_driver = Driver::start(&[

@@ -8,7 +8,9 @@ pub mod ui;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use latchkey_lib::config::{Security, SmtpSettings};
+use std::collections::HashMap;
+
+use latchkey_lib::config::{Config, Security, SmtpSettings};
 use latchkey_lib::mail::Mailer;
 pub use latchkey_testkit::*;
 
@@ -61,4 +63,22 @@ pub fn require_session_bus() {
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
         "no D-Bus session: run the tests through `make test` (scripts/with-test-services.sh)"
     );
+}
+
+/// A latchkey-server in this test's process, on `db`, mailing through `smtp_port` on loopback;
+/// spawned on the runtime the caller runs on. Returns its base URL.
+pub async fn start_server(smtp_port: u16, db: &TestDatabase) -> String {
+    let port = free_port();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("LATCHKEY_LISTEN", format!("127.0.0.1:{port}")),
+        ("DATABASE_URL", db.url()),
+        ("SMTP_HOST", "127.0.0.1".to_string()),
+        ("SMTP_PORT", smtp_port.to_string()),
+        ("SMTP_SECURITY", "none".to_string()),
+    ]);
+    let lookup = |key: &str| env.get(key).cloned();
+    let settings = latchkey_server::Settings::from_parts(lookup, Config::from_lookup(lookup).unwrap()).unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(latchkey_server::open_and_serve(settings, listener, std::future::pending()));
+    format!("http://127.0.0.1:{port}")
 }
