@@ -10,6 +10,8 @@ if [ ! -x "$TAURI" ]; then
   command -v npm >/dev/null || { echo "npm is needed to install the Tauri CLI (apt-get install npm)" >&2; exit 1; }
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" @tauri-apps/cli@2
 fi
+# Filled by src-tauri/build.rs; the CLI looks for it before it builds.
+mkdir -p ui/dist
 cd src-tauri
 # The runner compiles main.rs at opt-level 3 so that argon2 runs at full speed (see the script).
 "../$TAURI" build --runner "$PWD/../scripts/cargo-release.sh" --bundles deb rpm "$@"

@@ -1,19 +1,16 @@
-//! The Tauri commands: parse the request, call one domain function, shape the reply (`api`, shared
-//! with the HTTP service).
+//! The Tauri commands: each one hands the request to its `wire` function (shared with the HTTP
+//! service) and keeps a new session in the keychain.
 
 use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::accounts::Accounts;
-use crate::api::{
-    code_sent_detail, reply, reset_sent_detail, signed_in_detail, with_notice, Deleted, Empty, Renewed, Reply, Request,
-    SignedIn, SignedInProfile,
-};
-use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::account::EmailChangeStarted;
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::error::Error;
 use crate::error::Result;
 use crate::state::{App, StartupFailure};
+use crate::wire::{self, reply, Deleted, Empty, Renewal, Renewed, Reply, Request, Signed, SignedIn, SignedInProfile};
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
 /// failed, there is no `App`, only the reason.
@@ -30,144 +27,105 @@ pub async fn startup<R: Runtime>(app: AppHandle<R>) -> Result<Reply<Startup>> {
     reply("", startup)
 }
 
-/// The live password hint on the sign-up screen: the very rules sign-up enforces.
 #[tauri::command]
 pub async fn check_password(request: Option<Value>) -> Result<Reply<PasswordCheck>> {
-    let r = Request::parse(request)?;
-    let verdict = auth::policy::check(r.text("password")?, r.text("username")?, r.text("email")?);
-    reply(verdict.hint.clone(), verdict)
+    wire::check_password(&Request::parse(request)?)
 }
 
 #[tauri::command]
 pub async fn request_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
-    let r = Request::parse(request)?;
-    let req = auth::signup::SignupRequest {
-        username: r.text("username")?,
-        email: r.text("email")?,
-        password: r.text("password")?,
-        replaces: r.optional_text("signup_id")?,
-    };
-    let sent = state.accounts().request_signup(req, auth::THIS_WINDOW).await?;
-    reply(code_sent_detail(&sent, false), sent)
+    wire::request_signup(state.accounts(), &Request::parse(request)?, auth::THIS_WINDOW).await
 }
 
 #[tauri::command]
 pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
-    let r = Request::parse(request)?;
-    let sent = state.accounts().resend_signup(r.text("signup_id")?, auth::THIS_WINDOW).await?;
-    reply(code_sent_detail(&sent, true), sent)
+    wire::resend_signup(state.accounts(), &Request::parse(request)?, auth::THIS_WINDOW).await
 }
 
 #[tauri::command]
 pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
-    let r = Request::parse(request)?;
-    let session = state.accounts().verify_signup(r.text("signup_id")?, r.text("code")?).await?;
-    let remembered = state.sign_in(session.token).await;
-    let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
-    reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
+    let signed = wire::verify_signup(state.accounts(), &Request::parse(request)?).await?;
+    signed_in(&state, signed).await
 }
 
 #[tauri::command]
 pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
-    let r = Request::parse(request)?;
-    let session = state.accounts().login(r.text("identifier")?, r.text("password")?).await?;
-    let remembered = state.sign_in(session.token).await;
-    let greeting = format!("Signed in as {}.", session.profile.username);
-    reply(signed_in_detail(greeting, remembered), SignedIn { profile: session.profile, remembered })
+    let signed = wire::login(state.accounts(), &Request::parse(request)?).await?;
+    signed_in(&state, signed).await
+}
+
+/// Keeps a new session in the keychain (or for this run only, when the keychain does not answer).
+async fn signed_in(state: &App, signed: Signed) -> Result<Reply<SignedIn>> {
+    let remembered = state.sign_in(signed.session.token.clone()).await;
+    reply(signed.detail(remembered), SignedIn { profile: signed.session.profile, remembered })
 }
 
 #[tauri::command]
 pub async fn whoami(state: State<'_, App>) -> Result<Reply<Profile>> {
-    let token = state.current_token().await;
-    let profile = state.accounts().whoami(token.as_ref()).await?;
-    reply(format!("Signed in as {}.", profile.username), profile)
+    wire::whoami(state.accounts(), state.current_token().await.as_ref()).await
 }
 
 #[tauri::command]
 pub async fn logout(state: State<'_, App>) -> Result<Reply<Empty>> {
-    if let Some(token) = state.sign_out().await {
-        state.accounts().logout(&token).await?;
-    }
-    reply("You have signed out.", Empty {})
+    wire::logout(state.accounts(), state.sign_out().await.as_ref()).await
 }
 
 #[tauri::command]
 pub async fn request_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
-    let r = Request::parse(request)?;
-    let sent = state.accounts().request_reset(r.text("email")?, auth::THIS_WINDOW).await?;
-    reply(reset_sent_detail(&sent, false), sent)
+    wire::request_reset(state.accounts(), &Request::parse(request)?, auth::THIS_WINDOW).await
 }
 
 #[tauri::command]
 pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>) -> Result<Reply<CodeSent>> {
-    let r = Request::parse(request)?;
-    let sent = state.accounts().resend_reset(r.text("reset_id")?, auth::THIS_WINDOW).await?;
-    reply(reset_sent_detail(&sent, true), sent)
+    wire::resend_reset(state.accounts(), &Request::parse(request)?, auth::THIS_WINDOW).await
 }
 
 #[tauri::command]
 pub async fn reset_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
-    let r = Request::parse(request)?;
-    let req = ResetRequest { reset_id: r.text("reset_id")?, code: r.text("code")?, password: r.text("password")? };
-    let done = state.accounts().reset_password(req).await?;
-    renewed(&state, done, "Your password was reset and every other session was signed out. You are signed in.").await
+    renewed(&state, wire::reset_password(state.accounts(), &Request::parse(request)?).await?).await
 }
 
 #[tauri::command]
 pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
-    let r = Request::parse(request)?;
-    let (current, new) = (r.text("current_password")?, r.text("new_password")?);
     let token = state.current_token().await;
-    let done = state.accounts().change_password(token.as_ref(), current, new).await?;
-    renewed(&state, done, "Your password was changed and every other session was signed out.").await
+    renewed(&state, wire::change_password(state.accounts(), &Request::parse(request)?, token.as_ref()).await?).await
 }
 
-/// Keeps the fresh session of a password reset or change and shapes the reply.
-async fn renewed(state: &App, done: SessionRenewed, what: &str) -> Result<Reply<Renewed>> {
-    let remembered = state.sign_in(done.session.token).await;
-    let detail = signed_in_detail(with_notice(what.to_string(), done.notice_sent), remembered);
+/// Keeps the fresh session of a password reset or change or an email change.
+async fn renewed(state: &App, renewal: Renewal) -> Result<Reply<Renewed>> {
+    let remembered = state.sign_in(renewal.done.session.token.clone()).await;
+    let detail = renewal.detail(remembered);
+    let done = renewal.done;
     reply(detail, Renewed { profile: done.session.profile, remembered, notice_sent: done.notice_sent })
 }
 
 #[tauri::command]
 pub async fn request_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<EmailChangeStarted>> {
-    let r = Request::parse(request)?;
-    let (password, new_email) = (r.text("password")?, r.text("new_email")?);
     let token = state.current_token().await;
-    let started = state.accounts().request_email_change(token.as_ref(), password, new_email).await?;
-    reply(code_sent_detail(&started.sent, false), started)
+    wire::request_email_change(state.accounts(), &Request::parse(request)?, token.as_ref()).await
 }
 
 #[tauri::command]
 pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailChangeStarted>> {
-    let token = state.current_token().await;
-    let started = state.accounts().resend_email_change(token.as_ref()).await?;
-    reply(code_sent_detail(&started.sent, true), started)
+    wire::resend_email_change(state.accounts(), state.current_token().await.as_ref()).await
 }
 
 #[tauri::command]
 pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
-    let r = Request::parse(request)?;
     let token = state.current_token().await;
-    let changed = state.accounts().verify_email_change(token.as_ref(), r.text("code")?).await?;
-    let done =
-        format!("Your email address is now {}, and every other session was signed out.", changed.session.profile.email);
-    renewed(&state, changed, &done).await
+    let renewal = wire::verify_email_change(state.accounts(), &Request::parse(request)?, token.as_ref()).await?;
+    renewed(&state, renewal).await
 }
 
 #[tauri::command]
 pub async fn cancel_email_change(state: State<'_, App>) -> Result<Reply<SignedInProfile>> {
-    let token = state.current_token().await;
-    let profile = state.accounts().cancel_email_change(token.as_ref()).await?;
-    reply("The email change was cancelled. Your address stays as it was.", SignedInProfile { profile })
+    wire::cancel_email_change(state.accounts(), state.current_token().await.as_ref()).await
 }
 
 #[tauri::command]
 pub async fn delete_account(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Deleted>> {
-    let r = Request::parse(request)?;
-    let (password, confirm) = (r.text("password")?, r.text("confirm")?);
     let token = state.current_token().await;
-    let notice_sent = state.accounts().delete_account(token.as_ref(), password, confirm).await?;
+    let deleted = wire::delete_account(state.accounts(), &Request::parse(request)?, token.as_ref()).await?;
     state.sign_out().await;
-    reply(with_notice("Your account was deleted.".to_string(), notice_sent), Deleted { notice_sent })
+    Ok(deleted)
 }

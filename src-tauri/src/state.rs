@@ -10,7 +10,7 @@ use crate::accounts::{Accounts, Local};
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::Startup;
 use crate::auth::secret::Token;
-use crate::auth::signup::{CodeSent, SignupRequest};
+use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{NewSession, Profile};
 use crate::config::Config;
 use crate::keychain::Keychain;
@@ -73,6 +73,13 @@ impl Accounts for Backend {
         code: &str,
     ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
         dispatch!(self.verify_signup(signup_id, code))
+    }
+    fn verify_with_credentials(
+        &self,
+        credentials: SignupCredentials<'_>,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
+        dispatch!(self.verify_with_credentials(credentials, code))
     }
     fn login(
         &self,

@@ -13,7 +13,7 @@ use crate::store::Store;
 use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
-use crate::auth::signup::{self, CodeSent, SignupRequest};
+use crate::auth::signup::{self, CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{NewSession, Profile, Timestamp};
 use crate::error::Result;
 use crate::mail::Mailer;
@@ -40,6 +40,12 @@ pub trait Accounts: Send + Sync {
     fn request_signup(&self, req: SignupRequest<'_>, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn resend_signup(&self, signup_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send;
+    /// The original service's verification: the address, name and password again, no sign-up id.
+    fn verify_with_credentials(
+        &self,
+        credentials: SignupCredentials<'_>,
+        code: &str,
+    ) -> impl Future<Output = Result<NewSession>> + Send;
     fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send;
     fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send;
     fn logout(&self, token: &Token) -> impl Future<Output = Result<()>> + Send;
@@ -108,6 +114,14 @@ impl<S: Store> Accounts for Local<S> {
 
     fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send {
         signup::verify(&self.pool, &self.mailer, signup_id, code, self.now())
+    }
+
+    fn verify_with_credentials(
+        &self,
+        credentials: SignupCredentials<'_>,
+        code: &str,
+    ) -> impl Future<Output = Result<NewSession>> + Send {
+        signup::verify_with_credentials(&self.pool, &self.mailer, credentials, code, self.now())
     }
 
     fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send {

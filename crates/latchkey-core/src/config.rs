@@ -72,31 +72,26 @@ pub struct ServerUrl {
 impl ServerUrl {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("LATCHKEY_SERVER_URL {why}, such as https://accounts.example.org");
-        let (tls, rest) = match text.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+        // The URL parser would quietly drop a tab or a newline; a setting holding one is a mistake.
+        if text.chars().any(char::is_control) {
+            return Err(bad("must not contain control characters"));
+        }
+        let url = url::Url::parse(text).map_err(|e| bad(&format!("is not an address ({e})")))?;
+        let tls = match url.scheme() {
+            "https" => true,
+            "http" => false,
             _ => return Err(bad("must be an https:// address")),
         };
-        if rest.contains(['?', '#', '@', ' ']) {
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
             return Err(bad("must be a plain address without a query, a fragment or a login"));
         }
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
+        let host = match url.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(bad("needs a host name")),
         };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| bad("has an unclosed [ in its address"))?;
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("needs a host name"));
-        }
-        let port = match port {
+        let port = match url.port() {
             None => {
                 if tls {
                     443
@@ -104,14 +99,16 @@ impl ServerUrl {
                     80
                 }
             }
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("has a bad port number"))?,
+            Some(0) => return Err(bad("has a bad port number")),
+            Some(p) => p,
         };
-        if !tls && !is_loopback(host) {
+        if !tls && !is_loopback(&host) {
             return Err(format!(
                 "LATCHKEY_SERVER_URL must use https:// for {host}: plain http would send passwords and sessions unencrypted (http is only for a server on this computer)"
             ));
         }
-        Ok(ServerUrl { tls, host: host.to_string(), port, prefix: prefix.to_string() })
+        let prefix = url.path().trim_end_matches('/').to_string();
+        Ok(ServerUrl { tls, host, port, prefix })
     }
 
     /// The Host header's value.
@@ -385,6 +382,9 @@ mod tests {
             "https://u:p@a",
             "https://a/?x=1",
             "https://[::1",
+            "https://accounts.example.org/\tx",
+            "https://accounts.example.org/a\nb",
+            "https://accounts.exam\u{7f}ple.org",
         ] {
             assert!(url(bad).is_err(), "{bad}");
         }

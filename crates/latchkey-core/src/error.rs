@@ -95,10 +95,9 @@ impl Error {
         }
     }
 
+    /// Not logged here: an error is logged once, where it is handled (see `Serialize`).
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
-        let message = format!("{context}: {cause}");
-        log::error!("{message}");
-        Error::Internal(message)
+        Error::Internal(format!("{context}: {cause}"))
     }
 }
 
@@ -228,6 +227,15 @@ impl From<tokio::task::JoinError> for Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // An error that reaches a person is handled here, as it becomes the reply (a command's or a
+        // handler's): the cause they are not shown is logged now, once. Errors handled on the way
+        // (a notice that could not be sent, a keychain that did not answer) are logged there.
+        match self {
+            Error::Internal(cause) => log::error!("{cause}"),
+            Error::MailFailed(cause) => log::warn!("sending an email failed: {cause}"),
+            Error::ServerUnreachable(cause) => log::warn!("the server could not be used: {cause}"),
+            _ => {}
+        }
         let extra = match self {
             Error::InvalidInput { .. } | Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } => 1,
             Error::RateLimited { .. } | Error::Busy { .. } => 1,

@@ -3,7 +3,6 @@
 //! handlers are both thin layers over this crate: one set of rules, not two copies.
 
 pub mod accounts;
-pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -12,5 +11,6 @@ pub mod mail;
 #[cfg(feature = "client")]
 pub mod remote;
 pub mod store;
+pub mod wire;
 
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ const SIGN_UP_FILE_PREFIX: &str = "signup-";
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where a message went, for the verify screen.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Delivery {
     Smtp,
@@ -167,11 +167,13 @@ impl Mailer {
     pub fn send_detached(&self, to: Recipient<'_>, letter: Letter<'_>) {
         let message = match build_message(&self.from, to, letter) {
             Ok(message) => message,
-            Err(_) => return, // already logged
+            Err(e) => return log::warn!("an email was not sent: {e}"),
         };
         let mailer = self.clone();
         tokio::spawn(async move {
-            let _ = mailer.deliver(message, None).await; // a failure is logged by `mail_failed`
+            if let Err(e) = mailer.deliver(message, None).await {
+                log::warn!("an email was not sent: {e}");
+            }
         });
     }
 
@@ -213,7 +215,6 @@ fn mail_failed(via: &str, cause: impl std::fmt::Display) -> Error {
     // The cause names hosts and SMTP replies, never the message body. A reply is the server's text:
     // escaped, so it cannot forge log lines or drive the terminal.
     let cause = escape_controls(&cause.to_string());
-    log::warn!("sending an email through {via} failed: {cause}");
     Error::MailFailed(format!("{via}: {cause}"))
 }
 

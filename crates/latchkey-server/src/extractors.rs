@@ -10,9 +10,9 @@ use axum::http::uri::{Authority, Scheme};
 use axum::http::{header, HeaderMap, Uri};
 use cookie::Cookie;
 use http_body::Body as _;
-use latchkey_core::api::Request;
 use latchkey_core::auth::secret::Token;
 use latchkey_core::store::Store;
+use latchkey_core::wire::Request;
 use serde_json::{Map, Value};
 
 use crate::http::{Failure, Refusal, COOKIE};

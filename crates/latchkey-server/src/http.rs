@@ -15,16 +15,11 @@ use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
 use serde::Serialize;
 
-use latchkey_core::accounts::Accounts;
-use latchkey_core::api::{
-    code_sent_detail, reply, reset_sent_detail, with_notice, Deleted, Empty, Reply, SignedInProfile,
-};
-use latchkey_core::auth::account::{ResetRequest, SessionRenewed};
 use latchkey_core::auth::secret::Token;
-use latchkey_core::auth::signup::{self, SignupCredentials, SignupRequest};
-use latchkey_core::auth::{self, NewSession, Profile, SESSION_TTL_SECS};
+use latchkey_core::auth::{self, SESSION_TTL_SECS};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::Store;
+use latchkey_core::wire::{self, path, Renewal, RenewedReply, Reply, SessionReply, Signed};
 
 use crate::extractors::{is_cross_site, Fields, Session};
 use crate::limits::client_address;
@@ -41,23 +36,23 @@ type Shared<S> = State<Arc<Service<S>>>;
 
 pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
     Router::new()
-        .route("/users/signup/", hashing(signup::<S>))
-        .route("/users/signup/resend/", hashing(resend_signup::<S>))
-        .route("/users/verification/", hashing(verification::<S>))
-        .route("/users/login/", hashing(login::<S>))
-        .route("/users/who_am_i/", get(who_am_i::<S>))
-        .route("/users/logout/", post(logout::<S>))
-        .route("/users/password/check/", post(check_password::<S>))
-        .route("/users/password/reset/", hashing(request_reset::<S>))
-        .route("/users/password/reset/resend/", hashing(resend_reset::<S>))
-        .route("/users/password/reset/confirm/", hashing(reset_password::<S>))
-        .route("/users/password/change/", hashing(change_password::<S>))
-        .route("/users/email/change/", hashing(request_email_change::<S>))
-        .route("/users/email/change/resend/", hashing(resend_email_change::<S>))
-        .route("/users/email/change/verify/", hashing(verify_email_change::<S>))
-        .route("/users/email/change/cancel/", post(cancel_email_change::<S>))
-        .route("/users/delete/", hashing(delete_account::<S>))
-        .route("/healthz", get(healthz::<S>))
+        .route(path::SIGNUP, hashing(signup::<S>))
+        .route(path::SIGNUP_RESEND, hashing(resend_signup::<S>))
+        .route(path::VERIFICATION, hashing(verification::<S>))
+        .route(path::LOGIN, hashing(login::<S>))
+        .route(path::WHO_AM_I, get(who_am_i::<S>))
+        .route(path::LOGOUT, post(logout::<S>))
+        .route(path::PASSWORD_CHECK, post(check_password::<S>))
+        .route(path::RESET, hashing(request_reset::<S>))
+        .route(path::RESET_RESEND, hashing(resend_reset::<S>))
+        .route(path::RESET_CONFIRM, hashing(reset_password::<S>))
+        .route(path::PASSWORD_CHANGE, hashing(change_password::<S>))
+        .route(path::EMAIL_CHANGE, hashing(request_email_change::<S>))
+        .route(path::EMAIL_CHANGE_RESEND, hashing(resend_email_change::<S>))
+        .route(path::EMAIL_CHANGE_VERIFY, hashing(verify_email_change::<S>))
+        .route(path::EMAIL_CHANGE_CANCEL, post(cancel_email_change::<S>))
+        .route(path::DELETE, hashing(delete_account::<S>))
+        .route(path::HEALTH, get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
         .with_state(service)
@@ -222,8 +217,8 @@ impl IntoResponse for Failure {
 
 type Answer = std::result::Result<Response, Failure>;
 
-fn ok<T: Serialize>(status: StatusCode, reply: Result<Reply<T>>) -> Answer {
-    Ok((status, Json(reply?)).into_response())
+fn ok<T: Serialize>(reply: Result<Reply<T>>) -> Answer {
+    Ok((StatusCode::OK, Json(reply?)).into_response())
 }
 
 fn session_cookie(token: &Token) -> Cookie<'static> {
@@ -257,37 +252,19 @@ fn with_cookie(mut response: Response, cookie: Cookie<'static>) -> Response {
 }
 
 /// A new session: its token in the body (for bearer clients) and in the cookie (for browsers).
-#[derive(Serialize)]
-struct SessionReply {
-    profile: Profile,
-    token: String,
-    expires_at: i64,
+/// The service's sessions always outlive the request, so the reply is worded as remembered.
+fn signed_in(status: StatusCode, signed: Signed) -> Answer {
+    let cookie = session_cookie(&signed.session.token);
+    let detail = signed.detail(true);
+    let body = wire::reply(detail, SessionReply::new(signed.session))?;
+    Ok(with_cookie((status, Json(body)).into_response(), cookie))
 }
 
-#[derive(Serialize)]
-struct RenewedReply {
-    profile: Profile,
-    token: String,
-    expires_at: i64,
-    notice_sent: bool,
-}
-
-fn signed_in(status: StatusCode, detail: String, session: NewSession) -> Answer {
-    let cookie = session_cookie(&session.token);
-    let expires_at = session.profile.session_expires_at;
-    let data = SessionReply { token: session.token.expose().to_string(), profile: session.profile, expires_at };
-    Ok(with_cookie(ok(status, reply(detail, data))?, cookie))
-}
-
-fn renewed(done: SessionRenewed, what: &str) -> Answer {
-    let cookie = session_cookie(&done.session.token);
-    let data = RenewedReply {
-        token: done.session.token.expose().to_string(),
-        expires_at: done.session.profile.session_expires_at,
-        profile: done.session.profile,
-        notice_sent: done.notice_sent,
-    };
-    Ok(with_cookie(ok(StatusCode::OK, reply(with_notice(what.to_string(), done.notice_sent), data))?, cookie))
+fn renewed(renewal: Renewal) -> Answer {
+    let cookie = session_cookie(&renewal.done.session.token);
+    let detail = renewal.detail(true);
+    let data = RenewedReply { notice_sent: renewal.done.notice_sent, session: SessionReply::new(renewal.done.session) };
+    Ok(with_cookie(ok(wire::reply(detail, data))?, cookie))
 }
 
 async fn signup<S: Store>(
@@ -295,14 +272,7 @@ async fn signup<S: Store>(
     Extension(Client(from)): Extension<Client>,
     Fields(r): Fields,
 ) -> Answer {
-    let req = SignupRequest {
-        username: r.text("username")?,
-        email: r.text("email")?,
-        password: r.text("password")?,
-        replaces: r.optional_text("signup_id")?,
-    };
-    let sent = s.accounts.request_signup(req, &from).await?;
-    ok(StatusCode::OK, reply(code_sent_detail(&sent, false), sent))
+    ok(wire::request_signup(&s.accounts, &r, &from).await)
 }
 
 async fn resend_signup<S: Store>(
@@ -310,59 +280,28 @@ async fn resend_signup<S: Store>(
     Extension(Client(from)): Extension<Client>,
     Fields(r): Fields,
 ) -> Answer {
-    let sent = s.accounts.resend_signup(r.text("signup_id")?, &from).await?;
-    ok(StatusCode::OK, reply(code_sent_detail(&sent, true), sent))
+    ok(wire::resend_signup(&s.accounts, &r, &from).await)
 }
 
-/// The original's clients send the email, the code as `otp`, and the username and password again;
-/// Latchkey's own send the sign-up id and the code.
 async fn verification<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    let code = match r.optional_text("otp")? {
-        Some(otp) => otp,
-        None => r.text("code")?,
-    };
-    let session = match r.optional_text("signup_id")? {
-        Some(id) => s.accounts.verify_signup(id, code).await?,
-        None => {
-            let credentials = SignupCredentials {
-                email: r.text("email")?,
-                username: r.text("username")?,
-                password: r.text("password")?,
-            };
-            signup::verify_with_credentials(&s.accounts.pool, &s.accounts.mailer, credentials, code, s.now()).await?
-        }
-    };
-    let detail = format!("Welcome, {}! Your account is ready.", session.profile.username);
-    signed_in(StatusCode::CREATED, detail, session)
+    signed_in(StatusCode::CREATED, wire::verify_signup(&s.accounts, &r).await?)
 }
 
-/// `username` or `email` (the original's fields) or `identifier` (the desktop app's).
 async fn login<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    let identifier = match (r.optional_text("identifier")?, r.optional_text("username")?) {
-        (Some(id), _) | (None, Some(id)) => id,
-        (None, None) => r.text("email")?,
-    };
-    let session = s.accounts.login(identifier, r.text("password")?).await?;
-    let detail = format!("Signed in as {}.", session.profile.username);
-    signed_in(StatusCode::OK, detail, session)
+    signed_in(StatusCode::OK, wire::login(&s.accounts, &r).await?)
 }
 
 async fn who_am_i<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
-    let profile = s.accounts.whoami(session.token()).await?;
-    ok(StatusCode::OK, reply(format!("Signed in as {}.", profile.username), profile))
+    ok(wire::whoami(&s.accounts, session.token()).await)
 }
 
 async fn logout<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
-    if let Some(token) = session.token() {
-        s.accounts.logout(token).await?;
-    }
-    Ok(with_cookie(ok(StatusCode::OK, reply("You have signed out.", Empty {}))?, cleared_cookie(COOKIE)))
+    Ok(with_cookie(ok(wire::logout(&s.accounts, session.token()).await)?, cleared_cookie(COOKIE)))
 }
 
 /// Needs no account, but its body is read under the service's settings (the body deadline).
 async fn check_password<S: Store>(_: Shared<S>, Fields(r): Fields) -> Answer {
-    let verdict = auth::policy::check(r.text("password")?, r.text("username")?, r.text("email")?);
-    ok(StatusCode::OK, reply(verdict.hint.clone(), verdict))
+    ok(wire::check_password(&r))
 }
 
 async fn request_reset<S: Store>(
@@ -370,8 +309,7 @@ async fn request_reset<S: Store>(
     Extension(Client(from)): Extension<Client>,
     Fields(r): Fields,
 ) -> Answer {
-    let sent = s.accounts.request_reset(r.text("email")?, &from).await?;
-    ok(StatusCode::OK, reply(reset_sent_detail(&sent, false), sent))
+    ok(wire::request_reset(&s.accounts, &r, &from).await)
 }
 
 async fn resend_reset<S: Store>(
@@ -379,53 +317,35 @@ async fn resend_reset<S: Store>(
     Extension(Client(from)): Extension<Client>,
     Fields(r): Fields,
 ) -> Answer {
-    let sent = s.accounts.resend_reset(r.text("reset_id")?, &from).await?;
-    ok(StatusCode::OK, reply(reset_sent_detail(&sent, true), sent))
+    ok(wire::resend_reset(&s.accounts, &r, &from).await)
 }
 
 async fn reset_password<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    let req = ResetRequest { reset_id: r.text("reset_id")?, code: r.text("code")?, password: r.text("password")? };
-    let done = s.accounts.reset_password(req).await?;
-    renewed(done, "Your password was reset and every other session was signed out. You are signed in.")
+    renewed(wire::reset_password(&s.accounts, &r).await?)
 }
 
 async fn change_password<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    let (current, new) = (r.text("current_password")?, r.text("new_password")?);
-    let done = s.accounts.change_password(session.token(), current, new).await?;
-    renewed(done, "Your password was changed and every other session was signed out.")
+    renewed(wire::change_password(&s.accounts, &r, session.token()).await?)
 }
 
 async fn request_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    let (password, new_email) = (r.text("password")?, r.text("new_email")?);
-    let started = s.accounts.request_email_change(session.token(), password, new_email).await?;
-    ok(StatusCode::OK, reply(code_sent_detail(&started.sent, false), started))
+    ok(wire::request_email_change(&s.accounts, &r, session.token()).await)
 }
 
 async fn resend_email_change<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
-    let started = s.accounts.resend_email_change(session.token()).await?;
-    ok(StatusCode::OK, reply(code_sent_detail(&started.sent, true), started))
+    ok(wire::resend_email_change(&s.accounts, session.token()).await)
 }
 
 async fn verify_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    let changed = s.accounts.verify_email_change(session.token(), r.text("code")?).await?;
-    let done =
-        format!("Your email address is now {}, and every other session was signed out.", changed.session.profile.email);
-    renewed(changed, &done)
+    renewed(wire::verify_email_change(&s.accounts, &r, session.token()).await?)
 }
 
 async fn cancel_email_change<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
-    let profile = s.accounts.cancel_email_change(session.token()).await?;
-    let detail = "The email change was cancelled. Your address stays as it was.";
-    ok(StatusCode::OK, reply(detail, SignedInProfile { profile }))
+    ok(wire::cancel_email_change(&s.accounts, session.token()).await)
 }
 
 async fn delete_account<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    let (password, confirm) = (r.text("password")?, r.text("confirm")?);
-    let notice_sent = s.accounts.delete_account(session.token(), password, confirm).await?;
-    let answer = ok(
-        StatusCode::OK,
-        reply(with_notice("Your account was deleted.".into(), notice_sent), Deleted { notice_sent }),
-    )?;
+    let answer = ok(wire::delete_account(&s.accounts, &r, session.token()).await)?;
     Ok(with_cookie(answer, cleared_cookie(COOKIE)))
 }
 

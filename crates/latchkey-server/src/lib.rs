@@ -1,7 +1,7 @@
 //! Latchkey's accounts over HTTP: the original service's API (`/users/signup/`,
 //! `/users/verification/`, `/users/login/`, `/users/who_am_i/`) and the rest of an account's life
 //! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
-//! thin: parse the request, ask the accounts, shape the reply with `latchkey_core::api`.
+//! thin: parse the request, ask the accounts, word the reply with `latchkey_core::wire`.
 
 pub mod extractors;
 pub mod http;

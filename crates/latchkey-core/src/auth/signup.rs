@@ -23,7 +23,7 @@ pub struct SignupRequest<'a> {
 }
 
 /// A code is on its way.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CodeSent {
     pub email: String,
     pub delivery: Delivery,

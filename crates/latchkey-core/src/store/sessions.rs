@@ -6,7 +6,7 @@ use super::users::{self, NewUser, Seen, UserRow};
 use crate::error::{Error, Result};
 
 /// What "who am I" returns: no password hash here.
-#[derive(Debug, Clone, FromRow, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileRow {
     pub username: String,
     pub email: String,

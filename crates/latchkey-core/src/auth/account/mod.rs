@@ -84,7 +84,13 @@ fn recipient(user: &UserRow) -> Recipient<'_> {
 
 /// A security notice to the account's address. A failure is logged and reported, never undone.
 async fn notify(mailer: &Mailer, user: &UserRow, letter: Letter<'_>) -> bool {
-    mailer.send(recipient(user), letter).await.is_ok()
+    match mailer.send(recipient(user), letter).await {
+        Ok(_) => true,
+        Err(e) => {
+            log::warn!("a security notice was not sent: {e}");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

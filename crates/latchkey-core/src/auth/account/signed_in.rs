@@ -19,7 +19,7 @@ use crate::store::lifecycle::NewSessionRow;
 use crate::store::users::UserRow;
 
 /// An email change is waiting for the code sent to the new address.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EmailChangeStarted {
     #[serde(flatten)]
     pub sent: CodeSent,

@@ -1,0 +1,391 @@
+//! The wire, once for every front end: the paths, the fields each request carries, every reply's
+//! shape and every sentence. The desktop app's commands and the HTTP service's handlers are each a
+//! few lines over one function here (parse the fields, ask the `Accounts` contract, word the
+//! reply); `remote`, the service's client, sends these same field types and reads these same
+//! reply types.
+//!
+//! Requests arrive as loose JSON so that a missing field or a wrong type becomes our own
+//! `invalid_input` naming the field, not a string error from the IPC or HTTP layer.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::accounts::Accounts;
+use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::policy::PasswordCheck;
+use crate::auth::secret::Token;
+use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
+use crate::auth::{NewSession, Profile};
+use crate::error::{Error, Result};
+use crate::mail::Delivery;
+
+/// The service's paths (the original's, and Latchkey's additions), for its router and its client.
+pub mod path {
+    pub const SIGNUP: &str = "/users/signup/";
+    pub const SIGNUP_RESEND: &str = "/users/signup/resend/";
+    pub const VERIFICATION: &str = "/users/verification/";
+    pub const LOGIN: &str = "/users/login/";
+    pub const WHO_AM_I: &str = "/users/who_am_i/";
+    pub const LOGOUT: &str = "/users/logout/";
+    pub const PASSWORD_CHECK: &str = "/users/password/check/";
+    pub const RESET: &str = "/users/password/reset/";
+    pub const RESET_RESEND: &str = "/users/password/reset/resend/";
+    pub const RESET_CONFIRM: &str = "/users/password/reset/confirm/";
+    pub const PASSWORD_CHANGE: &str = "/users/password/change/";
+    pub const EMAIL_CHANGE: &str = "/users/email/change/";
+    pub const EMAIL_CHANGE_RESEND: &str = "/users/email/change/resend/";
+    pub const EMAIL_CHANGE_VERIFY: &str = "/users/email/change/verify/";
+    pub const EMAIL_CHANGE_CANCEL: &str = "/users/email/change/cancel/";
+    pub const DELETE: &str = "/users/delete/";
+    pub const HEALTH: &str = "/healthz";
+}
+
+/// A request's fields, not yet read.
+pub struct Request(Map<String, Value>);
+
+impl Request {
+    pub fn parse(value: Option<Value>) -> Result<Self> {
+        match value {
+            Some(Value::Object(map)) => Ok(Request(map)),
+            _ => Err(Error::invalid("request", "The request must be an object with the form's fields.")),
+        }
+    }
+
+    /// A field that may be missing or null.
+    pub fn optional_text(&self, field: &'static str) -> Result<Option<&str>> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.text(field).map(Some),
+        }
+    }
+
+    pub fn text(&self, field: &'static str) -> Result<&str> {
+        match self.0.get(field) {
+            Some(Value::String(s)) => Ok(s),
+            _ => {
+                Err(Error::invalid(field, format!("The {} field is missing or is not text.", field.replace('_', " "))))
+            }
+        }
+    }
+}
+
+/// A request's fields as one type: read from a `Request` (in the order listed, so the first
+/// missing field is the one named) and written by the client. No `Debug`: they hold passwords.
+macro_rules! fields {
+    ($(#[$doc:meta])* $name:ident { $($field:ident),* $(,)? } $(optional { $($opt:ident),* $(,)? })?) => {
+        $(#[$doc])*
+        #[derive(Serialize)]
+        pub struct $name<'a> {
+            $(pub $field: &'a str,)*
+            $($(pub $opt: Option<&'a str>,)*)?
+        }
+
+        impl<'a> $name<'a> {
+            pub fn parse(r: &'a Request) -> Result<Self> {
+                Ok($name { $($field: r.text(stringify!($field))?,)* $($($opt: r.optional_text(stringify!($opt))?,)*)? })
+            }
+        }
+    };
+}
+
+fields!(
+    /// `signup_id`: the sign-up this window started before ("Wrong address? Go back"), replaced.
+    SignupFields { username, email, password } optional { signup_id }
+);
+fields!(SignupIdFields { signup_id });
+fields!(VerifyFields { signup_id, code });
+fields!(
+    /// The original's clients verify with the address, name and password again, the code as `otp`.
+    OriginalVerifyFields { email, username, password, otp }
+);
+fields!(LoginFields { identifier, password });
+fields!(PasswordCheckFields { password, username, email });
+fields!(EmailFields { email });
+fields!(ResetIdFields { reset_id });
+fields!(ResetFields { reset_id, code, password });
+fields!(PasswordChangeFields { current_password, new_password });
+fields!(EmailChangeFields { password, new_email });
+fields!(CodeFields { code });
+fields!(DeleteFields { password, confirm });
+/// A request with no fields.
+#[derive(Serialize)]
+pub struct NoFields {}
+
+/// Every success: `{success: true, detail, ...data}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reply<T> {
+    pub success: bool,
+    pub detail: String,
+    #[serde(flatten)]
+    pub data: T,
+}
+
+pub fn reply<T: Serialize>(detail: impl Into<String>, data: T) -> Result<Reply<T>> {
+    Ok(Reply { success: true, detail: detail.into(), data })
+}
+
+/// The desktop's reply to a sign-in: the token stays in the keychain, never in the page.
+#[derive(Debug, Serialize)]
+pub struct SignedIn {
+    pub profile: Profile,
+    /// False when the keychain is unavailable: the session lasts for this run only.
+    pub remembered: bool,
+}
+
+/// The desktop's reply after a password reset or change or an email change: signed in with a
+/// fresh session.
+#[derive(Debug, Serialize)]
+pub struct Renewed {
+    pub profile: Profile,
+    pub remembered: bool,
+    pub notice_sent: bool,
+}
+
+/// The service's reply to a sign-in: the token in the body (for bearer clients) as well as in
+/// the cookie (for browsers).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionReply {
+    pub profile: Profile,
+    pub token: String,
+    /// The profile's `session_expires_at` again, for clients that read only the top level; a
+    /// client of ours reads the profile, so a reply without it is still a session.
+    #[serde(default)]
+    pub expires_at: i64,
+}
+
+/// The service's reply after a password reset or change or an email change.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RenewedReply {
+    #[serde(flatten)]
+    pub session: SessionReply,
+    pub notice_sent: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignedInProfile {
+    pub profile: Profile,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Deleted {
+    pub notice_sent: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Empty {}
+
+impl SessionReply {
+    pub fn new(session: NewSession) -> Self {
+        SessionReply {
+            token: session.token.expose().to_string(),
+            expires_at: session.profile.session_expires_at,
+            profile: session.profile,
+        }
+    }
+
+    pub fn into_session(self) -> NewSession {
+        NewSession { token: Token::from_stored(self.token), profile: self.profile }
+    }
+}
+
+/// A new session and the words for it; each front end keeps the token its own way (the
+/// keychain, or a cookie and the body) and then words the reply with `detail`.
+pub struct Signed {
+    pub session: NewSession,
+    greeting: String,
+}
+
+impl Signed {
+    /// `remembered`: whether the session will outlive this run (the desktop's keychain answered).
+    pub fn detail(&self, remembered: bool) -> String {
+        signed_in_detail(self.greeting.clone(), remembered)
+    }
+}
+
+/// A change that ended every other session, with this window's fresh one, and its words.
+pub struct Renewal {
+    pub done: SessionRenewed,
+    what: String,
+}
+
+impl Renewal {
+    pub fn detail(&self, remembered: bool) -> String {
+        signed_in_detail(with_notice(self.what.clone(), self.done.notice_sent), remembered)
+    }
+}
+
+pub async fn request_signup(accounts: &impl Accounts, r: &Request, requester: &str) -> Result<Reply<CodeSent>> {
+    let f = SignupFields::parse(r)?;
+    let req = SignupRequest { username: f.username, email: f.email, password: f.password, replaces: f.signup_id };
+    let sent = accounts.request_signup(req, requester).await?;
+    reply(code_sent_detail(&sent, false), sent)
+}
+
+pub async fn resend_signup(accounts: &impl Accounts, r: &Request, requester: &str) -> Result<Reply<CodeSent>> {
+    let sent = accounts.resend_signup(SignupIdFields::parse(r)?.signup_id, requester).await?;
+    reply(code_sent_detail(&sent, true), sent)
+}
+
+/// Latchkey's own clients send the sign-up id and the code; the original's send the address, the
+/// name, the password and the code as `otp` (and no sign-up id).
+pub async fn verify_signup(accounts: &impl Accounts, r: &Request) -> Result<Signed> {
+    let code = |r: &Request| -> Result<String> {
+        Ok(match r.optional_text("otp")? {
+            Some(otp) => otp.to_string(),
+            None => r.text("code")?.to_string(),
+        })
+    };
+    // The original's clients always send `otp`; without a sign-up id, that is their form.
+    let session = match (r.optional_text("signup_id")?, r.optional_text("otp")?) {
+        (None, Some(_)) => {
+            let code = code(r)?;
+            let credentials = SignupCredentials {
+                email: r.text("email")?,
+                username: r.text("username")?,
+                password: r.text("password")?,
+            };
+            accounts.verify_with_credentials(credentials, &code).await?
+        }
+        _ => {
+            let signup_id = SignupIdFields::parse(r)?.signup_id;
+            accounts.verify_signup(signup_id, &code(r)?).await?
+        }
+    };
+    let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
+    Ok(Signed { session, greeting })
+}
+
+/// `identifier` (Latchkey's clients), or `username` or `email` (the original's).
+pub async fn login(accounts: &impl Accounts, r: &Request) -> Result<Signed> {
+    let identifier = match (r.optional_text("identifier")?, r.optional_text("username")?) {
+        (Some(id), _) | (None, Some(id)) => id,
+        (None, None) => match r.optional_text("email")? {
+            Some(email) => email,
+            None => r.text("identifier")?,
+        },
+    };
+    let session = accounts.login(identifier, r.text("password")?).await?;
+    let greeting = format!("Signed in as {}.", session.profile.username);
+    Ok(Signed { session, greeting })
+}
+
+pub async fn whoami(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<Profile>> {
+    let profile = accounts.whoami(token).await?;
+    reply(format!("Signed in as {}.", profile.username), profile)
+}
+
+/// Ends the session, if there is one: signing out twice is not an error.
+pub async fn logout(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<Empty>> {
+    if let Some(token) = token {
+        accounts.logout(token).await?;
+    }
+    reply("You have signed out.", Empty {})
+}
+
+/// The live password hint on the sign-up screen: the very rules sign-up enforces.
+pub fn check_password(r: &Request) -> Result<Reply<PasswordCheck>> {
+    let f = PasswordCheckFields::parse(r)?;
+    let verdict = crate::auth::policy::check(f.password, f.username, f.email);
+    reply(verdict.hint.clone(), verdict)
+}
+
+pub async fn request_reset(accounts: &impl Accounts, r: &Request, requester: &str) -> Result<Reply<CodeSent>> {
+    let sent = accounts.request_reset(EmailFields::parse(r)?.email, requester).await?;
+    reply(reset_sent_detail(&sent, false), sent)
+}
+
+pub async fn resend_reset(accounts: &impl Accounts, r: &Request, requester: &str) -> Result<Reply<CodeSent>> {
+    let sent = accounts.resend_reset(ResetIdFields::parse(r)?.reset_id, requester).await?;
+    reply(reset_sent_detail(&sent, true), sent)
+}
+
+pub async fn reset_password(accounts: &impl Accounts, r: &Request) -> Result<Renewal> {
+    let f = ResetFields::parse(r)?;
+    let done =
+        accounts.reset_password(ResetRequest { reset_id: f.reset_id, code: f.code, password: f.password }).await?;
+    let what = "Your password was reset and every other session was signed out. You are signed in.";
+    Ok(Renewal { done, what: what.to_string() })
+}
+
+pub async fn change_password(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Renewal> {
+    let f = PasswordChangeFields::parse(r)?;
+    let done = accounts.change_password(token, f.current_password, f.new_password).await?;
+    let what = "Your password was changed and every other session was signed out.";
+    Ok(Renewal { done, what: what.to_string() })
+}
+
+pub async fn request_email_change(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+) -> Result<Reply<EmailChangeStarted>> {
+    let f = EmailChangeFields::parse(r)?;
+    let started = accounts.request_email_change(token, f.password, f.new_email).await?;
+    reply(code_sent_detail(&started.sent, false), started)
+}
+
+pub async fn resend_email_change(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<EmailChangeStarted>> {
+    let started = accounts.resend_email_change(token).await?;
+    reply(code_sent_detail(&started.sent, true), started)
+}
+
+pub async fn verify_email_change(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Renewal> {
+    let done = accounts.verify_email_change(token, CodeFields::parse(r)?.code).await?;
+    let what =
+        format!("Your email address is now {}, and every other session was signed out.", done.session.profile.email);
+    Ok(Renewal { done, what })
+}
+
+pub async fn cancel_email_change(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<SignedInProfile>> {
+    let profile = accounts.cancel_email_change(token).await?;
+    reply("The email change was cancelled. Your address stays as it was.", SignedInProfile { profile })
+}
+
+pub async fn delete_account(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Reply<Deleted>> {
+    let f = DeleteFields::parse(r)?;
+    let notice_sent = accounts.delete_account(token, f.password, f.confirm).await?;
+    reply(with_notice("Your account was deleted.".to_string(), notice_sent), Deleted { notice_sent })
+}
+
+fn code_sent_detail(sent: &CodeSent, again: bool) -> String {
+    let new = if again { "new " } else { "" };
+    match &sent.delivery {
+        Delivery::Smtp => format!("We sent a {new}6-digit code to {}. It is valid for 10 minutes.", sent.email),
+        Delivery::Outbox { path } => format!(
+            "Mail delivery is not set up on this computer, so the email with your {new}code was saved as a file instead: {}",
+            path.display()
+        ),
+    }
+}
+
+fn reset_sent_detail(sent: &CodeSent, again: bool) -> String {
+    let new = if again { "new " } else { "" };
+    match &sent.delivery {
+        Delivery::Smtp => format!(
+            "If an account uses {}, we have emailed it a {new}6-digit code. It is valid for 10 minutes.",
+            sent.email
+        ),
+        Delivery::Outbox { path } => format!(
+            "Mail delivery is not set up on this computer, so emails are saved as files in {}. If an account uses {}, the email with its {new}code is there.",
+            path.display(),
+            sent.email
+        ),
+    }
+}
+
+/// A security notice that could not be sent does not undo the change, but the person should know.
+fn with_notice(done: String, notice_sent: bool) -> String {
+    if notice_sent {
+        done
+    } else {
+        format!("{done} We could not send the email notice about this change.")
+    }
+}
+
+fn signed_in_detail(greeting: String, remembered: bool) -> String {
+    if remembered {
+        greeting
+    } else {
+        format!("{greeting} The system keychain is not available, so you will need to sign in again next time.")
+    }
+}

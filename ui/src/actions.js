@@ -1,0 +1,150 @@
+// Each screen's behaviour: what it shows as it opens, and what its form and buttons do.
+
+// What each screen shows as it opens.
+
+function enterProfile() {
+  const profile = state.profile;
+  $("profile-username").textContent = profile.username;
+  $("profile-email").textContent = profile.email;
+  $("profile-joined").textContent = formatDate(profile.date_joined);
+  $("profile-expires").textContent = formatDate(profile.session_expires_at);
+  const pending = profile.pending_email ?? "";
+  $("profile-pending").hidden = !pending;
+  $("profile-pending-email").textContent = pending;
+}
+
+function enterForgot() {
+  // An address typed on the sign-in screen is a good guess.
+  const typed = value("login-username").trim();
+  if (typed.includes("@")) $("forgot-email").value = typed;
+}
+
+function enterDelete() {
+  $("delete-username").textContent = state.profile.username;
+}
+
+function signedIn(reply) {
+  state.profile = reply.profile;
+  go("profile", { say: reply.detail });
+}
+
+// One function per screen's work.
+
+function submitSignup() {
+  const request = () =>
+    api.requestSignup(value("signup-username"), value("signup-email"), value("signup-password"), state.signupId);
+  run($("signup-submit"), "Sending code…", request, (reply) => {
+    state.signupId = reply.signup_id;
+    codeSent("verify-resend", reply);
+    $("verify-info").textContent = outboxOrMail(reply, `Enter the code we emailed to ${reply.email}. It works for 10 minutes.`);
+    go("verify", { say: reply.detail });
+  });
+}
+
+function submitVerify() {
+  // On too_many_attempts or code_expired the message says to sign up again; the screen stays,
+  // and "Wrong address? Go back" returns to the filled-in form.
+  run($("verify-submit"), "Verifying…", () => api.verifySignup(state.signupId, value("verify-code")), (reply) => {
+    state.signupId = "";
+    $("signup-password").value = "";
+    signedIn(reply);
+  });
+}
+
+function resendSignupCode() {
+  run($("verify-resend"), "Sending…", () => api.resendCode(state.signupId), (reply) => {
+    codeSent("verify-resend", reply);
+    $("verify-code").value = "";
+    say(reply.detail);
+    $("verify-code").focus();
+  });
+}
+
+function submitLogin() {
+  run($("login-submit"), "Signing in…", () => api.login(value("login-username"), value("login-password")), signedIn);
+}
+
+function logout() {
+  run($("logout"), "Signing out…", api.logout, (reply) => signedOut(reply.detail));
+}
+
+function submitForgot() {
+  run($("forgot-submit"), "Sending code…", () => api.requestPasswordReset(value("forgot-email")), (reply) => {
+    state.resetEmail = reply.email;
+    state.resetId = reply.reset_id;
+    codeSent("reset-resend", reply);
+    $("reset-info").textContent =
+      reply.delivery.mode === "outbox"
+        ? `Mail delivery is not set up on this computer, so if an account uses ${reply.email}, its email was saved as a file in the folder named below. Open it to find your code.`
+        : `If an account uses ${reply.email}, we emailed it a 6-digit code. Enter it with your new password; it works for 10 minutes.`;
+    go("reset", { say: reply.detail });
+  });
+}
+
+function submitReset() {
+  const request = () => api.resetPassword(state.resetId, value("reset-code"), value("reset-password"));
+  run($("reset-submit"), "Saving…", request, signedIn);
+}
+
+function resendResetCode() {
+  run($("reset-resend"), "Sending…", () => api.resendPasswordReset(state.resetId), (reply) => {
+    codeSent("reset-resend", reply);
+    $("reset-code").value = "";
+    say(reply.detail);
+    $("reset-code").focus();
+  });
+}
+
+function submitPassword() {
+  const request = () => api.changePassword(value("password-current"), value("password-new"));
+  run($("password-submit"), "Changing…", request, signedIn);
+}
+
+function emailCodeSent(reply) {
+  state.profile = reply.profile ?? state.profile;
+  codeSent("email-verify-resend", reply);
+  $("email-verify-info").textContent = outboxOrMail(
+    reply,
+    `Enter the code we emailed to ${reply.email}. It works for 10 minutes; until then your address stays ${state.profile.email}.`,
+  );
+}
+
+function submitEmail() {
+  run($("email-submit"), "Sending code…", () => api.requestEmailChange(value("email-password"), value("email-new")), (reply) => {
+    emailCodeSent(reply);
+    go("email-verify", { say: reply.detail });
+  });
+}
+
+function continueEmailChange() {
+  const pending = state.profile.pending_email;
+  $("email-verify-info").textContent = `Enter the code we emailed to ${pending}. Your address stays ${state.profile.email} until then.`;
+  go("email-verify");
+}
+
+function submitEmailVerify() {
+  run($("email-verify-submit"), "Confirming…", () => api.verifyEmailChange(value("email-verify-code")), signedIn);
+}
+
+function resendEmailCode() {
+  run($("email-verify-resend"), "Sending…", api.resendEmailChange, (reply) => {
+    emailCodeSent(reply);
+    $("email-verify-code").value = "";
+    say(reply.detail);
+    $("email-verify-code").focus();
+  });
+}
+
+function cancelEmailChange() {
+  run($("cancel-email-change"), "Cancelling…", api.cancelEmailChange, signedIn);
+}
+
+function submitDelete() {
+  run($("delete-submit"), "Deleting…", () => api.deleteAccount(value("delete-password"), value("delete-confirm")), (reply) => {
+    state.profile = null;
+    $("signup-form").reset();
+    $("login-form").reset();
+    go("signup", { say: reply.detail });
+  });
+}
+

@@ -1,0 +1,75 @@
+// Wiring: forms submit on Enter, buttons and links move or act.
+
+function onSubmit(formId, handler) {
+  $(formId).addEventListener("submit", (event) => {
+    event.preventDefault();
+    handler();
+  });
+}
+
+function onClick(id, handler) {
+  $(id).addEventListener("click", (event) => {
+    event.preventDefault();
+    handler();
+  });
+}
+
+onSubmit("signup-form", submitSignup);
+onSubmit("verify-form", submitVerify);
+onSubmit("login-form", submitLogin);
+onSubmit("forgot-form", submitForgot);
+onSubmit("reset-form", submitReset);
+onSubmit("password-form", submitPassword);
+onSubmit("email-form", submitEmail);
+onSubmit("email-verify-form", submitEmailVerify);
+onSubmit("delete-form", submitDelete);
+
+onClick("verify-resend", resendSignupCode);
+onClick("reset-resend", resendResetCode);
+onClick("email-verify-resend", resendEmailCode);
+onClick("logout", logout);
+onClick("cancel-email-change", cancelEmailChange);
+onClick("continue-email-change", continueEmailChange);
+
+onClick("to-login", () => go("login"));
+onClick("to-signup", () => go("signup"));
+onClick("to-forgot", () => go("forgot"));
+onClick("verify-back", () => go("signup"));
+onClick("forgot-back", () => go("login"));
+onClick("reset-back", () => go("login"));
+onClick("to-change-password", () => go("password"));
+onClick("to-change-email", () => go("email"));
+onClick("to-delete-account", () => go("delete"));
+for (const id of ["password-cancel", "email-cancel", "email-verify-back", "delete-cancel"]) {
+  onClick(id, () => go("profile"));
+}
+
+for (const toggle of document.querySelectorAll(".reveal")) {
+  toggle.addEventListener("click", () => reveal(toggle, toggle.getAttribute("aria-pressed") !== "true"));
+}
+
+for (const rule of Object.values(SCREENS)) {
+  if (!rule.strength) continue;
+  for (const id of [rule.strength.input, ...(rule.strength.also ?? [])]) $(id).addEventListener("input", updateStrength);
+}
+
+async function start() {
+  try {
+    const reply = await api.startup();
+    if (reply.screen === "profile" && reply.profile) {
+      state.profile = reply.profile;
+      go("profile");
+    } else {
+      go(reply.screen === "signup" ? "signup" : "login");
+    }
+  } catch (error) {
+    if (error.code === "startup_failed") {
+      go("error", { say: error.detail, code: error.code });
+      return;
+    }
+    go("login");
+    fail(error);
+  }
+}
+
+start();
