@@ -88,7 +88,7 @@ pub async fn clear<'e>(ex: impl SqliteExecutor<'e>, key: &str) -> Result<()> {
 /// Forgets counters untouched for a day whose lock has run out; a hard lock stays until a reset.
 pub async fn delete_stale<'e>(ex: impl SqliteExecutor<'e>, now: i64, hard_limit: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM login_throttle WHERE updated_at <= ? AND locked_until <= ? AND failures < ?")
-        .bind(now - 86_400)
+        .bind(now - crate::limits::LOGIN_THROTTLE_KEEP_SECS)
         .bind(now)
         .bind(hard_limit)
         .execute(ex)

@@ -78,7 +78,7 @@ pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
 pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
     let pending = pending_signups::delete_expired(pool, now).await?;
     let sessions = sessions::delete_expired(pool, now).await?;
-    let throttles = login_throttle::delete_stale(pool, now, crate::auth::LOGIN_HARD_LIMIT).await?;
+    let throttles = login_throttle::delete_stale(pool, now, crate::limits::LOGIN_HARD_LIMIT).await?;
     let codes = account_codes::delete_expired(pool, now).await?;
     let mails = mail_sends::delete_expired(pool, now).await?;
     Ok(pending + sessions + throttles + codes + mails)

@@ -111,16 +111,16 @@ impl Store for PgPool {
             ("DELETE FROM pending_signups WHERE expires_at <= $1", now),
             ("DELETE FROM sessions WHERE expires_at <= $1", now),
             ("DELETE FROM account_codes WHERE expires_at <= $1", now),
-            ("DELETE FROM mail_sends WHERE sent_at <= $1", now - 3600),
+            ("DELETE FROM mail_sends WHERE sent_at <= $1", now - crate::limits::MAIL_SEND_KEEP_SECS),
         ] {
             removed += sqlx::query(sql).bind(at).execute(self).await?.rows_affected();
         }
         // Counters untouched for a day whose lock has run out; a hard lock stays until a reset.
         removed +=
             sqlx::query("DELETE FROM login_throttle WHERE updated_at <= $1 AND locked_until <= $2 AND failures < $3")
-                .bind(now - 86_400)
+                .bind(now - crate::limits::LOGIN_THROTTLE_KEEP_SECS)
                 .bind(now)
-                .bind(crate::auth::LOGIN_HARD_LIMIT)
+                .bind(crate::limits::LOGIN_HARD_LIMIT)
                 .execute(self)
                 .await?
                 .rows_affected();
