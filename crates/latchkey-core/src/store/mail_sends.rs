@@ -64,17 +64,19 @@ pub async fn reserve(
 
 /// Gives the slot back: the mail could not be sent.
 pub async fn release<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM mail_sends WHERE id = ?").bind(id).execute(ex).await?;
+    sqlx::query(RELEASE).bind(id).execute(ex).await?;
     Ok(())
 }
 
+pub(crate) const RELEASE: &str = "DELETE FROM mail_sends WHERE id = $1";
+
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM mail_sends WHERE sent_at <= ?")
-        .bind(now - crate::limits::MAIL_SEND_KEEP_SECS)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query(DELETE_EXPIRED).bind(now - crate::limits::MAIL_SEND_KEEP_SECS).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+/// Binds $1 the oldest send kept.
+pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM mail_sends WHERE sent_at <= $1";
 
 #[cfg(test)]
 mod tests {
