@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod limits;
 pub mod mail;
 #[cfg(feature = "client")]
 pub mod remote;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
 use serde::Serialize;
 
 use crate::config::{Security, SmtpSettings};
@@ -189,8 +191,9 @@ impl Mailer {
                     Err(why) => return Err(mail_failed("outbox", format!("{} is {why}", dir.display()))),
                 }
                 // Hex, so the tag and the random part never contain the separator.
-                let random = crate::auth::secret::Token::generate()?.digest();
-                let random: String = random[..12].iter().map(|b| format!("{b:02x}")).collect();
+                let mut random = [0u8; 12];
+                OsRng.try_fill_bytes(&mut random).map_err(|e| Error::internal("OS random number generator", e))?;
+                let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
                 let path = match tag {
                     Some(tag) => dir.join(format!("{SIGN_UP_FILE_PREFIX}{tag}-{random}.eml")),
                     None => dir.join(format!("{random}.eml")),

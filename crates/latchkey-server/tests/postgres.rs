@@ -10,7 +10,7 @@ use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::auth::THIS_WINDOW;
 use latchkey_core::error::Error;
-use latchkey_core::store::{MailLimits, NewCode, Store, Subject};
+use latchkey_core::store::{CodeStore, LimitStore, MailLimits, NewCode, Subject};
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
 use sqlx::PgPool;
 

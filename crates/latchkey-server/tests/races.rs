@@ -75,6 +75,9 @@ impl<S: Store> Store for Gated<S> {
         self.gate("close").await;
         self.inner.close().await
     }
+}
+
+impl<S: Store> AccountStore for Gated<S> {
     async fn count_users(&self) -> Result<i64> {
         self.gate("count_users").await;
         self.inner.count_users().await
@@ -107,6 +110,39 @@ impl<S: Store> Store for Gated<S> {
         self.gate("rehash_password").await;
         self.inner.rehash_password(seen, password_hash).await
     }
+    async fn complete_signup(
+        &self,
+        pending: &PendingRow,
+        username_skeleton: &str,
+        token_hash: &[u8],
+        now: i64,
+        session_expires_at: i64,
+    ) -> Result<ProfileRow> {
+        self.gate("complete_signup").await;
+        self.inner.complete_signup(pending, username_skeleton, token_hash, now, session_expires_at).await
+    }
+    async fn replace_password(
+        &self,
+        seen: Seen<'_>,
+        password_hash: &str,
+        code: Option<&CodeRow>,
+        throttle_key: &str,
+        session: &NewSessionRow<'_>,
+    ) -> Result<ProfileRow> {
+        self.gate("replace_password").await;
+        self.inner.replace_password(seen, password_hash, code, throttle_key, session).await
+    }
+    async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
+        self.gate("change_email").await;
+        self.inner.change_email(seen, code, session).await
+    }
+    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
+        self.gate("delete_account").await;
+        self.inner.delete_account(seen, throttle_key).await
+    }
+}
+
+impl<S: Store> SessionStore for Gated<S> {
     async fn complete_login(
         &self,
         throttle_key: &str,
@@ -130,6 +166,9 @@ impl<S: Store> Store for Gated<S> {
         self.gate("delete_session").await;
         self.inner.delete_session(token_hash).await
     }
+}
+
+impl<S: Store> CodeStore for Gated<S> {
     async fn insert_pending_signup(&self, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
         self.gate("insert_pending_signup").await;
         self.inner.insert_pending_signup(new, replaces).await
@@ -145,17 +184,6 @@ impl<S: Store> Store for Gated<S> {
     async fn find_pending_by_address(&self, email_key: &str, username_key: &str) -> Result<Vec<PendingRow>> {
         self.gate("find_pending_by_address").await;
         self.inner.find_pending_by_address(email_key, username_key).await
-    }
-    async fn complete_signup(
-        &self,
-        pending: &PendingRow,
-        username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
-    ) -> Result<ProfileRow> {
-        self.gate("complete_signup").await;
-        self.inner.complete_signup(pending, username_skeleton, token_hash, now, session_expires_at).await
     }
     async fn reserve_code_attempt(&self, table: CodeTable, id: i64, code_hash: &str, max: i64) -> Result<Option<i64>> {
         self.gate("reserve_code_attempt").await;
@@ -185,25 +213,9 @@ impl<S: Store> Store for Gated<S> {
         self.gate("refund_code_attempt").await;
         self.inner.refund_code_attempt(id, code_hash).await
     }
-    async fn replace_password(
-        &self,
-        seen: Seen<'_>,
-        password_hash: &str,
-        code: Option<&CodeRow>,
-        throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> Result<ProfileRow> {
-        self.gate("replace_password").await;
-        self.inner.replace_password(seen, password_hash, code, throttle_key, session).await
-    }
-    async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
-        self.gate("change_email").await;
-        self.inner.change_email(seen, code, session).await
-    }
-    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
-        self.gate("delete_account").await;
-        self.inner.delete_account(seen, throttle_key).await
-    }
+}
+
+impl<S: Store> LimitStore for Gated<S> {
     async fn reserve_login_attempt(&self, key: &str, policy: LockPolicy, now: i64) -> Result<Reservation> {
         self.gate("reserve_login_attempt").await;
         self.inner.reserve_login_attempt(key, policy, now).await

@@ -6,8 +6,8 @@
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use super::validate::{PASSWORD_MAX, PASSWORD_MIN};
 use super::{common_passwords, guess};
+use crate::limits::{PASSWORD_MAX, PASSWORD_MIN};
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]

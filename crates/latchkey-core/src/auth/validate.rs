@@ -8,11 +8,7 @@ use unicode_security::MixedScript;
 
 use crate::error::{Error, Result};
 
-pub const USERNAME_MIN: usize = 3;
-pub const USERNAME_MAX: usize = 150;
-pub const PASSWORD_MIN: usize = 8;
-pub const PASSWORD_MAX: usize = 128;
-pub const EMAIL_MAX: usize = 254;
+pub use crate::limits::{EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username {

@@ -177,17 +177,21 @@ pub async fn refund_attempt<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash:
 
 /// Voids every code of an account (after its password changed, or it was deleted).
 pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM account_codes WHERE user_id = $1").bind(user_id).execute(ex).await?;
+    let done = sqlx::query(DELETE_FOR_USER).bind(user_id).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+pub(crate) const DELETE_FOR_USER: &str = "DELETE FROM account_codes WHERE user_id = $1";
 
 /// This table's code columns (see `codes`).
 pub const TABLE: CodeTable = CodeTable::AccountCodes;
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM account_codes WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM account_codes WHERE expires_at <= $1";
 
 #[cfg(test)]
 mod tests {

@@ -39,11 +39,15 @@ pub async fn reserve_attempt<'e>(
     code_hash: &str,
     max: i64,
 ) -> Result<Option<i64>> {
-    let sql = format!(
-        "UPDATE {} SET attempts = attempts + 1 WHERE id = ? AND code_hash = ? AND attempts < ? RETURNING attempts",
+    Ok(sqlx::query_scalar(&reserve_attempt_sql(table)).bind(id).bind(code_hash).bind(max).fetch_optional(ex).await?)
+}
+
+/// Binds $1 id, $2 code hash, $3 the most attempts.
+pub(crate) fn reserve_attempt_sql(table: CodeTable) -> String {
+    format!(
+        "UPDATE {} SET attempts = attempts + 1 WHERE id = $1 AND code_hash = $2 AND attempts < $3 RETURNING attempts",
         table.name()
-    );
-    Ok(sqlx::query_scalar(&sql).bind(id).bind(code_hash).bind(max).fetch_optional(ex).await?)
+    )
 }
 
 /// Replaces the code if the row is still in the `old` state (a resend); false when another request won.
@@ -54,12 +58,7 @@ pub async fn swap_code<'e>(
     old: &CodeState<'_>,
     new: &CodeState<'_>,
 ) -> Result<bool> {
-    let sql = format!(
-        "UPDATE {} SET code_hash = ?, attempts = ?, last_sent_at = ?, expires_at = ?
-         WHERE id = ? AND code_hash = ? AND last_sent_at = ?",
-        table.name()
-    );
-    let done = sqlx::query(&sql)
+    let done = sqlx::query(&swap_sql(table))
         .bind(new.code_hash)
         .bind(new.attempts)
         .bind(new.last_sent_at)
@@ -72,9 +71,23 @@ pub async fn swap_code<'e>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Binds the new state ($1 code hash, $2 attempts, $3 sent, $4 expiry), $5 id, and the old state
+/// ($6 code hash, $7 sent).
+pub(crate) fn swap_sql(table: CodeTable) -> String {
+    format!(
+        "UPDATE {} SET code_hash = $1, attempts = $2, last_sent_at = $3, expires_at = $4
+         WHERE id = $5 AND code_hash = $6 AND last_sent_at = $7",
+        table.name()
+    )
+}
+
 pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, table: CodeTable, id: i64) -> Result<()> {
-    sqlx::query(&format!("DELETE FROM {} WHERE id = ?", table.name())).bind(id).execute(ex).await?;
+    sqlx::query(&delete_sql(table)).bind(id).execute(ex).await?;
     Ok(())
+}
+
+pub(crate) fn delete_sql(table: CodeTable) -> String {
+    format!("DELETE FROM {} WHERE id = $1", table.name())
 }
 
 /// Deletes the row only if it still carries this code; false when a resend or another request won.
@@ -84,7 +97,11 @@ pub async fn delete_if_code<'e>(
     id: i64,
     code_hash: &str,
 ) -> Result<bool> {
-    let sql = format!("DELETE FROM {} WHERE id = ? AND code_hash = ?", table.name());
-    let done = sqlx::query(&sql).bind(id).bind(code_hash).execute(ex).await?;
+    let done = sqlx::query(&delete_if_code_sql(table)).bind(id).bind(code_hash).execute(ex).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Binds $1 id, $2 code hash.
+pub(crate) fn delete_if_code_sql(table: CodeTable) -> String {
+    format!("DELETE FROM {} WHERE id = $1 AND code_hash = $2", table.name())
 }

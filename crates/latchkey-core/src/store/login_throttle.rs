@@ -40,17 +40,18 @@ pub async fn reserve<'e, E>(ex: E, key: &str, policy: LockPolicy, now: i64) -> R
 where
     E: SqliteExecutor<'e> + Copy,
 {
-    // ?1 key, ?2 now, ?3 free, ?4 base, ?5 max, ?6 hard limit. The lock for attempt n (n >= free):
-    // base doubled (n - free) times, at most max.
+    // $1 key, $2 now, $3 free, $4 base, $5 max, $6 hard limit. The lock for attempt n (n >= free):
+    // base doubled (n - free) times, at most max. PostgreSQL's upsert is written differently
+    // (`postgres::RESERVE_LOGIN`: LEAST for min, a cast, the table named by an alias).
     let granted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO login_throttle (identifier_key, failures, locked_until, updated_at)
-         VALUES (?1, 1, CASE WHEN 1 >= ?3 THEN ?2 + ?4 ELSE 0 END, ?2)
+         VALUES ($1, 1, CASE WHEN 1 >= $3 THEN $2 + $4 ELSE 0 END, $2)
          ON CONFLICT (identifier_key) DO UPDATE SET
            failures = failures + 1,
-           locked_until = CASE WHEN failures + 1 >= ?3
-                          THEN ?2 + min(?4 << min(failures + 1 - ?3, 10), ?5) ELSE 0 END,
-           updated_at = ?2
-         WHERE locked_until <= ?2 AND failures < ?6
+           locked_until = CASE WHEN failures + 1 >= $3
+                          THEN $2 + min($4 << min(failures + 1 - $3, 10), $5) ELSE 0 END,
+           updated_at = $2
+         WHERE locked_until <= $2 AND failures < $6
          RETURNING failures",
     )
     .bind(key)
@@ -64,37 +65,46 @@ where
     if let Some(n) = granted {
         return Ok(Reservation::Granted { n });
     }
-    let row = get(ex, key).await?;
-    Ok(match row {
+    Ok(refused(get(ex, key).await?, policy, now))
+}
+
+/// Why a reservation was refused, from the counter's row as it is now (both engines).
+pub(crate) fn refused(row: Option<ThrottleRow>, policy: LockPolicy, now: i64) -> Reservation {
+    match row {
         Some(t) if t.failures >= policy.hard_limit => Reservation::LockedForGood,
         Some(t) => Reservation::Locked { until: t.locked_until },
         // Cleared by a success in between: try again later rather than loop here.
         None => Reservation::Locked { until: now + 1 },
-    })
+    }
 }
 
 pub async fn get<'e>(ex: impl SqliteExecutor<'e>, key: &str) -> Result<Option<ThrottleRow>> {
-    Ok(sqlx::query_as("SELECT failures, locked_until FROM login_throttle WHERE identifier_key = ?")
-        .bind(key)
-        .fetch_optional(ex)
-        .await?)
+    Ok(sqlx::query_as(GET).bind(key).fetch_optional(ex).await?)
 }
 
+pub(crate) const GET: &str = "SELECT failures, locked_until FROM login_throttle WHERE identifier_key = $1";
+
 pub async fn clear<'e>(ex: impl SqliteExecutor<'e>, key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_throttle WHERE identifier_key = ?").bind(key).execute(ex).await?;
+    sqlx::query(CLEAR).bind(key).execute(ex).await?;
     Ok(())
 }
 
+pub(crate) const CLEAR: &str = "DELETE FROM login_throttle WHERE identifier_key = $1";
+
 /// Forgets counters untouched for a day whose lock has run out; a hard lock stays until a reset.
 pub async fn delete_stale<'e>(ex: impl SqliteExecutor<'e>, now: i64, hard_limit: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM login_throttle WHERE updated_at <= ? AND locked_until <= ? AND failures < ?")
-        .bind(now - 86_400)
+    let done = sqlx::query(DELETE_STALE)
+        .bind(now - crate::limits::LOGIN_THROTTLE_KEEP_SECS)
         .bind(now)
         .bind(hard_limit)
         .execute(ex)
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Binds $1 the oldest update kept, $2 now, $3 the hard limit.
+pub(crate) const DELETE_STALE: &str =
+    "DELETE FROM login_throttle WHERE updated_at <= $1 AND locked_until <= $2 AND failures < $3";
 
 #[cfg(test)]
 mod tests {

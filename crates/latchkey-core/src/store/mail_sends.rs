@@ -4,14 +4,7 @@ use sqlx::{SqliteExecutor, SqlitePool};
 
 use crate::error::Result;
 
-/// To one address: at most `per_minute` mails in any 60 s and `per_hour` in any hour from one
-/// requester, and `address_per_hour` in any hour from everyone together.
-#[derive(Debug, Clone, Copy)]
-pub struct MailLimits {
-    pub per_minute: i64,
-    pub per_hour: i64,
-    pub address_per_hour: i64,
-}
+pub use crate::limits::MailLimits;
 
 /// Binds $1 address key, $2 requester, $3 now, $4 per minute, $5 per hour, $6 per address and hour.
 pub(crate) const RESERVE: &str = "INSERT INTO mail_sends (address_key, requester, sent_at)
@@ -71,14 +64,19 @@ pub async fn reserve(
 
 /// Gives the slot back: the mail could not be sent.
 pub async fn release<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM mail_sends WHERE id = ?").bind(id).execute(ex).await?;
+    sqlx::query(RELEASE).bind(id).execute(ex).await?;
     Ok(())
 }
 
+pub(crate) const RELEASE: &str = "DELETE FROM mail_sends WHERE id = $1";
+
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM mail_sends WHERE sent_at <= ?").bind(now - 3600).execute(ex).await?;
+    let done = sqlx::query(DELETE_EXPIRED).bind(now - crate::limits::MAIL_SEND_KEEP_SECS).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+/// Binds $1 the oldest send kept.
+pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM mail_sends WHERE sent_at <= $1";
 
 #[cfg(test)]
 mod tests {

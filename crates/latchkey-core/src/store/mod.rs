@@ -1,6 +1,9 @@
-//! All SQL lives here. `Store` is every step the domain takes, each one atomic; SQLite (this
-//! module's functions, which take an executor so they compose into transactions) and PostgreSQL
-//! (`postgres`, for the HTTP service) implement it.
+//! All SQL lives here. `Store` is every step the domain takes, each one atomic, in four traits by
+//! concern. Each table's file holds its statements, written once with `$N` placeholders that both
+//! engines read, and SQLite's functions over them (which take an executor so they compose into
+//! transactions); `sqlite` implements the traits with those, `postgres` (for the HTTP service) with
+//! the same statements, plus what only PostgreSQL needs: advisory locks, row locks and the few
+//! statements each engine writes its own way.
 
 pub mod account_codes;
 pub mod codes;
@@ -12,6 +15,7 @@ pub mod pending_signups;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sessions;
+mod sqlite;
 pub mod users;
 
 use std::future::Future;
@@ -78,11 +82,14 @@ pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
 pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
     let pending = pending_signups::delete_expired(pool, now).await?;
     let sessions = sessions::delete_expired(pool, now).await?;
-    let throttles = login_throttle::delete_stale(pool, now, crate::auth::LOGIN_HARD_LIMIT).await?;
+    let throttles = login_throttle::delete_stale(pool, now, crate::limits::LOGIN_HARD_LIMIT).await?;
     let codes = account_codes::delete_expired(pool, now).await?;
     let mails = mail_sends::delete_expired(pool, now).await?;
     Ok(pending + sessions + throttles + codes + mails)
 }
+
+/// The health check, on either engine.
+pub(crate) const PING: &str = "SELECT 1";
 
 /// Maps a unique-index violation on `users` to the error a person can act on.
 pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
@@ -110,17 +117,22 @@ pub use sessions::ProfileRow;
 pub use users::{Seen, UserRow};
 
 /// The database as the domain sees it: each method is one atomic step (one statement or one
-/// transaction), so several processes on one database behave as one. Implemented for SQLite's
-/// pool here and for PostgreSQL's in `postgres`; the domain is generic over it.
-pub trait Store: Clone + Send + Sync + 'static {
+/// transaction), so several processes on one database behave as one. The steps are grouped by
+/// concern in the four traits below; `Store` is all of them, the one bound the domain uses.
+/// Implemented for SQLite's pool (`sqlite`) and PostgreSQL's (`postgres`).
+pub trait Store: AccountStore + SessionStore + CodeStore + LimitStore + Clone + Send + Sync + 'static {
     /// Removes expired pending sign-ups, sessions, codes, mail counts and stale login counters.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
     /// Whether `SELECT 1` answers (the service's health check).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
     /// Waits for the connections in use to be returned, then closes them all (at shutdown).
     fn close(&self) -> impl Future<Output = ()> + Send;
+}
 
-    // Accounts
+/// Accounts: look-ups, and each change to an account's life. The changes are all or nothing, and
+/// those given a `Seen` act only on the account it read (`not_authenticated` and nothing changed
+/// otherwise).
+pub trait AccountStore: Send + Sync {
     fn count_users(&self) -> impl Future<Output = Result<i64>> + Send;
     fn username_exists(&self, username_key: &str, skeleton: &str) -> impl Future<Output = Result<bool>> + Send;
     /// The account with this address, whatever its state.
@@ -138,8 +150,35 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// A stronger hash of the same password, in place of the one `seen` read; `false` if the
     /// account changed or went meanwhile.
     fn rehash_password(&self, seen: Seen<'_>, password_hash: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Consumes the pending sign-up (if it still has its code), creates the account and its first
+    /// session, all or nothing.
+    fn complete_signup(
+        &self,
+        pending: &PendingRow,
+        username_skeleton: &str,
+        token_hash: &[u8],
+        now: i64,
+        session_expires_at: i64,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    fn replace_password(
+        &self,
+        seen: Seen<'_>,
+        password_hash: &str,
+        code: Option<&CodeRow>,
+        throttle_key: &str,
+        session: &NewSessionRow<'_>,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    fn change_email(
+        &self,
+        seen: Seen<'_>,
+        code: &CodeRow,
+        session: &NewSessionRow<'_>,
+    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
+}
 
-    // Sessions
+/// Sessions: started by a sign-in, found by their token's hash, ended by a sign-out.
+pub trait SessionStore: Send + Sync {
     /// A password check passed: if the account is still the one `seen` read, starts a session and
     /// clears its login count under `throttle_key`, all or nothing, and returns its profile;
     /// `None` (nothing written) if it changed or went meanwhile.
@@ -158,8 +197,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
     fn find_session_user(&self, token_hash: &[u8], now: i64) -> impl Future<Output = Result<Option<UserRow>>> + Send;
     fn delete_session(&self, token_hash: &[u8]) -> impl Future<Output = Result<bool>> + Send;
+}
 
-    // Pending sign-ups
+/// Emailed codes: pending sign-ups, account codes (reset, email change), and the attempts and
+/// resends of either.
+pub trait CodeStore: Send + Sync {
     fn insert_pending_signup(
         &self,
         new: &NewPending<'_>,
@@ -172,18 +214,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         email_key: &str,
         username_key: &str,
     ) -> impl Future<Output = Result<Vec<PendingRow>>> + Send;
-    /// Consumes the pending sign-up (if it still has its code), creates the account and its first
-    /// session, all or nothing.
-    fn complete_signup(
-        &self,
-        pending: &PendingRow,
-        username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
-    ) -> impl Future<Output = Result<ProfileRow>> + Send;
-
-    // Codes, in either code table
     fn reserve_code_attempt(
         &self,
         table: CodeTable,
@@ -200,8 +230,6 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool>> + Send;
     fn delete_code(&self, table: CodeTable, id: i64) -> impl Future<Output = Result<()>> + Send;
     fn delete_code_if(&self, table: CodeTable, id: i64, code_hash: &str) -> impl Future<Output = Result<bool>> + Send;
-
-    // Account codes (reset, email change)
     fn find_account_code(&self, subject: Subject<'_>) -> impl Future<Output = Result<Option<CodeRow>>> + Send;
     fn replace_account_code(
         &self,
@@ -209,26 +237,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         cooldown: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
     fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
+}
 
-    // The account's life, each all or nothing, each only on the account `seen` read
-    // (`not_authenticated` and nothing changed otherwise)
-    fn replace_password(
-        &self,
-        seen: Seen<'_>,
-        password_hash: &str,
-        code: Option<&CodeRow>,
-        throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> impl Future<Output = Result<ProfileRow>> + Send;
-    fn change_email(
-        &self,
-        seen: Seen<'_>,
-        code: &CodeRow,
-        session: &NewSessionRow<'_>,
-    ) -> impl Future<Output = Result<ProfileRow>> + Send;
-    fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
-
-    // Counters
+/// Counters that limit what a requester may do: failed sign-ins and code mails.
+pub trait LimitStore: Send + Sync {
     fn reserve_login_attempt(
         &self,
         key: &str,
@@ -245,139 +257,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
     fn release_mail_slot(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
-}
-
-impl Store for SqlitePool {
-    async fn purge_expired(&self, now: i64) -> Result<u64> {
-        purge_expired(self, now).await
-    }
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(self).await?;
-        Ok(())
-    }
-    async fn close(&self) {
-        SqlitePool::close(self).await
-    }
-    async fn count_users(&self) -> Result<i64> {
-        users::count(self).await
-    }
-    async fn username_exists(&self, username_key: &str, skeleton: &str) -> Result<bool> {
-        users::username_exists(self, username_key, skeleton).await
-    }
-    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
-        users::find_by_email(self, email_key).await
-    }
-    async fn find_users_for_login(&self, username_key: &str, email_key: &str) -> Result<Vec<UserRow>> {
-        users::find_for_login(self, username_key, email_key).await
-    }
-    async fn find_user(&self, id: i64) -> Result<Option<UserRow>> {
-        users::find_by_id(self, id).await
-    }
-    async fn find_active_user_by_email(&self, email_key: &str) -> Result<Option<UserRow>> {
-        users::find_active_by_email(self, email_key).await
-    }
-    async fn address_is_a_username(&self, email_key: &str) -> Result<bool> {
-        users::address_is_a_username(self, email_key).await
-    }
-    async fn rehash_password(&self, seen: Seen<'_>, password_hash: &str) -> Result<bool> {
-        users::replace_password_hash(self, seen, None, password_hash).await
-    }
-    async fn complete_login(
-        &self,
-        throttle_key: &str,
-        token_hash: &[u8],
-        seen: Seen<'_>,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<Option<ProfileRow>> {
-        sessions::complete_login(self, throttle_key, token_hash, seen, now, expires_at).await
-    }
-    async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
-        sessions::find_profile(self, token_hash, now).await
-    }
-    async fn find_session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
-        sessions::find_user(self, token_hash, now).await
-    }
-    async fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
-        sessions::delete(self, token_hash).await
-    }
-    async fn insert_pending_signup(&self, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
-        pending_signups::insert(self, new, replaces).await
-    }
-    async fn pending_signup_tags(&self) -> Result<Vec<String>> {
-        pending_signups::live_tags(self).await
-    }
-    async fn find_pending_by_owner(&self, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
-        pending_signups::find_by_owner(self, owner_hash).await
-    }
-    async fn find_pending_by_address(&self, email_key: &str, username_key: &str) -> Result<Vec<PendingRow>> {
-        pending_signups::find_by_address(self, email_key, username_key).await
-    }
-    async fn complete_signup(
-        &self,
-        pending: &PendingRow,
-        username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
-    ) -> Result<ProfileRow> {
-        sessions::complete_signup(self, pending, username_skeleton, token_hash, now, session_expires_at).await
-    }
-    async fn reserve_code_attempt(&self, table: CodeTable, id: i64, code_hash: &str, max: i64) -> Result<Option<i64>> {
-        codes::reserve_attempt(self, table, id, code_hash, max).await
-    }
-    async fn swap_code(&self, table: CodeTable, id: i64, old: &CodeState<'_>, new: &CodeState<'_>) -> Result<bool> {
-        codes::swap_code(self, table, id, old, new).await
-    }
-    async fn delete_code(&self, table: CodeTable, id: i64) -> Result<()> {
-        codes::delete(self, table, id).await
-    }
-    async fn delete_code_if(&self, table: CodeTable, id: i64, code_hash: &str) -> Result<bool> {
-        codes::delete_if_code(self, table, id, code_hash).await
-    }
-    async fn find_account_code(&self, subject: Subject<'_>) -> Result<Option<CodeRow>> {
-        account_codes::find(self, subject).await
-    }
-    async fn replace_account_code(&self, new: &NewCode<'_>, cooldown: i64) -> Result<std::result::Result<i64, i64>> {
-        account_codes::replace(self, new, cooldown).await
-    }
-    async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
-        account_codes::refund_attempt(self, id, code_hash).await
-    }
-    async fn replace_password(
-        &self,
-        seen: Seen<'_>,
-        password_hash: &str,
-        code: Option<&CodeRow>,
-        throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> Result<ProfileRow> {
-        lifecycle::replace_password(self, seen, password_hash, code, throttle_key, session).await
-    }
-    async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
-        lifecycle::change_email(self, seen, code, session).await
-    }
-    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
-        lifecycle::delete_account(self, seen, throttle_key).await
-    }
-    async fn reserve_login_attempt(&self, key: &str, policy: LockPolicy, now: i64) -> Result<Reservation> {
-        login_throttle::reserve(self, key, policy, now).await
-    }
-    async fn clear_login_throttle(&self, key: &str) -> Result<()> {
-        login_throttle::clear(self, key).await
-    }
-    async fn reserve_mail_slot(
-        &self,
-        address_key: &str,
-        requester: &str,
-        limits: MailLimits,
-        now: i64,
-    ) -> Result<std::result::Result<i64, i64>> {
-        mail_sends::reserve(self, address_key, requester, limits, now).await
-    }
-    async fn release_mail_slot(&self, id: i64) -> Result<()> {
-        mail_sends::release(self, id).await
-    }
 }
 
 #[cfg(test)]

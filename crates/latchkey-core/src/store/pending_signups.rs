@@ -35,46 +35,47 @@ pub struct NewPending<'a> {
 pub async fn insert(pool: &SqlitePool, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
     let mut tx = pool.begin().await?;
     if let Some(owner_hash) = replaces {
-        sqlx::query("DELETE FROM pending_signups WHERE owner_hash = ?").bind(owner_hash).execute(&mut *tx).await?;
+        sqlx::query(DELETE_BY_OWNER).bind(owner_hash).execute(&mut *tx).await?;
     }
-    let id = sqlx::query_scalar(
-        "INSERT INTO pending_signups
-           (username, username_key, email, email_key, password_hash, code_hash, owner_hash, attempts, created_at,
-            last_sent_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
-    )
-    .bind(new.username)
-    .bind(new.username_key)
-    .bind(new.email)
-    .bind(new.email_key)
-    .bind(new.password_hash)
-    .bind(new.code_hash)
-    .bind(new.owner_hash)
-    .bind(new.now)
-    .bind(new.now)
-    .bind(new.expires_at)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = sqlx::query_scalar(INSERT)
+        .bind(new.username)
+        .bind(new.username_key)
+        .bind(new.email)
+        .bind(new.email_key)
+        .bind(new.password_hash)
+        .bind(new.code_hash)
+        .bind(new.owner_hash)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
 
+pub(crate) const DELETE_BY_OWNER: &str = "DELETE FROM pending_signups WHERE owner_hash = $1";
+
+/// Binds $1 username, $2 its key, $3 address, $4 its key, $5 password hash, $6 code hash, $7 owner
+/// hash, $8 now, $9 expiry.
+pub(crate) const INSERT: &str = "INSERT INTO pending_signups
+       (username, username_key, email, email_key, password_hash, code_hash, owner_hash, attempts, created_at,
+        last_sent_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) RETURNING id";
+
 /// The short tags (first 8 bytes of the owner hash, hex) of every pending sign-up, which name
-/// their outbox files.
+/// their outbox files. SQLite's own functions: PostgreSQL's differ (`postgres::LIVE_TAGS`).
 pub async fn live_tags<'e>(ex: impl SqliteExecutor<'e>) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT lower(hex(substr(owner_hash, 1, 8))) FROM pending_signups").fetch_all(ex).await?)
 }
 
 /// The pending sign-up whose owner holds this sign-up id (by its hash).
 pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
-         FROM pending_signups WHERE owner_hash = ?",
-    )
-    .bind(owner_hash)
-    .fetch_optional(ex)
-    .await?)
+    Ok(sqlx::query_as(FIND_BY_OWNER).bind(owner_hash).fetch_optional(ex).await?)
 }
+
+pub(crate) const FIND_BY_OWNER: &str =
+    "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
+     FROM pending_signups WHERE owner_hash = $1";
 
 /// The pending sign-ups for this address and name (the original API's clients name a sign-up by
 /// them, not by an id). Newest first; usually one.
@@ -83,23 +84,23 @@ pub async fn find_by_address<'e>(
     email_key: &str,
     username_key: &str,
 ) -> Result<Vec<PendingRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
-         FROM pending_signups WHERE email_key = ? AND username_key = ? ORDER BY id DESC LIMIT 5",
-    )
-    .bind(email_key)
-    .bind(username_key)
-    .fetch_all(ex)
-    .await?)
+    Ok(sqlx::query_as(FIND_BY_ADDRESS).bind(email_key).bind(username_key).fetch_all(ex).await?)
 }
+
+/// Binds $1 address key, $2 username key.
+pub(crate) const FIND_BY_ADDRESS: &str =
+    "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
+     FROM pending_signups WHERE email_key = $1 AND username_key = $2 ORDER BY id DESC LIMIT 5";
 
 /// This table's code columns (see `codes`).
 pub const TABLE: CodeTable = CodeTable::PendingSignups;
 
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM pending_signups WHERE expires_at <= ?").bind(now).execute(ex).await?;
+    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM pending_signups WHERE expires_at <= $1";
 
 #[cfg(test)]
 mod tests {

@@ -26,65 +26,66 @@ pub async fn insert<'e>(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(ex)
-        .await?;
+    sqlx::query(INSERT).bind(token_hash).bind(user_id).bind(now).bind(expires_at).execute(ex).await?;
     Ok(())
 }
 
+/// Binds $1 token hash, $2 account, $3 now, $4 expiry.
+pub(crate) const INSERT: &str =
+    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+
 /// The profile behind a live session of an active account.
 pub async fn find_profile<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
-    Ok(sqlx::query_as(
-        "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
-           (SELECT c.new_email FROM account_codes c
-            WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > ?2) AS pending_email
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.is_active = 1",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(ex)
-    .await?)
+    Ok(sqlx::query_as(FIND_PROFILE).bind(token_hash).bind(now).fetch_optional(ex).await?)
 }
+
+/// Binds $1 token hash, $2 now.
+pub(crate) const FIND_PROFILE: &str = "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined,
+       s.expires_at AS session_expires_at,
+       (SELECT c.new_email FROM account_codes c
+        WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $2) AS pending_email
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
 
 /// The account behind a live session of an active account.
 pub async fn find_user<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.username, u.username_key, u.email, u.email_key, u.password_hash, u.is_active, u.is_admin,
-           u.date_joined
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ? AND s.expires_at > ? AND u.is_active = 1",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(ex)
-    .await?)
+    Ok(sqlx::query_as(FIND_USER).bind(token_hash).bind(now).fetch_optional(ex).await?)
 }
+
+/// Binds $1 token hash, $2 now.
+pub(crate) const FIND_USER: &str =
+    "SELECT u.id, u.username, u.username_key, u.email, u.email_key, u.password_hash, u.is_active, u.is_admin,
+       u.date_joined
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
 
 /// Ends every session of an account.
 pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id).execute(ex).await?;
+    let done = sqlx::query(DELETE_FOR_USER).bind(user_id).execute(ex).await?;
     Ok(done.rows_affected())
 }
 
+pub(crate) const DELETE_FOR_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
+
 pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8]) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(ex).await?;
+    let done = sqlx::query(DELETE).bind(token_hash).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
 
+pub(crate) const DELETE: &str = "DELETE FROM sessions WHERE token_hash = $1";
+
 pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(ex).await?;
+    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
     Ok(done.rows_affected())
 }
+
+pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at <= $1";
 
 /// A password check passed for the account `seen` read: if it is still that account (same id,
 /// same hash, active), the session begins and that account's login count is cleared, in one
 /// transaction (a write first, so it holds SQLite's write lock from its first statement).
-/// `None` when the account changed or went meanwhile: nothing was written.
+/// `None` when the account changed or went meanwhile: nothing was written. (PostgreSQL does this
+/// in one statement, `postgres::COMPLETE_LOGIN`.)
 pub async fn complete_login(
     pool: &SqlitePool,
     throttle_key: &str,
