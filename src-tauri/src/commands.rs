@@ -4,9 +4,9 @@
 use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, State};
 
-use crate::accounts::Accounts;
 use crate::auth::account::EmailChangeStarted;
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
+use crate::contract::Accounts;
 use crate::error::Error;
 use crate::error::Result;
 use crate::state::{App, StartupFailure};

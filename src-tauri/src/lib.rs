@@ -6,7 +6,7 @@ pub mod state;
 
 // The rules, the store and the mail live in latchkey-core, shared with the HTTP service; under
 // their old paths here so the commands, the state and the tests read as before.
-pub use latchkey_core::{accounts, auth, config, error, files, mail, remote, store, wire};
+pub use latchkey_core::{auth, config, contract, error, mail, private_files, remote, store, wire};
 
 use tauri::{Manager, Runtime};
 

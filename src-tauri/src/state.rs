@@ -6,19 +6,19 @@ use std::path::{Path, PathBuf};
 use futures_util::future::Either;
 use tokio::sync::Mutex;
 
-use crate::accounts::{Accounts, Local};
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::Startup;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{NewSession, Profile};
 use crate::config::Config;
+use crate::contract::{Accounts, DatabaseAccounts};
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
 use crate::remote::Remote;
-use crate::{auth, files, store};
+use crate::{auth, private_files, store};
 
-pub use crate::accounts::{system_clock, Clock};
+pub use crate::contract::{system_clock, Clock};
 
 pub struct App {
     /// This data folder's accounts (the pool, the mailer and the clock), or a server's.
@@ -31,7 +31,7 @@ pub struct App {
 
 /// The accounts of this data folder's database, or of the server `LATCHKEY_SERVER_URL` names.
 pub enum Backend {
-    Local(Local),
+    Database(DatabaseAccounts),
     Remote(Remote),
 }
 
@@ -40,7 +40,7 @@ pub enum Backend {
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
-            Backend::Local(a) => Either::Left(a.$method($($arg),*)),
+            Backend::Database(a) => Either::Left(a.$method($($arg),*)),
             Backend::Remote(a) => Either::Right(a.$method($($arg),*)),
         }
     };
@@ -173,7 +173,7 @@ pub enum StartupError {
     #[error("Latchkey's database {} is damaged or is not a Latchkey database, so it was left untouched. Move it somewhere safe (or restore a backup), then open Latchkey again to start with a new one.", .0.display())]
     Damaged(PathBuf),
     #[error("Latchkey's data folder {} is {why}, so Latchkey will not use it: files in it could have been planted or swapped. Use a folder only you own and can write to (or set LATCHKEY_DATA_DIR to one), then open Latchkey again.", .dir.display())]
-    UnsafeFolder { dir: PathBuf, why: files::Unsafe },
+    UnsafeFolder { dir: PathBuf, why: private_files::Unsafe },
     #[error("Latchkey could not open its data in {}: {cause}. Try again; if this keeps happening, check that folder and the disk.", .dir.display())]
     Other { dir: PathBuf, cause: String },
 }
@@ -235,11 +235,11 @@ impl App {
         keychain: Keychain,
         clock: Clock,
     ) -> Result<Self, StartupError> {
-        let private = files::ensure_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
+        let private = private_files::ensure_private_dir(data_dir).map_err(|e| StartupError::from_io(data_dir, &e))?;
         private.map_err(|why| StartupError::UnsafeFolder { dir: data_dir.to_path_buf(), why })?;
         let outbox = data_dir.join(OUTBOX_DIR);
         if outbox.exists() {
-            let private = files::ensure_private_dir(&outbox).map_err(|e| StartupError::from_io(&outbox, &e))?;
+            let private = private_files::ensure_private_dir(&outbox).map_err(|e| StartupError::from_io(&outbox, &e))?;
             private.map_err(|why| StartupError::UnsafeFolder { dir: outbox.clone(), why })?;
         }
         let db_path = data_dir.join(store::DB_FILE);
@@ -266,7 +266,7 @@ impl App {
                 }
                 .map_err(StartupError::Settings)?;
                 // Expired rows are purged by the first screen's `startup` call, after the window shows.
-                Backend::Local(Local { pool, mailer, clock })
+                Backend::Database(DatabaseAccounts { pool, mailer, clock })
             }
         };
         Ok(App { accounts, keychain, session: Mutex::new(None) })
@@ -426,7 +426,7 @@ mod tests {
         let config = Config::from_lookup(|_| None).unwrap();
         let open = || App::open(&config, dir.path(), Keychain::new("latchkey-test", "upgrade"), system_clock());
         let app = open().await.unwrap();
-        let Backend::Local(local) = app.accounts() else { panic!("local accounts") };
+        let Backend::Database(local) = app.accounts() else { panic!("local accounts") };
         let left: Vec<String> = sqlx::query_scalar("SELECT username FROM users WHERE username_skeleton IS NULL")
             .fetch_all(&local.pool)
             .await
@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(left, ["\u{430}dmin"], "the older look-alike keeps the skeleton");
         local.pool.close().await;
         let app = open().await.unwrap();
-        let Backend::Local(local) = app.accounts() else { panic!("local accounts") };
+        let Backend::Database(local) = app.accounts() else { panic!("local accounts") };
 
         // Both old look-alikes still sign in by the name as typed, and can still leave.
         let real = login::login(&local.pool, "Admin", PW, T0).await.unwrap();

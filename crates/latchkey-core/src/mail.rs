@@ -186,7 +186,7 @@ impl Mailer {
                 Ok(Delivery::Smtp)
             }
             Transport::Outbox(dir) => {
-                match crate::files::ensure_private_dir(dir).map_err(|e| mail_failed("outbox", e))? {
+                match crate::private_files::ensure_private_dir(dir).map_err(|e| mail_failed("outbox", e))? {
                     Ok(()) => {}
                     Err(why) => return Err(mail_failed("outbox", format!("{} is {why}", dir.display()))),
                 }
@@ -201,7 +201,7 @@ impl Mailer {
                 let bytes = message.formatted();
                 let write = {
                     let path = path.clone();
-                    tokio::task::spawn_blocking(move || crate::files::write_private_new(&path, &bytes))
+                    tokio::task::spawn_blocking(move || crate::private_files::write_private_new(&path, &bytes))
                 };
                 write.await?.map_err(|e| mail_failed("outbox", e))?;
                 Ok(Delivery::Outbox { path })

@@ -19,13 +19,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::accounts::Accounts;
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{Screen, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{NewSession, Profile};
 use crate::config::ServerUrl;
+use crate::contract::Accounts;
 use crate::error::{Error, Flow, Result};
 use crate::mail::Delivery;
 use crate::wire::{self, path, Reply};

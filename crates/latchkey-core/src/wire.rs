@@ -10,12 +10,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::accounts::Accounts;
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::policy::PasswordCheck;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{NewSession, Profile};
+use crate::contract::Accounts;
 use crate::error::{Error, Result};
 use crate::mail::Delivery;
 

@@ -13,8 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_core::accounts::{system_clock, Local};
 use latchkey_core::auth::{self, Timestamp};
+use latchkey_core::contract::{system_clock, DatabaseAccounts};
 use latchkey_core::mail::Mailer;
 use latchkey_core::store::{self, Store};
 use sqlx::SqlitePool;
@@ -25,7 +25,7 @@ pub use settings::{Database, Settings};
 /// What every request needs: the accounts (database, mailer, clock), the service's settings and
 /// its per-client limit. Generic over the store: SQLite or PostgreSQL, as `DATABASE_URL` says.
 pub struct Service<S = SqlitePool> {
-    pub accounts: Local<S>,
+    pub accounts: DatabaseAccounts<S>,
     pub settings: Settings,
     pub limit: ClientLimit,
 }
@@ -36,7 +36,7 @@ impl<S: Store> Service<S> {
         // One queue per process: the last service started in it sets its places.
         auth::secret::set_queue_bound(settings.hash_queue);
         let limit = ClientLimit::new(settings.ip_limit_per_minute);
-        Ok(Arc::new(Service { accounts: Local { pool, mailer, clock: system_clock() }, settings, limit }))
+        Ok(Arc::new(Service { accounts: DatabaseAccounts { pool, mailer, clock: system_clock() }, settings, limit }))
     }
 
     pub fn now(&self) -> Timestamp {

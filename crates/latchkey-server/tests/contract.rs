@@ -1,5 +1,5 @@
-//! One suite, every implementation of `Accounts`: `Local` on a SQLite file (the desktop app
-//! without a server), `Local` on PostgreSQL (what the service runs), and `Remote` (the desktop
+//! One suite, every implementation of `Accounts`: `DatabaseAccounts` on a SQLite file (the desktop app
+//! without a server), `DatabaseAccounts` on PostgreSQL (what the service runs), and `Remote` (the desktop
 //! app's client, talking to a real `latchkey-server` process over HTTP, on either database). All
 //! must give the same answers. Real mail (aiosmtpd), real databases with the real migrations.
 
@@ -7,11 +7,11 @@
 
 mod common;
 
-use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::auth::THIS_WINDOW;
 use latchkey_core::config::ServerUrl;
+use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::Error;
 use latchkey_core::remote::Remote;
 use latchkey_testkit::{code_in, free_port, other_code, SmtpServer, TestDatabase};
@@ -116,7 +116,7 @@ async fn the_contract_holds_on_this_computers_database() {
     let db = TestDatabase::sqlite();
     let TestDatabase::Sqlite { path, .. } = &db else { unreachable!() };
     let pool = latchkey_core::store::open(path).await.unwrap();
-    suite(&Local { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+    suite(&DatabaseAccounts { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn the_contract_holds_on_postgresql() {
     let smtp = SmtpServer::start();
     let db = TestDatabase::postgres().await;
     let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
-    suite(&Local { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
+    suite(&DatabaseAccounts { pool, mailer: common::mailer(&smtp), clock: system_clock() }, &smtp, &db).await;
 }
 
 async fn through_the_server(db: TestDatabase) {

@@ -6,9 +6,9 @@
 
 mod common;
 
-use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::auth::THIS_WINDOW;
+use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::Error;
 use latchkey_core::store::{CodeStore, LimitStore, MailLimits, NewCode, Subject};
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
@@ -16,12 +16,12 @@ use sqlx::PgPool;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn accounts(smtp: &SmtpServer, db: &TestDatabase) -> Local<PgPool> {
+async fn accounts(smtp: &SmtpServer, db: &TestDatabase) -> DatabaseAccounts<PgPool> {
     let pool = latchkey_core::store::postgres::open(&db.url()).await.unwrap();
-    Local { pool, mailer: common::mailer(smtp), clock: system_clock() }
+    DatabaseAccounts { pool, mailer: common::mailer(smtp), clock: system_clock() }
 }
 
-async fn sign_up(accounts: &Local<PgPool>, smtp: &SmtpServer, name: &str, email: &str) {
+async fn sign_up(accounts: &DatabaseAccounts<PgPool>, smtp: &SmtpServer, name: &str, email: &str) {
     let request = SignupRequest { username: name, email, password: PASSWORD, replaces: None };
     let sent = accounts.request_signup(request, THIS_WINDOW).await.unwrap();
     let code = code_in(&smtp.wait_for_mail(email, "verification code").await);

@@ -9,9 +9,9 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::accounts::{system_clock, Accounts, Local};
 use latchkey_core::auth::signup::SignupRequest;
 use latchkey_core::auth::{NewSession, THIS_WINDOW};
+use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::*;
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
@@ -245,22 +245,27 @@ struct World {
     db: TestDatabase,
 }
 
-async fn gated<S: Store>(pool: S, smtp: &SmtpServer) -> Local<Gated<S>> {
+async fn gated<S: Store>(pool: S, smtp: &SmtpServer) -> DatabaseAccounts<Gated<S>> {
     let pool = Gated { inner: pool, gate: Arc::new(Gate::default()) };
-    Local { pool, mailer: common::mailer(smtp), clock: system_clock() }
+    DatabaseAccounts { pool, mailer: common::mailer(smtp), clock: system_clock() }
 }
 
-async fn sign_up<S: Store>(accounts: &Local<S>, smtp: &SmtpServer, name: &str, email: &str) -> NewSession {
+async fn sign_up<S: Store>(accounts: &DatabaseAccounts<S>, smtp: &SmtpServer, name: &str, email: &str) -> NewSession {
     let sent = started(accounts, name, email).await;
     verify(accounts, smtp, email, &sent).await
 }
 
-async fn started<S: Store>(accounts: &Local<S>, name: &str, email: &str) -> String {
+async fn started<S: Store>(accounts: &DatabaseAccounts<S>, name: &str, email: &str) -> String {
     let request = SignupRequest { username: name, email, password: PASSWORD, replaces: None };
     accounts.request_signup(request, THIS_WINDOW).await.unwrap().signup_id().to_string()
 }
 
-async fn verify<S: Store>(accounts: &Local<S>, smtp: &SmtpServer, email: &str, signup_id: &str) -> NewSession {
+async fn verify<S: Store>(
+    accounts: &DatabaseAccounts<S>,
+    smtp: &SmtpServer,
+    email: &str,
+    signup_id: &str,
+) -> NewSession {
     let code = code_in(&smtp.wait_for_mail(email, "verification code").await);
     accounts.verify_signup(signup_id, &code).await.unwrap()
 }

@@ -52,7 +52,7 @@ impl From<OpenError> for Error {
 /// Opens (creating if needed) the database file with owner-only permissions, then migrates it.
 pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
     // SQLite gives the -wal and -shm files the main file's mode, so this covers all three.
-    crate::files::ensure_private_file(path)?;
+    crate::private_files::ensure_private_file(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -67,7 +67,7 @@ pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
     // others wait for it and then find nothing left to do.
     let lock_path =
         path.with_file_name(format!("{}-migrate.lock", path.file_name().unwrap_or_default().to_string_lossy()));
-    crate::files::ensure_private_file(&lock_path)?;
+    crate::private_files::ensure_private_file(&lock_path)?;
     let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
     let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
         .await

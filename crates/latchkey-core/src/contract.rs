@@ -1,5 +1,5 @@
 //! The one contract a front end asks of an account service. The desktop app's commands call it;
-//! `Local` keeps the accounts in a database on this computer and `remote::Remote` (feature
+//! `DatabaseAccounts` keeps the accounts in a database on this computer and `remote::Remote` (feature
 //! `client`) asks a `latchkey-server` for them. One test suite runs against both.
 
 use std::future::Future;
@@ -84,19 +84,19 @@ pub trait Accounts: Send + Sync {
 /// The accounts in a database this process opens itself (SQLite on this computer, or the
 /// service's PostgreSQL): the domain functions over the store and mailer. Each method hands back
 /// the domain function's own future (no wrapper to compile).
-pub struct Local<S = SqlitePool> {
+pub struct DatabaseAccounts<S = SqlitePool> {
     pub pool: S,
     pub mailer: Mailer,
     pub clock: Clock,
 }
 
-impl<S> Local<S> {
+impl<S> DatabaseAccounts<S> {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
 }
 
-impl<S: Store> Accounts for Local<S> {
+impl<S: Store> Accounts for DatabaseAccounts<S> {
     fn startup<F: Future<Output = Option<Token>> + Send>(
         &self,
         remembered: impl FnOnce() -> F + Send,
