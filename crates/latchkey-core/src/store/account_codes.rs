@@ -2,10 +2,9 @@
 //! email changes (found by account). The SQL is written once, with `$N` placeholders both SQLite
 //! and PostgreSQL read.
 
-use sqlx::{FromRow, SqliteExecutor, SqlitePool};
+use sqlx::FromRow;
 
 use super::codes::{CodeState, CodeTable};
-use crate::error::Result;
 
 /// Which row a request is about: a reset by the SHA-256 of the reset id its requester holds, an
 /// email change by its account.
@@ -39,7 +38,6 @@ impl<'a> Subject<'a> {
     }
 
     /// What PostgreSQL's advisory lock for a read-count-write step on this subject is named.
-    #[cfg(feature = "postgres")]
     pub(crate) fn lock_name(self) -> String {
         match self {
             Subject::Reset(owner) => format!("reset:{}", owner.iter().map(|b| format!("{b:02x}")).collect::<String>()),
@@ -113,90 +111,18 @@ pub struct NewCode<'a> {
     pub expires_at: i64,
 }
 
-/// `INSERT` with a `NewCode`'s values bound, on either engine (sqlx's bounds for a function
-/// generic over the database would be longer than the eight binds).
-macro_rules! insert_code {
-    ($new:expr) => {
-        sqlx::query_scalar::<_, i64>($crate::store::account_codes::INSERT)
-            .bind($new.subject.purpose())
-            .bind($new.user_id)
-            .bind($new.email_key)
-            .bind($new.new_email)
-            .bind($new.code_hash)
-            .bind($new.now)
-            .bind($new.expires_at)
-            .bind($new.subject.owner())
-    };
-}
-#[cfg(feature = "postgres")]
-pub(crate) use insert_code;
-
-/// Puts a new code in place of the subject's current one, unless that one is still live and was
-/// sent less than `cooldown` seconds ago: then `Err(seconds to wait)`. One transaction, so two
-/// requests at the same moment make one code, not two.
-pub async fn replace(pool: &SqlitePool, new: &NewCode<'_>, cooldown: i64) -> Result<Result<i64, i64>> {
-    let s = new.subject;
-    let mut tx = pool.begin().await?;
-    // A write first, so this transaction holds SQLite's write lock from its first statement.
-    sqlx::query(&clear_stale_sql())
-        .bind(s.purpose())
-        .bind(s.owner())
-        .bind(s.account())
-        .bind(new.now - cooldown)
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await?;
-    let live: Option<i64> = sqlx::query_scalar(&last_sent_sql())
-        .bind(s.purpose())
-        .bind(s.owner())
-        .bind(s.account())
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(last_sent_at) = live {
-        return Ok(Err(last_sent_at + cooldown - new.now));
-    }
-    let id = insert_code!(new).fetch_one(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(Ok(id))
-}
-
-pub async fn find<'e>(ex: impl SqliteExecutor<'e>, subject: Subject<'_>) -> Result<Option<CodeRow>> {
-    Ok(sqlx::query_as(&find_sql())
-        .bind(subject.purpose())
-        .bind(subject.owner())
-        .bind(subject.account())
-        .fetch_optional(ex)
-        .await?)
-}
-
-/// Gives back an attempt spent on the right code (the rest of the request was refused).
-pub async fn refund_attempt<'e>(ex: impl SqliteExecutor<'e>, id: i64, code_hash: &str) -> Result<()> {
-    sqlx::query(REFUND).bind(id).bind(code_hash).execute(ex).await?;
-    Ok(())
-}
-
-/// Voids every code of an account (after its password changed, or it was deleted).
-pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_FOR_USER).bind(user_id).execute(ex).await?;
-    Ok(done.rows_affected())
-}
-
 pub(crate) const DELETE_FOR_USER: &str = "DELETE FROM account_codes WHERE user_id = $1";
 
 /// This table's code columns (see `codes`).
 pub const TABLE: CodeTable = CodeTable::AccountCodes;
-
-pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
-    Ok(done.rows_affected())
-}
 
 pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM account_codes WHERE expires_at <= $1";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codes;
+    use crate::store::sqlite::account_codes::*;
+    use crate::store::sqlite::codes;
     use crate::store::test_support::test_db;
 
     fn reset<'a>(owner: &'a [u8], key: &'a str, hash: &'a str, now: i64) -> NewCode<'a> {

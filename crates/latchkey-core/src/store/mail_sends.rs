@@ -1,9 +1,5 @@
 //! Code mails per address, for the per-address sending limits.
 
-use sqlx::{SqliteExecutor, SqlitePool};
-
-use crate::error::Result;
-
 pub use crate::limits::MailLimits;
 
 /// Binds $1 address key, $2 requester, $3 now, $4 per minute, $5 per hour, $6 per address and hour.
@@ -25,55 +21,7 @@ pub(crate) fn windows(limits: MailLimits) -> [(i64, i64, bool); 3] {
     [(60, limits.per_minute, true), (3600, limits.per_hour, true), (3600, limits.address_per_hour, false)]
 }
 
-/// Counts a mail to the address if the limits allow it, in one statement (so parallel requests
-/// cannot both take the last slot): `Ok(id)` to release if the mail is not sent after all, or
-/// `Err(seconds)` until one is allowed.
-pub async fn reserve(
-    pool: &SqlitePool,
-    address_key: &str,
-    requester: &str,
-    limits: MailLimits,
-    now: i64,
-) -> Result<Result<i64, i64>> {
-    let id: Option<i64> = sqlx::query_scalar(RESERVE)
-        .bind(address_key)
-        .bind(requester)
-        .bind(now)
-        .bind(limits.per_minute)
-        .bind(limits.per_hour)
-        .bind(limits.address_per_hour)
-        .fetch_optional(pool)
-        .await?;
-    if let Some(id) = id {
-        return Ok(Ok(id));
-    }
-    let mut wait = 1;
-    for (window, limit, mine) in windows(limits) {
-        let until: Option<i64> = sqlx::query_scalar(WAIT)
-            .bind(address_key)
-            .bind(now)
-            .bind(window)
-            .bind(limit - 1)
-            .bind(mine.then_some(requester))
-            .fetch_optional(pool)
-            .await?;
-        wait = wait.max(until.unwrap_or(0));
-    }
-    Ok(Err(wait))
-}
-
-/// Gives the slot back: the mail could not be sent.
-pub async fn release<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<()> {
-    sqlx::query(RELEASE).bind(id).execute(ex).await?;
-    Ok(())
-}
-
 pub(crate) const RELEASE: &str = "DELETE FROM mail_sends WHERE id = $1";
-
-pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_EXPIRED).bind(now - crate::limits::MAIL_SEND_KEEP_SECS).execute(ex).await?;
-    Ok(done.rows_affected())
-}
 
 /// Binds $1 the oldest send kept.
 pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM mail_sends WHERE sent_at <= $1";
@@ -81,6 +29,7 @@ pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM mail_sends WHERE sent_at <=
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::mail_sends::*;
     use crate::store::test_support::test_db;
 
     const LIMITS: MailLimits = MailLimits { per_minute: 1, per_hour: 5, address_per_hour: 8 };

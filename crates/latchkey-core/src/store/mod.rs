@@ -1,9 +1,9 @@
 //! All SQL lives here. `Store` is every step the domain takes, each one atomic, in four traits by
-//! concern. Each table's file holds its statements, written once with `$N` placeholders that both
-//! engines read, and SQLite's functions over them (which take an executor so they compose into
-//! transactions); `sqlite` implements the traits with those, `postgres` (for the HTTP service) with
-//! the same statements, plus what only PostgreSQL needs: advisory locks, row locks and the few
-//! statements each engine writes its own way.
+//! concern. Each table's file holds its rows and its statements, written once with `$N`
+//! placeholders that both engines read. `engine.rs` binds and runs them, once, and is compiled
+//! for each engine: `sqlite` (the desktop app, and the service on SQLite) and `postgres` (the
+//! service); those two hold only what an engine says its own way (PostgreSQL's advisory locks
+//! and one-statement sign-in, the upsert and hex functions each writes differently).
 
 pub mod account_codes;
 pub mod codes;
@@ -15,7 +15,7 @@ pub mod pending_signups;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sessions;
-mod sqlite;
+pub mod sqlite;
 pub mod users;
 
 use std::future::Future;
@@ -80,12 +80,7 @@ pub async fn open(path: &Path) -> std::result::Result<SqlitePool, OpenError> {
 
 /// Removes expired pending sign-ups and sessions (the original service left them behind).
 pub async fn purge_expired(pool: &SqlitePool, now: i64) -> Result<u64> {
-    let pending = pending_signups::delete_expired(pool, now).await?;
-    let sessions = sessions::delete_expired(pool, now).await?;
-    let throttles = login_throttle::delete_stale(pool, now, crate::limits::LOGIN_HARD_LIMIT).await?;
-    let codes = account_codes::delete_expired(pool, now).await?;
-    let mails = mail_sends::delete_expired(pool, now).await?;
-    Ok(pending + sessions + throttles + codes + mails)
+    sqlite::purge_expired(pool, now).await
 }
 
 /// The health check, on either engine.

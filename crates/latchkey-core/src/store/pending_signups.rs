@@ -1,7 +1,6 @@
-use sqlx::{FromRow, SqliteExecutor, SqlitePool};
+use sqlx::FromRow;
 
 use super::codes::CodeTable;
-use crate::error::Result;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PendingRow {
@@ -30,29 +29,6 @@ pub struct NewPending<'a> {
     pub expires_at: i64,
 }
 
-/// Adds a pending sign-up. With `replaces`, the caller's own earlier one (found by its owner hash)
-/// goes in the same transaction; nobody else's is touched.
-pub async fn insert(pool: &SqlitePool, new: &NewPending<'_>, replaces: Option<&[u8]>) -> Result<i64> {
-    let mut tx = pool.begin().await?;
-    if let Some(owner_hash) = replaces {
-        sqlx::query(DELETE_BY_OWNER).bind(owner_hash).execute(&mut *tx).await?;
-    }
-    let id = sqlx::query_scalar(INSERT)
-        .bind(new.username)
-        .bind(new.username_key)
-        .bind(new.email)
-        .bind(new.email_key)
-        .bind(new.password_hash)
-        .bind(new.code_hash)
-        .bind(new.owner_hash)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
 pub(crate) const DELETE_BY_OWNER: &str = "DELETE FROM pending_signups WHERE owner_hash = $1";
 
 /// Binds $1 username, $2 its key, $3 address, $4 its key, $5 password hash, $6 code hash, $7 owner
@@ -62,30 +38,9 @@ pub(crate) const INSERT: &str = "INSERT INTO pending_signups
         last_sent_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) RETURNING id";
 
-/// The short tags (first 8 bytes of the owner hash, hex) of every pending sign-up, which name
-/// their outbox files. SQLite's own functions: PostgreSQL's differ (`postgres::LIVE_TAGS`).
-pub async fn live_tags<'e>(ex: impl SqliteExecutor<'e>) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT lower(hex(substr(owner_hash, 1, 8))) FROM pending_signups").fetch_all(ex).await?)
-}
-
-/// The pending sign-up whose owner holds this sign-up id (by its hash).
-pub async fn find_by_owner<'e>(ex: impl SqliteExecutor<'e>, owner_hash: &[u8]) -> Result<Option<PendingRow>> {
-    Ok(sqlx::query_as(FIND_BY_OWNER).bind(owner_hash).fetch_optional(ex).await?)
-}
-
 pub(crate) const FIND_BY_OWNER: &str =
     "SELECT id, username, username_key, email, email_key, password_hash, code_hash, attempts, last_sent_at, expires_at
      FROM pending_signups WHERE owner_hash = $1";
-
-/// The pending sign-ups for this address and name (the original API's clients name a sign-up by
-/// them, not by an id). Newest first; usually one.
-pub async fn find_by_address<'e>(
-    ex: impl SqliteExecutor<'e>,
-    email_key: &str,
-    username_key: &str,
-) -> Result<Vec<PendingRow>> {
-    Ok(sqlx::query_as(FIND_BY_ADDRESS).bind(email_key).bind(username_key).fetch_all(ex).await?)
-}
 
 /// Binds $1 address key, $2 username key.
 pub(crate) const FIND_BY_ADDRESS: &str =
@@ -95,17 +50,14 @@ pub(crate) const FIND_BY_ADDRESS: &str =
 /// This table's code columns (see `codes`).
 pub const TABLE: CodeTable = CodeTable::PendingSignups;
 
-pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
-    Ok(done.rows_affected())
-}
-
 pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM pending_signups WHERE expires_at <= $1";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codes::{self, CodeState};
+    use crate::store::codes::CodeState;
+    use crate::store::sqlite::codes;
+    use crate::store::sqlite::pending_signups::*;
     use crate::store::test_support::test_db;
 
     fn pending<'a>(username_key: &'a str, email_key: &'a str, code_hash: &'a str, owner: &'a [u8]) -> NewPending<'a> {

@@ -1,9 +1,4 @@
-use sqlx::{FromRow, SqliteExecutor, SqlitePool};
-
-use super::codes;
-use super::pending_signups::{self, PendingRow};
-use super::users::{self, NewUser, Seen, UserRow};
-use crate::error::{Error, Result};
+use sqlx::FromRow;
 
 /// What "who am I" returns: no password hash here.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,25 +14,9 @@ pub struct ProfileRow {
     pub pending_email: Option<String>,
 }
 
-pub async fn insert<'e>(
-    ex: impl SqliteExecutor<'e>,
-    token_hash: &[u8],
-    user_id: i64,
-    now: i64,
-    expires_at: i64,
-) -> Result<()> {
-    sqlx::query(INSERT).bind(token_hash).bind(user_id).bind(now).bind(expires_at).execute(ex).await?;
-    Ok(())
-}
-
 /// Binds $1 token hash, $2 account, $3 now, $4 expiry.
 pub(crate) const INSERT: &str =
     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-
-/// The profile behind a live session of an active account.
-pub async fn find_profile<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
-    Ok(sqlx::query_as(FIND_PROFILE).bind(token_hash).bind(now).fetch_optional(ex).await?)
-}
 
 /// Binds $1 token hash, $2 now.
 pub(crate) const FIND_PROFILE: &str = "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined,
@@ -47,11 +26,6 @@ pub(crate) const FIND_PROFILE: &str = "SELECT u.username, u.email, u.is_active, 
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
 
-/// The account behind a live session of an active account.
-pub async fn find_user<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8], now: i64) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(FIND_USER).bind(token_hash).bind(now).fetch_optional(ex).await?)
-}
-
 /// Binds $1 token hash, $2 now.
 pub(crate) const FIND_USER: &str =
     "SELECT u.id, u.username, u.username_key, u.email, u.email_key, u.password_hash, u.is_active, u.is_admin,
@@ -59,99 +33,22 @@ pub(crate) const FIND_USER: &str =
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
 
-/// Ends every session of an account.
-pub async fn delete_for_user<'e>(ex: impl SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_FOR_USER).bind(user_id).execute(ex).await?;
-    Ok(done.rows_affected())
-}
-
 pub(crate) const DELETE_FOR_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
-
-pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, token_hash: &[u8]) -> Result<bool> {
-    let done = sqlx::query(DELETE).bind(token_hash).execute(ex).await?;
-    Ok(done.rows_affected() == 1)
-}
 
 pub(crate) const DELETE: &str = "DELETE FROM sessions WHERE token_hash = $1";
 
-pub async fn delete_expired<'e>(ex: impl SqliteExecutor<'e>, now: i64) -> Result<u64> {
-    let done = sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?;
-    Ok(done.rows_affected())
-}
-
 pub(crate) const DELETE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at <= $1";
-
-/// A password check passed for the account `seen` read: if it is still that account (same id,
-/// same hash, active), the session begins and that account's login count is cleared, in one
-/// transaction (a write first, so it holds SQLite's write lock from its first statement).
-/// `None` when the account changed or went meanwhile: nothing was written. (PostgreSQL does this
-/// in one statement, `postgres::COMPLETE_LOGIN`.)
-pub async fn complete_login(
-    pool: &SqlitePool,
-    throttle_key: &str,
-    token_hash: &[u8],
-    seen: Seen<'_>,
-    now: i64,
-    expires_at: i64,
-) -> Result<Option<ProfileRow>> {
-    let mut tx = pool.begin().await?;
-    let started = sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         SELECT $1, id, $2, $3 FROM users WHERE id = $4 AND password_hash = $5 AND is_active",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .bind(expires_at)
-    .bind(seen.id)
-    .bind(seen.password_hash)
-    .execute(&mut *tx)
-    .await?;
-    if started.rows_affected() != 1 {
-        return Ok(None);
-    }
-    super::login_throttle::clear(&mut *tx, throttle_key).await?;
-    let profile = find_profile(&mut *tx, token_hash, now).await?;
-    tx.commit().await?;
-    Ok(profile)
-}
-
-/// The verification transaction: consume the pending sign-up, create the account and its first
-/// session, all or nothing. Uniqueness is re-checked by the indexes inside the transaction.
-pub async fn complete_signup(
-    pool: &SqlitePool,
-    pending: &PendingRow,
-    username_skeleton: &str,
-    token_hash: &[u8],
-    now: i64,
-    session_expires_at: i64,
-) -> Result<ProfileRow> {
-    let mut tx = pool.begin().await?;
-    // A write first, so this transaction holds SQLite's write lock from its first statement.
-    if !codes::delete_if_code(&mut *tx, pending_signups::TABLE, pending.id, &pending.code_hash).await? {
-        return Err(Error::NoPendingSignup);
-    }
-    let user = NewUser {
-        username: &pending.username,
-        username_key: &pending.username_key,
-        username_skeleton,
-        email: &pending.email,
-        email_key: &pending.email_key,
-        password_hash: &pending.password_hash,
-        date_joined: now,
-    };
-    let user_id = users::insert(&mut *tx, &user).await?;
-    insert(&mut *tx, token_hash, user_id, now, session_expires_at).await?;
-    let profile = find_profile(&mut *tx, token_hash, now).await?;
-    tx.commit().await?;
-    profile.ok_or_else(|| Error::internal("verification", "the new session was not found"))
-}
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::store::pending_signups::{find_by_owner, insert, NewPending};
+    use crate::error::Error;
+    use crate::store::pending_signups::{NewPending, PendingRow};
+    use crate::store::sqlite::lifecycle::complete_signup;
+    use crate::store::sqlite::pending_signups::{find_by_owner, insert};
+    use crate::store::sqlite::sessions::*;
     use crate::store::test_support::test_db;
     use sha2::Digest;
+    use sqlx::SqlitePool;
 
     async fn pending(pool: &SqlitePool, username: &str, email: &str) -> PendingRow {
         let owner = sha2::Sha256::digest(format!("{username}/{email}").as_bytes()).to_vec();

@@ -1,6 +1,4 @@
-use sqlx::{FromRow, SqliteExecutor, SqlitePool};
-
-use crate::error::Result;
+use sqlx::{FromRow, SqlitePool};
 
 /// A row with the password hash. Deliberately not `Serialize`.
 #[derive(Debug, Clone, FromRow)]
@@ -41,41 +39,15 @@ pub struct NewUser<'a> {
     pub date_joined: i64,
 }
 
-pub async fn insert<'e>(ex: impl SqliteExecutor<'e>, user: &NewUser<'_>) -> Result<i64> {
-    let id = sqlx::query_scalar(INSERT)
-        .bind(user.username)
-        .bind(user.username_key)
-        .bind(user.username_skeleton)
-        .bind(user.email)
-        .bind(user.email_key)
-        .bind(user.password_hash)
-        .bind(user.date_joined)
-        .fetch_one(ex)
-        .await
-        .map_err(super::map_user_conflict)?;
-    Ok(id)
-}
-
 /// Binds $1 username, $2 its key, $3 its skeleton, $4 address, $5 its key, $6 password hash, $7 now.
 pub(crate) const INSERT: &str =
     "INSERT INTO users (username, username_key, username_skeleton, email, email_key, password_hash, date_joined)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 
-/// Whether an account has this name, or one that looks like it (the same skeleton), or the name
-/// is an account's or a pending sign-up's address: signing in with it would then name two accounts.
-pub async fn username_exists<'e>(ex: impl SqliteExecutor<'e>, username_key: &str, skeleton: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar(USERNAME_EXISTS).bind(username_key).bind(skeleton).fetch_one(ex).await?)
-}
-
 /// Binds $1 the username key, $2 its skeleton (the same text on both engines).
 pub(crate) const USERNAME_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users
        WHERE username_key = $1 OR username_skeleton = $2 OR email_key = $1)
      OR EXISTS (SELECT 1 FROM pending_signups WHERE email_key = $1)";
-
-/// Whether the address is an account's username (signing in with it would name two accounts).
-pub async fn address_is_a_username<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar(ADDRESS_IS_A_USERNAME).bind(email_key).fetch_one(ex).await?)
-}
 
 pub(crate) const ADDRESS_IS_A_USERNAME: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE username_key = $1)";
 
@@ -110,106 +82,34 @@ pub async fn fill_skeletons(pool: &SqlitePool, skeleton_of: impl Fn(&str) -> Str
     Ok(filled)
 }
 
-/// The account with this address, whatever its state.
-pub async fn find_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(FIND_BY_EMAIL).bind(email_key).fetch_optional(ex).await?)
-}
-
 /// Binds $1 the address key.
 pub(crate) const FIND_BY_EMAIL: &str = "SELECT id, username, username_key, email, email_key, password_hash, is_active,
        is_admin, date_joined FROM users WHERE email_key = $1";
-
-/// Users whose username or email matches; at most two (a username may look like someone's email).
-/// The username match comes first.
-pub async fn find_for_login<'e>(
-    ex: impl SqliteExecutor<'e>,
-    username_key: &str,
-    email_key: &str,
-) -> Result<Vec<UserRow>> {
-    Ok(sqlx::query_as(FIND_FOR_LOGIN).bind(username_key).bind(email_key).fetch_all(ex).await?)
-}
 
 pub(crate) const FIND_FOR_LOGIN: &str =
     "SELECT id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined
      FROM users WHERE username_key = $1 OR email_key = $2
      ORDER BY username_key = $1 DESC LIMIT 2";
 
-pub async fn find_by_id<'e>(ex: impl SqliteExecutor<'e>, id: i64) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(FIND_BY_ID).bind(id).fetch_optional(ex).await?)
-}
-
 pub(crate) const FIND_BY_ID: &str =
     "SELECT id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined
      FROM users WHERE id = $1";
-
-/// The active account with this email address, if any.
-pub async fn find_active_by_email<'e>(ex: impl SqliteExecutor<'e>, email_key: &str) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(FIND_ACTIVE_BY_EMAIL).bind(email_key).fetch_optional(ex).await?)
-}
 
 /// `is_active` alone is true on both engines (SQLite's column is 0 or 1 by a CHECK).
 pub(crate) const FIND_ACTIVE_BY_EMAIL: &str =
     "SELECT id, username, username_key, email, email_key, password_hash, is_active, is_admin, date_joined
      FROM users WHERE email_key = $1 AND is_active";
 
-/// Changes the address of the account `seen` read; `email_taken` if another account has it
-/// meanwhile, `false` if the account is no longer the one read.
-pub async fn update_email<'e>(
-    ex: impl SqliteExecutor<'e>,
-    seen: Seen<'_>,
-    email: &str,
-    email_key: &str,
-) -> Result<bool> {
-    let done = sqlx::query(UPDATE_EMAIL)
-        .bind(email)
-        .bind(email_key)
-        .bind(seen.id)
-        .bind(seen.password_hash)
-        .execute(ex)
-        .await
-        .map_err(super::map_user_conflict)?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Binds $1 address, $2 its key, then the `Seen` account: $3 id, $4 password hash.
 pub(crate) const UPDATE_EMAIL: &str =
     "UPDATE users SET email = $1, email_key = $2 WHERE id = $3 AND password_hash = $4";
 
-/// Removes the account `seen` read, if it still is; its sessions and codes go with it (foreign
-/// keys cascade).
-pub async fn delete<'e>(ex: impl SqliteExecutor<'e>, seen: Seen<'_>) -> Result<bool> {
-    let done = sqlx::query(DELETE).bind(seen.id).bind(seen.password_hash).execute(ex).await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Binds the `Seen` account: $1 id, $2 password hash.
 pub(crate) const DELETE: &str = "DELETE FROM users WHERE id = $1 AND password_hash = $2";
-
-/// Puts a new hash in place of the one `seen` read; `false` if the account changed or went
-/// meanwhile. With `email_key`, only while the account still has that address.
-pub async fn replace_password_hash<'e>(
-    ex: impl SqliteExecutor<'e>,
-    seen: Seen<'_>,
-    email_key: Option<&str>,
-    password_hash: &str,
-) -> Result<bool> {
-    let done = sqlx::query(REPLACE_PASSWORD_HASH)
-        .bind(password_hash)
-        .bind(seen.id)
-        .bind(seen.password_hash)
-        .bind(email_key)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
 
 /// Binds $1 the new hash, the `Seen` account ($2 id, $3 password hash), $4 the address key or NULL.
 pub(crate) const REPLACE_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $1
      WHERE id = $2 AND password_hash = $3 AND ($4 IS NULL OR email_key = $4)";
-
-pub async fn count<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64> {
-    Ok(sqlx::query_scalar(COUNT).fetch_one(ex).await?)
-}
 
 pub(crate) const COUNT: &str = "SELECT count(*) FROM users";
 
@@ -217,6 +117,7 @@ pub(crate) const COUNT: &str = "SELECT count(*) FROM users";
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::store::sqlite::users::*;
     use crate::store::test_support::test_db;
 
     fn user<'a>(username_key: &'a str, email_key: &'a str) -> NewUser<'a> {
