@@ -12,9 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{mock_builder, mock_context, noop_assets};
 
 use latchkey_lib::auth::{login, signup};
 use latchkey_lib::config::{Config, Security, DEFAULT_FROM};
@@ -163,19 +161,9 @@ fn bad_input_never_panics_gets_a_structured_error_and_changes_nothing() {
             }
         };
         let before = snapshot(dir.path());
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(body.clone()),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
         cases += 1;
-        match get_ipc_response(&window, request) {
+        match common::invoke_with_body(&window, cmd, body.clone()) {
             Ok(reply) => {
-                let reply: Value = reply.deserialize().unwrap();
                 assert_eq!(reply["success"], true, "{cmd}: {reply}");
             }
             Err(error) => {

@@ -16,8 +16,7 @@ use latchkey_lib::config::Config;
 use latchkey_lib::keychain::Keychain;
 use latchkey_lib::App;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{Manager, WebviewWindow};
 
 fn secret_tool_lookup(service: &str, account: &str) -> Option<String> {
@@ -173,16 +172,7 @@ impl Desktop {
     }
 
     fn call(&self, cmd: &str, request: Value) -> Result<Value, Value> {
-        let request = tauri::webview::InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(json!({ "request": request })),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        get_ipc_response(&self.window, request).map(|body| body.deserialize::<Value>().unwrap())
+        common::invoke(&self.window, cmd, request)
     }
 
     fn screen(&self) -> String {

@@ -8,9 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::WebviewWindow;
 
 use latchkey_lib::auth::signup;
@@ -29,16 +27,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, request: Value) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(json!({ "request": request })),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().unwrap())
+    common::invoke(window, cmd, request)
 }
 
 /// `n` logins at once, one thread each; returns how many were answered with each code.

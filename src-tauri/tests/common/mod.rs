@@ -14,6 +14,35 @@ use latchkey_lib::config::{Config, Security, SmtpSettings};
 use latchkey_lib::mail::Mailer;
 pub use latchkey_testkit::*;
 
+type MockWindow = tauri::WebviewWindow<tauri::test::MockRuntime>;
+
+/// One command through Tauri's IPC on the mock runtime, as the page sends it: `{request}`.
+pub fn invoke(
+    window: &MockWindow,
+    cmd: &str,
+    request: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    invoke_with_body(window, cmd, serde_json::json!({ "request": request }))
+}
+
+/// One command with the arguments given whole (to send what the page would not).
+pub fn invoke_with_body(
+    window: &MockWindow,
+    cmd: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let request = tauri::webview::InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(body),
+        headers: Default::default(),
+        invoke_key: tauri::test::INVOKE_KEY.to_string(),
+    };
+    tauri::test::get_ipc_response(window, request).map(|body| body.deserialize::<serde_json::Value>().unwrap())
+}
+
 /// A mailer for a test SMTP server: no login, the given host name and security.
 pub fn smtp_mailer(host: &str, port: u16, security: Security) -> Mailer {
     let settings = SmtpSettings { host: host.into(), port, username: None, password: None, security };

@@ -481,13 +481,8 @@ pub mod lifecycle {
                 return Err(Error::NoPendingReset);
             }
         }
-        sessions::delete_for_user(&mut *tx, seen.id).await?;
-        account_codes::delete_for_user(&mut *tx, seen.id).await?;
         login_throttle::clear(&mut *tx, throttle_key).await?;
-        sessions::insert(&mut *tx, session.token_hash, seen.id, session.now, session.expires_at).await?;
-        let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
-        tx.commit().await?;
-        profile.ok_or_else(|| Error::internal("password change", "the new session was not found"))
+        renew(tx, seen.id, session, "password change").await
     }
 
     /// Consumes the email-change code and moves the account to the new address; every other code
@@ -507,12 +502,23 @@ pub mod lifecycle {
         if !codes::delete_if_code(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
             return Err(Error::NoPendingEmailChange);
         }
-        sessions::delete_for_user(&mut *tx, seen.id).await?;
-        account_codes::delete_for_user(&mut *tx, seen.id).await?;
-        sessions::insert(&mut *tx, session.token_hash, seen.id, session.now, session.expires_at).await?;
+        renew(tx, seen.id, session, "email change").await
+    }
+
+    /// Ends every session and every pending code of the account, begins `session` (this
+    /// window's) in their place and commits.
+    async fn renew(
+        mut tx: sqlx::Transaction<'_, Db>,
+        user_id: i64,
+        session: &NewSessionRow<'_>,
+        step: &str,
+    ) -> Result<ProfileRow> {
+        sessions::delete_for_user(&mut *tx, user_id).await?;
+        account_codes::delete_for_user(&mut *tx, user_id).await?;
+        sessions::insert(&mut *tx, session.token_hash, user_id, session.now, session.expires_at).await?;
         let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
-        profile.ok_or_else(|| Error::internal("email change", "the new session was not found"))
+        profile.ok_or_else(|| Error::internal(step, "the new session was not found"))
     }
 
     /// Removes the account with its sessions and codes (cascade) and its login throttle.
