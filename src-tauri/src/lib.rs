@@ -75,12 +75,22 @@ async fn open_state<R: Runtime>(paths: &tauri::path::PathResolver<R>) -> std::re
 /// screen, and a form has nothing to composite: drawing without it takes about 55 MB less (PSS of
 /// the process tree, `make bench`) and starts as fast. Set before the first web process starts;
 /// a value the person set themselves wins.
+///
+/// Not under WebDriver automation (tauri-driver sets `TAURI_WEBVIEW_AUTOMATION=true`, without
+/// which the webview refuses to be driven): without compositing WebKitGTK draws a frame only when
+/// the page changes, and a WebDriver screenshot waits for the next frame, so a plain screenshot
+/// of a still screen would never return. A test pays the memory; a person never runs this way.
 fn without_accelerated_compositing() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() && !under_automation() {
         // Still single-threaded here: nothing else reads the environment yet.
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
+}
+
+#[cfg(target_os = "linux")]
+fn under_automation() -> bool {
+    std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
 }
 
 pub fn run() {

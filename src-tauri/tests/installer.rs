@@ -142,15 +142,19 @@ async fn the_deb_installs_runs_upgrades_and_uninstalls_cleanly() {
 
     let w = launch().await;
     w.wait_screen("signup-screen").await;
+    // The installed build under tauri-driver: a plain screenshot of a still screen comes back.
+    w.plain_screenshot("the installed build's sign-up screen").await;
     w.fill_signup("packaged", "packaged@example.com", PASSWORD).await;
     w.click("signup-submit").await;
     w.wait_screen("verify-screen").await;
+    w.plain_screenshot("the installed build's verify screen").await;
     let outbox = data_dir.join("outbox");
     let message = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path();
     let code = common::code_in(&std::fs::read_to_string(message).unwrap());
     w.fill("verify-code", &code).await;
     w.click("verify-submit").await;
     w.wait_screen("profile-screen").await;
+    w.plain_screenshot("the installed build's profile screen").await;
     w.close().await;
 
     let w = launch().await;

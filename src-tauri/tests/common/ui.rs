@@ -165,17 +165,23 @@ impl Window {
         self.el(id).await.text().await.unwrap_or_default()
     }
 
+    /// A plain WebDriver screenshot, as anyone's tauri-driver test takes one: under automation the
+    /// app keeps WebKitGTK's compositing on, so a still screen answers at once (without it, the
+    /// screenshot would wait for a frame that never comes). At most 2 s, or the test fails.
+    pub async fn plain_screenshot(&self, what: &str) -> Vec<u8> {
+        let started = Instant::now();
+        let png = tokio::time::timeout(Duration::from_secs(2), self.0.screenshot())
+            .await
+            .unwrap_or_else(|_| panic!("the screenshot of {what} took more than 2 s"))
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{what}: not a PNG");
+        println!("figure: screenshot of {what}: {} ms", started.elapsed().as_millis());
+        png
+    }
+
+    /// A plain screenshot kept in docs/screenshots for the README.
     pub async fn screenshot(&self, name: &str) {
-        // WebKitGTK takes a screenshot from the next frame it draws, and without accelerated
-        // compositing it draws no frame while nothing on the page changes: keep a change (an
-        // opacity step no eye or PNG comparison sees) going until the picture is taken.
-        self.js("window.__latchkeyPulse = setInterval(() => {
-               const s = document.documentElement.style;
-               s.opacity = s.opacity === '0.999' ? '1' : '0.999';
-             }, 16);")
-            .await;
-        let png = self.0.screenshot().await.unwrap();
-        self.js("clearInterval(window.__latchkeyPulse); document.documentElement.style.opacity = '';").await;
+        let png = self.plain_screenshot(name).await;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
