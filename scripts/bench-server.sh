@@ -29,6 +29,7 @@ for _ in $(seq 100); do
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "argon2 threads per server process: ${LATCHKEY_ARGON2_THREADS:-one per core (LATCHKEY_ARGON2_THREADS unset)}"
 out="${CARGO_TARGET_DIR:-target}/release"
 load=("$out/examples/load" "$out/latchkey-server" "$port" "$tmp/maildir" "$ACCOUNTS" --json "$tmp/figures.json")
 case "$BENCH_DATABASE" in

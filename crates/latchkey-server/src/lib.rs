@@ -33,7 +33,11 @@ pub struct Service<S = SqlitePool> {
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
         let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
-        // One queue per process: the last service started in it sets its places.
+        // One queue per process: the last service started in it sets its places. The threads are
+        // started at the first hash, so a thread count must come before it.
+        if let Some(threads) = settings.argon2_threads {
+            auth::secret::set_threads(threads).map_err(|e| format!("LATCHKEY_ARGON2_THREADS: {e}"))?;
+        }
         auth::secret::set_queue_bound(settings.hash_queue);
         let limit = ClientLimit::new(settings.ip_limit_per_minute);
         Ok(Arc::new(Service { accounts: DatabaseAccounts { pool, mailer, clock: system_clock() }, settings, limit }))

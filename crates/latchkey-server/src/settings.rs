@@ -76,6 +76,10 @@ pub struct Settings {
     /// Requests that may hash (or wait to) at once in this process; more are refused at once with
     /// 503 `server_busy`.
     pub hash_queue: usize,
+    /// `LATCHKEY_ARGON2_THREADS`: this process's argon2 threads. Unset: one per core, which
+    /// `make bench-server` found fastest even for two processes on one machine (the README's
+    /// "Scale and speed"); fewer bound the memory, 19 MiB a thread.
+    pub argon2_threads: Option<usize>,
 }
 
 /// How the listener treats connections: deadlines, a cap, and how long shutdown waits.
@@ -138,8 +142,14 @@ impl Settings {
             },
             shutdown_grace: seconds("LATCHKEY_SHUTDOWN_GRACE_SECS", DEFAULT_SHUTDOWN_GRACE_SECS)?,
         };
+        let argon2_threads = match get("LATCHKEY_ARGON2_THREADS") {
+            None => None,
+            Some(n) => Some(n.parse::<usize>().ok().filter(|n| (1..=1024).contains(n)).ok_or_else(|| {
+                format!("LATCHKEY_ARGON2_THREADS must be a number of threads from 1 to 1024, not {n:?}")
+            })?),
+        };
         let hash_queue = match get("LATCHKEY_HASH_QUEUE") {
-            None => HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads(),
+            None => HASH_QUEUE_PER_THREAD * argon2_threads.unwrap_or_else(latchkey_core::auth::secret::threads),
             Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 format!("LATCHKEY_HASH_QUEUE must be a number of requests that may wait for argon2, not {n:?}")
             })?,
@@ -153,6 +163,7 @@ impl Settings {
             ip_limit_per_minute,
             connections,
             hash_queue,
+            argon2_threads,
         })
     }
 }
@@ -221,6 +232,16 @@ mod tests {
         );
         assert_eq!(s.ip_limit_per_minute.get(), 7);
         assert_eq!(s.hash_queue, HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads());
+        assert_eq!(s.argon2_threads, None, "one per core unless set");
+    }
+
+    #[test]
+    fn the_argon2_thread_count_sizes_the_queue_unless_it_is_set_too() {
+        let mail = [("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")];
+        let one = settings(&[mail[0], mail[1], ("LATCHKEY_ARGON2_THREADS", "1")]).unwrap();
+        assert_eq!((one.argon2_threads, one.hash_queue), (Some(1), HASH_QUEUE_PER_THREAD));
+        let both = settings(&[mail[0], mail[1], ("LATCHKEY_ARGON2_THREADS", "3"), ("LATCHKEY_HASH_QUEUE", "10")]);
+        assert_eq!(both.map(|s| (s.argon2_threads, s.hash_queue)).unwrap(), (Some(3), 10));
     }
 
     #[test]
@@ -244,6 +265,9 @@ mod tests {
         }
         assert!(with(("LATCHKEY_HASH_QUEUE", "0")).contains("LATCHKEY_HASH_QUEUE"));
         assert!(with(("LATCHKEY_HASH_QUEUE", "many")).contains("LATCHKEY_HASH_QUEUE"));
+        for wrong in ["0", "-1", "all", "1025"] {
+            assert!(with(("LATCHKEY_ARGON2_THREADS", wrong)).contains("LATCHKEY_ARGON2_THREADS"), "{wrong}");
+        }
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
     }

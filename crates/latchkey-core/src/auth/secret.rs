@@ -178,17 +178,33 @@ impl Pool {
     }
 }
 
-/// The process's argon2 threads, one per core. Unbounded until [`set_queue_bound`] says otherwise:
-/// the desktop app's only requester is the person at its window, whose clicks should wait their
-/// turn rather than fail.
+static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+/// The thread count [`set_threads`] chose; 0: one per core.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The process's argon2 threads, started at the first hash. Unbounded until [`set_queue_bound`]
+/// says otherwise: the desktop app's only requester is the person at its window, whose clicks
+/// should wait their turn rather than fail.
 fn pool() -> &'static Pool {
-    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| Pool::new(threads(), usize::MAX))
 }
 
-/// How many argon2 threads the process runs: one per core.
+/// How many argon2 threads the process runs: as [`set_threads`] chose, else one per core.
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    match THREADS.load(Ordering::Acquire) {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        n => n,
+    }
+}
+
+/// Sets the argon2 thread count (the service's `LATCHKEY_ARGON2_THREADS`: fewer threads bound a
+/// process's memory, 19 MiB each). Only before the first hash: the threads are started then, once.
+pub fn set_threads(n: usize) -> std::result::Result<(), String> {
+    if POOL.get().is_some() {
+        return Err("the argon2 threads have already started".into());
+    }
+    THREADS.store(n.max(1), Ordering::Release);
+    Ok(())
 }
 
 /// How many places argon2's queue has in this process (the service's `LATCHKEY_HASH_QUEUE`).
@@ -286,6 +302,13 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
+
+    #[tokio::test]
+    async fn the_thread_count_is_fixed_once_the_threads_have_started() {
+        run_limited(|| Ok(())).await.unwrap();
+        assert!(set_threads(1).is_err(), "too late: the threads run");
+        assert!(threads() >= 1);
+    }
 
     /// Polls once: whether the future finished without waiting.
     fn poll_once<F: std::future::Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
