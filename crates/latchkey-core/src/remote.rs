@@ -135,14 +135,14 @@ impl Remote {
 /// What went wrong beneath reqwest's "error sending request for url (…)": its causes, innermost
 /// last ("client error (Connect): tcp connect error: Connection refused (os error 111)").
 fn cause(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer in time".to_string();
+    }
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {
         causes.push(inner.to_string());
         source = inner.source();
-    }
-    if e.is_timeout() {
-        return "no answer in time".to_string();
     }
     if causes.is_empty() {
         return e.to_string();
@@ -189,7 +189,7 @@ fn started(mut started: EmailChangeStarted) -> EmailChangeStarted {
 }
 
 /// A request with no fields still sends `{}`: the service reads a JSON body on every POST.
-const NONE: Option<&wire::NoFields> = Some(&wire::NoFields {});
+const EMPTY_BODY: Option<&wire::NoFields> = Some(&wire::NoFields {});
 
 impl Accounts for Remote {
     /// Signed in if the remembered session still opens; otherwise the sign-in screen (whether
@@ -253,7 +253,7 @@ impl Accounts for Remote {
     }
 
     async fn logout(&self, token: &Token) -> Result<()> {
-        self.call::<wire::Empty>(path::LOGOUT, NONE, Some(token), Flow::Signup).await.map(|_| ())
+        self.call::<wire::Empty>(path::LOGOUT, EMPTY_BODY, Some(token), Flow::Signup).await.map(|_| ())
     }
 
     async fn request_reset(&self, email: &str, _requester: &str) -> Result<CodeSent> {
@@ -290,7 +290,7 @@ impl Accounts for Remote {
 
     async fn resend_email_change(&self, token: Option<&Token>) -> Result<EmailChangeStarted> {
         let token = token.ok_or(Error::NotAuthenticated)?;
-        self.call(path::EMAIL_CHANGE_RESEND, NONE, Some(token), Flow::EmailChange).await.map(started)
+        self.call(path::EMAIL_CHANGE_RESEND, EMPTY_BODY, Some(token), Flow::EmailChange).await.map(started)
     }
 
     async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<SessionRenewed> {
@@ -302,7 +302,7 @@ impl Accounts for Remote {
     async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let reply: wire::SignedInProfile =
-            self.call(path::EMAIL_CHANGE_CANCEL, NONE, Some(token), Flow::EmailChange).await?;
+            self.call(path::EMAIL_CHANGE_CANCEL, EMPTY_BODY, Some(token), Flow::EmailChange).await?;
         Ok(reply.profile)
     }
 
