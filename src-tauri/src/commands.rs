@@ -10,7 +10,9 @@ use crate::contract::Accounts;
 use crate::error::Error;
 use crate::error::Result;
 use crate::state::{App, StartupFailure};
-use crate::wire::{self, reply, Deleted, Empty, Renewal, Renewed, Reply, Request, Signed, SignedIn, SignedInProfile};
+use crate::wire::{
+    self, reply, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Sessions, Signed, SignedIn, SignedInProfile,
+};
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
 /// failed, there is no `App`, only the reason.
@@ -44,13 +46,13 @@ pub async fn resend_code(state: State<'_, App>, request: Option<Value>) -> Resul
 
 #[tauri::command]
 pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
-    let signed = wire::verify_signup(state.accounts(), &Request::parse(request)?).await?;
+    let signed = wire::verify_signup(state.accounts(), &Request::parse(request)?, state.device()).await?;
     signed_in(&state, signed).await
 }
 
 #[tauri::command]
 pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
-    let signed = wire::login(state.accounts(), &Request::parse(request)?).await?;
+    let signed = wire::login(state.accounts(), &Request::parse(request)?, state.device()).await?;
     signed_in(&state, signed).await
 }
 
@@ -82,13 +84,14 @@ pub async fn resend_password_reset(state: State<'_, App>, request: Option<Value>
 
 #[tauri::command]
 pub async fn reset_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
-    renewed(&state, wire::reset_password(state.accounts(), &Request::parse(request)?).await?).await
+    renewed(&state, wire::reset_password(state.accounts(), &Request::parse(request)?, state.device()).await?).await
 }
 
 #[tauri::command]
 pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
     let token = state.current_token().await;
-    renewed(&state, wire::change_password(state.accounts(), &Request::parse(request)?, token.as_ref()).await?).await
+    let request = Request::parse(request)?;
+    renewed(&state, wire::change_password(state.accounts(), &request, token.as_ref(), state.device()).await?).await
 }
 
 /// Keeps the fresh session of a password reset or change or an email change.
@@ -113,7 +116,8 @@ pub async fn resend_email_change(state: State<'_, App>) -> Result<Reply<EmailCha
 #[tauri::command]
 pub async fn verify_email_change(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Renewed>> {
     let token = state.current_token().await;
-    let renewal = wire::verify_email_change(state.accounts(), &Request::parse(request)?, token.as_ref()).await?;
+    let request = Request::parse(request)?;
+    let renewal = wire::verify_email_change(state.accounts(), &request, token.as_ref(), state.device()).await?;
     renewed(&state, renewal).await
 }
 
@@ -128,4 +132,20 @@ pub async fn delete_account(state: State<'_, App>, request: Option<Value>) -> Re
     let deleted = wire::delete_account(state.accounts(), &Request::parse(request)?, token.as_ref()).await?;
     state.sign_out().await;
     Ok(deleted)
+}
+
+#[tauri::command]
+pub async fn list_sessions(state: State<'_, App>) -> Result<Reply<Sessions>> {
+    wire::sessions(state.accounts(), state.current_token().await.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn revoke_session(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Empty>> {
+    let token = state.current_token().await;
+    wire::revoke_session(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn revoke_other_sessions(state: State<'_, App>) -> Result<Reply<Revoked>> {
+    wire::revoke_other_sessions(state.accounts(), state.current_token().await.as_ref()).await
 }

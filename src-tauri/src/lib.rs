@@ -33,6 +33,9 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::verify_email_change,
         commands::cancel_email_change,
         commands::delete_account,
+        commands::list_sessions,
+        commands::revoke_session,
+        commands::revoke_other_sessions,
     ])
 }
 

@@ -10,12 +10,13 @@ use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::Startup;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
-use crate::auth::{NewSession, Profile};
+use crate::auth::{Device, NewSession, Profile};
 use crate::config::Config;
 use crate::contract::{Accounts, DatabaseAccounts};
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
 use crate::remote::Remote;
+use crate::store::DeviceRow;
 use crate::{auth, private_files, store};
 
 pub use crate::contract::{system_clock, Clock};
@@ -27,6 +28,20 @@ pub struct App {
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
+    /// This computer as the devices list names it (see `this_device`).
+    device: String,
+}
+
+/// This computer as a session records it: its name and system, "ann-laptop (Linux)".
+fn this_device() -> String {
+    let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        other => other,
+    };
+    auth::device_label(&if host.trim().is_empty() { format!("{os} computer") } else { format!("{host} ({os})") })
 }
 
 /// The accounts of this data folder's database, or of the server `LATCHKEY_SERVER_URL` names.
@@ -71,22 +86,25 @@ impl Accounts for Backend {
         &self,
         signup_id: &str,
         code: &str,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
-        dispatch!(self.verify_signup(signup_id, code))
+        dispatch!(self.verify_signup(signup_id, code, device))
     }
     fn verify_with_credentials(
         &self,
         credentials: SignupCredentials<'_>,
         code: &str,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
-        dispatch!(self.verify_with_credentials(credentials, code))
+        dispatch!(self.verify_with_credentials(credentials, code, device))
     }
     fn login(
         &self,
         identifier: &str,
         password: &str,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
-        dispatch!(self.login(identifier, password))
+        dispatch!(self.login(identifier, password, device))
     }
     fn whoami(&self, token: Option<&Token>) -> impl std::future::Future<Output = crate::Result<Profile>> + Send {
         dispatch!(self.whoami(token))
@@ -111,16 +129,18 @@ impl Accounts for Backend {
     fn reset_password(
         &self,
         req: ResetRequest<'_>,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
-        dispatch!(self.reset_password(req))
+        dispatch!(self.reset_password(req, device))
     }
     fn change_password(
         &self,
         token: Option<&Token>,
         current: &str,
         new: &str,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
-        dispatch!(self.change_password(token, current, new))
+        dispatch!(self.change_password(token, current, new, device))
     }
     fn request_email_change(
         &self,
@@ -140,8 +160,9 @@ impl Accounts for Backend {
         &self,
         token: Option<&Token>,
         code: &str,
+        device: Device<'_>,
     ) -> impl std::future::Future<Output = crate::Result<SessionRenewed>> + Send {
-        dispatch!(self.verify_email_change(token, code))
+        dispatch!(self.verify_email_change(token, code, device))
     }
     fn cancel_email_change(
         &self,
@@ -156,6 +177,25 @@ impl Accounts for Backend {
         confirm: &str,
     ) -> impl std::future::Future<Output = crate::Result<bool>> + Send {
         dispatch!(self.delete_account(token, password, confirm))
+    }
+    fn sessions(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<Vec<DeviceRow>>> + Send {
+        dispatch!(self.sessions(token))
+    }
+    fn revoke_session(
+        &self,
+        token: Option<&Token>,
+        id: &str,
+    ) -> impl std::future::Future<Output = crate::Result<()>> + Send {
+        dispatch!(self.revoke_session(token, id))
+    }
+    fn revoke_other_sessions(
+        &self,
+        token: Option<&Token>,
+    ) -> impl std::future::Future<Output = crate::Result<u64>> + Send {
+        dispatch!(self.revoke_other_sessions(token))
     }
 }
 
@@ -269,7 +309,7 @@ impl App {
                 Backend::Database(DatabaseAccounts { pool, mailer, clock })
             }
         };
-        Ok(App { accounts, keychain, session: Mutex::new(None) })
+        Ok(App { accounts, keychain, session: Mutex::new(None), device: this_device() })
     }
 
     /// Where the accounts are: what every command asks.
@@ -287,6 +327,11 @@ impl App {
             *slot = Some(loaded);
         }
         slot.clone().flatten()
+    }
+
+    /// The device new sessions of this window are recorded for.
+    pub fn device(&self) -> Device<'_> {
+        Device { label: &self.device, ip: None }
     }
 
     /// This data folder's keychain entry.
@@ -437,9 +482,12 @@ mod tests {
         let Backend::Database(local) = app.accounts() else { panic!("local accounts") };
 
         // Both old look-alikes still sign in by the name as typed, and can still leave.
-        let real = login::login(&local.pool, "Admin", PW, T0).await.unwrap();
+        let real =
+            login::login(&local.pool, "Admin", PW, crate::auth::Device { label: "Test", ip: None }, T0).await.unwrap();
         assert_eq!(real.profile.username, "admin");
-        let fake = login::login(&local.pool, "\u{430}dmin", PW, T0).await.unwrap();
+        let fake = login::login(&local.pool, "\u{430}dmin", PW, crate::auth::Device { label: "Test", ip: None }, T0)
+            .await
+            .unwrap();
         assert_eq!(fake.profile.username, "\u{430}dmin");
         account::delete_account(&local.pool, &local.mailer, Some(&fake.token), PW, "\u{430}dmin", T0).await.unwrap();
 

@@ -14,11 +14,14 @@ use serde_json::{json, Value};
 use sqlx::SqlitePool;
 use tauri::test::{mock_builder, mock_context, noop_assets};
 
-use latchkey_lib::auth::{login, signup};
+use latchkey_lib::auth::{login, signup, Device};
 use latchkey_lib::config::{Config, Security, DEFAULT_FROM};
 use latchkey_lib::keychain::Keychain;
 use latchkey_lib::mail::{Delivery, Mailer};
 use latchkey_lib::{store, App, Error};
+
+/// The device the test's sessions are recorded for.
+const HERE: Device<'static> = Device { label: "Test desktop", ip: None };
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -205,7 +208,7 @@ async fn twenty_concurrent_right_codes_make_one_account_and_one_session() {
         .map(|_| {
             let (pool, code, id, dir) =
                 (pool.clone(), code.clone(), sent.signup_id().to_string(), dir.path().to_path_buf());
-            tokio::spawn(async move { signup::verify(&pool, &outbox(&dir), &id, &code, 1_001).await })
+            tokio::spawn(async move { signup::verify(&pool, &outbox(&dir), &id, &code, HERE, 1_001).await })
         })
         .collect();
     let mut ok = 0;
@@ -248,7 +251,7 @@ async fn competing_signups_for_one_username_or_email_never_make_two_accounts() {
                     else {
                         return;
                     };
-                    let _ = signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), 1_001).await;
+                    let _ = signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), HERE, 1_001).await;
                 })
             })
             .collect();
@@ -287,7 +290,7 @@ async fn crash_worker() {
         let email = format!("{name}@example.com");
         let req = signup::SignupRequest { username: &name, email: &email, password: PASSWORD, replaces: None };
         let sent = signup::request_code(&pool, &mailer, req, latchkey_lib::auth::THIS_WINDOW, now).await.unwrap();
-        signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), now).await.unwrap();
+        signup::verify(&pool, &mailer, sent.signup_id(), &code_of(&sent), HERE, now).await.unwrap();
         // Reported done only after the call returned: this must survive any crash.
         let journal = |line: String| {
             use std::io::Write;
@@ -296,7 +299,7 @@ async fn crash_worker() {
             journal.sync_all().unwrap();
         };
         journal(format!("created {name}"));
-        let session = login::login(&pool, &name, PASSWORD, now).await.unwrap();
+        let session = login::login(&pool, &name, PASSWORD, HERE, now).await.unwrap();
         login::logout(&pool, &session.token).await.unwrap();
         journal(format!("logged-out {}", session.token.expose()));
     }
@@ -341,7 +344,7 @@ async fn crashes_at_random_points_keep_the_database_consistent() {
         for line in journal.lines() {
             if let Some(name) = line.strip_prefix("created ") {
                 if checked_logins.insert(name.to_string()) {
-                    let session = login::login(&pool, name, PASSWORD, at).await;
+                    let session = login::login(&pool, name, PASSWORD, HERE, at).await;
                     assert!(session.is_ok(), "{name} was reported created before the crash: {session:?}");
                     login::logout(&pool, &session.unwrap().token).await.unwrap();
                     logins += 1;
@@ -404,6 +407,6 @@ async fn mail_faults_give_mail_failed_leave_nothing_and_the_next_try_works() {
         .await
         .unwrap();
     let code = common::code_in(&good.wait_for_message(1));
-    signup::verify(&pool, &faulty_mailer(good.port), sent.signup_id(), &code, 1_002).await.unwrap();
+    signup::verify(&pool, &faulty_mailer(good.port), sent.signup_id(), &code, HERE, 1_002).await.unwrap();
     println!("figure: mail faults: {faults} faults (down, recipient refused, closed mid-message) -> mail_failed, {rows_left} rows left; the next try worked");
 }

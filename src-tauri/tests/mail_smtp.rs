@@ -41,7 +41,16 @@ async fn signup_through_smtp_then_verify_with_the_delivered_code() {
     let sent = signup::request_code(&pool, &mailer, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     assert_eq!(sent.delivery, Delivery::Smtp);
     let code = code_in(&server.wait_for_message(1));
-    let session = signup::verify(&pool, &mailer, sent.signup_id(), &code, 1_010).await.unwrap();
+    let session = signup::verify(
+        &pool,
+        &mailer,
+        sent.signup_id(),
+        &code,
+        latchkey_lib::auth::Device { label: "Test desktop", ip: None },
+        1_010,
+    )
+    .await
+    .unwrap();
     assert_eq!(session.profile.email, "bob@example.com");
 }
 

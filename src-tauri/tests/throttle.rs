@@ -80,7 +80,16 @@ fn two_hundred_concurrent_wrong_logins_check_five_passwords_and_argon2_memory_st
         let sent = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, T0).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&pool, &outbox, sent.signup_id(), &code, T0).await.unwrap();
+        signup::verify(
+            &pool,
+            &outbox,
+            sent.signup_id(),
+            &code,
+            latchkey_lib::auth::Device { label: "Test desktop", ip: None },
+            T0,
+        )
+        .await
+        .unwrap();
     });
 
     // One account under attack by its username and its email at once.

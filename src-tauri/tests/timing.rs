@@ -6,10 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use latchkey_lib::auth::{account, login, signup};
+use latchkey_lib::auth::{account, login, signup, Device};
 use latchkey_lib::config::DEFAULT_FROM;
 use latchkey_lib::mail::{Delivery, Mailer};
 use latchkey_lib::{store, Error};
+
+/// The device the test's sessions are recorded for.
+const HERE: Device<'static> = Device { label: "Test desktop", ip: None };
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -33,7 +36,7 @@ async fn timer_account() -> (tempfile::TempDir, sqlx::SqlitePool, Mailer) {
     let sent = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-    signup::verify(&pool, &outbox, sent.signup_id(), &code, 1_000).await.unwrap();
+    signup::verify(&pool, &outbox, sent.signup_id(), &code, HERE, 1_000).await.unwrap();
     (dir, pool, outbox)
 }
 
@@ -61,7 +64,7 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
             // Throttling would skip the argon2 work; this test measures the work itself.
             sqlx::query("DELETE FROM login_throttle").execute(&pool).await.unwrap();
             let started = Instant::now();
-            let result = login::login(&pool, &identifier, "wrong horse battery", 1_000).await;
+            let result = login::login(&pool, &identifier, "wrong horse battery", HERE, 1_000).await;
             let elapsed = started.elapsed();
             assert!(matches!(result, Err(Error::InvalidCredentials)));
             elapsed

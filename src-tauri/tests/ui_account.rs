@@ -426,3 +426,48 @@ async fn without_a_mail_server_the_reset_names_the_outbox_folder_and_reveals_not
     w.axe("reset, outbox").await;
     w.close().await;
 }
+
+/// Devices on this computer: the window's session and one begun elsewhere on the same database
+/// (another sign-in of the same account). The list marks this one; "Sign out" on the other row
+/// ends that session, which learns why at its next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_screen_lists_each_session_and_signs_another_out() {
+    use latchkey_lib::auth::{login, Device};
+    let f = Fixture::new();
+    let w = f.launch().await;
+    f.sign_up(&w, "dee", "dee@example.com").await;
+    let pool = f.db().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let elsewhere = Device { label: "Spare laptop", ip: None };
+    let other = login::login(&pool, "dee", PASSWORD, elsewhere, now).await.unwrap();
+
+    w.click("to-devices").await;
+    w.wait_screen("devices-screen").await;
+    let rows = w.wait_devices(2).await;
+    let this: Vec<_> = rows.iter().filter(|(_, current, _)| *current).collect();
+    assert_eq!(this.len(), 1, "{rows:?}");
+    assert!(this[0].2.contains("Linux"), "this computer's name and system: {rows:?}");
+    let (other_id, _, label) = rows.iter().find(|(_, current, _)| !current).unwrap();
+    assert_eq!(label, "Spare laptop");
+    assert!(w.visible("devices-revoke-others").await);
+    let buttons = w.js("return document.querySelectorAll('.device-row.current .device-revoke').length").await;
+    assert_eq!(buttons, 0, "this device signs out with the profile's Sign out");
+    w.axe("devices").await;
+    fits(&w, "devices").await;
+    w.screenshot("devices").await;
+
+    let click = format!("document.querySelector('[data-session-id=\"{other_id}\"] .device-revoke').click();");
+    w.js(&click).await;
+    let left = w.wait_devices(1).await;
+    assert!(left[0].1, "{left:?}");
+    assert!(w.text("message").await.contains("signed out"));
+    assert!(!w.visible("devices-revoke-others").await);
+    let after = login::whoami(&pool, Some(&other.token), now + 1).await;
+    assert!(matches!(after, Err(latchkey_lib::Error::SignedOutElsewhere)), "{after:?}");
+    // This window goes on.
+    w.click("devices-back").await;
+    w.wait_screen("profile-screen").await;
+    fits(&w, "profile").await;
+    pool.close().await;
+    w.close().await;
+}

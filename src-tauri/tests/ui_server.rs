@@ -78,6 +78,32 @@ async fn one_account_on_two_desktops_through_the_server() {
     a.close().await;
     let a = first.launch().await;
     a.wait_screen("profile-screen").await;
+
+    // Devices: both desktops, this one marked. Signing the second out from the first ends its
+    // session at its next action, which opens sign-in saying why.
+    a.click("to-devices").await;
+    a.wait_screen("devices-screen").await;
+    let rows = a.wait_devices(2).await;
+    assert_eq!(rows.iter().filter(|(_, current, _)| *current).count(), 1, "{rows:?}");
+    a.axe("devices on the server").await;
+    a.screenshot("server-devices").await;
+    a.js("document.querySelector('.device-row:not(.current) .device-revoke').click();").await;
+    a.wait_devices(1).await;
+    b.click("to-change-email").await;
+    b.wait_screen("email-screen").await;
+    b.fill("email-password", NEW_PASSWORD).await;
+    b.fill("email-new", "nat@example.net").await;
+    b.click("email-submit").await;
+    b.wait_screen("login-screen").await;
+    let detail = b.wait_message("signed_out_elsewhere").await;
+    assert!(detail.contains("another device"), "{detail}");
+    b.axe("signed out from another device").await;
+    b.screenshot("server-signed-out-elsewhere").await;
+    // Its next start says the same, and forgets the ended session.
+    b.close().await;
+    let b = Window(second_driver.launch().await);
+    b.wait_screen("login-screen").await;
+    assert!(b.wait_message("signed_out_elsewhere").await.contains("another device"));
     a.close().await;
     b.close().await;
 }

@@ -23,6 +23,69 @@ function enterDelete() {
   $("delete-username").textContent = state.profile.username;
 }
 
+// The devices list: filled when the screen opens and after each sign-out from it.
+function enterDevices() {
+  $("devices-list").replaceChildren();
+  $("devices-revoke-others").hidden = true;
+  loadDevices();
+}
+
+async function loadDevices() {
+  let reply;
+  try {
+    reply = await api.sessions();
+  } catch (error) {
+    if (current === "devices") fail(error);
+    return;
+  }
+  if (current !== "devices") return;
+  $("devices-list").replaceChildren(...reply.sessions.map(deviceRow));
+  $("devices-revoke-others").hidden = reply.sessions.every((session) => session.current);
+}
+
+function deviceRow(session) {
+  const row = document.createElement("li");
+  row.className = session.current ? "device-row current" : "device-row";
+  row.dataset.sessionId = session.id;
+  const text = document.createElement("div");
+  const name = document.createElement("strong");
+  name.textContent = session.device;
+  const hint = (words) => {
+    const line = document.createElement("p");
+    line.className = "hint";
+    line.textContent = words;
+    return line;
+  };
+  const where = session.ip ? ` from ${session.ip}` : "";
+  const used = session.current ? "This device" : `Last used ${formatDate(session.last_seen_at)}`;
+  text.append(name, hint(used), hint(`Signed in ${formatDate(session.created_at)}${where}`));
+  row.append(text);
+  if (!session.current) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary device-revoke";
+    button.textContent = "Sign out";
+    button.setAttribute("aria-label", `Sign out ${session.device}, last used ${formatDate(session.last_seen_at)}`);
+    button.addEventListener("click", () =>
+      run(button, "Signing out…", () => api.revokeSession(session.id), (reply) => {
+        say(reply.detail);
+        loadDevices();
+        $("devices-title").focus();
+      }),
+    );
+    row.append(button);
+  }
+  return row;
+}
+
+function revokeOtherDevices() {
+  run($("devices-revoke-others"), "Signing out…", api.revokeOtherSessions, (reply) => {
+    say(reply.detail);
+    loadDevices();
+    $("devices-title").focus();
+  });
+}
+
 function signedIn(reply) {
   state.profile = reply.profile;
   go("profile", { say: reply.detail });

@@ -41,5 +41,8 @@ const api = {
   verifyEmailChange: (code) => call("verify_email_change", { code }),
   cancelEmailChange: () => call("cancel_email_change", {}),
   deleteAccount: (password, confirm) => call("delete_account", { password, confirm }),
+  sessions: () => call("list_sessions"),
+  revokeSession: (id) => call("revoke_session", { id }),
+  revokeOtherSessions: () => call("revoke_other_sessions"),
 };
 

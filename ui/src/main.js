@@ -40,6 +40,9 @@ onClick("reset-back", () => go("login"));
 onClick("to-change-password", () => go("password"));
 onClick("to-change-email", () => go("email"));
 onClick("to-delete-account", () => go("delete"));
+onClick("to-devices", () => go("devices"));
+onClick("devices-back", () => go("profile"));
+onClick("devices-revoke-others", revokeOtherDevices);
 for (const id of ["password-cancel", "email-cancel", "email-verify-back", "delete-cancel"]) {
   onClick(id, () => go("profile"));
 }
@@ -59,6 +62,8 @@ async function start() {
     if (reply.screen === "profile" && reply.profile) {
       state.profile = reply.profile;
       go("profile");
+    } else if (reply.signed_out_elsewhere) {
+      go("login", { say: SIGNED_OUT_ELSEWHERE, code: "signed_out_elsewhere" });
     } else {
       go(reply.screen === "signup" ? "signup" : "login");
     }

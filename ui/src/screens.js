@@ -19,6 +19,8 @@ const SESSION_ENDED =
   "You were signed out because your session ended: it expired, or it was ended elsewhere (for example by a " +
   "password change or reset). Please sign in again.";
 
+const SIGNED_OUT_ELSEWHERE = "You were signed out from another device. Sign in again to continue.";
+
 // Every screen and what it needs. `fields`: the input that shows an `invalid_input` for each request
 // field. `marks`: other error codes that are about one input. `focusOn`: where focus goes after other
 // errors (else the screen's heading). `strength`: the new-password input with a live hint and the
@@ -73,6 +75,7 @@ const SCREENS = {
       }
     },
   },
+  devices: { signedIn: true, enter: enterDevices },
   delete: {
     signedIn: true,
     fields: { password: "delete-password", confirm: "delete-confirm" },
@@ -168,6 +171,10 @@ function fail(error, button) {
   const screen = SCREENS[current];
   if (error.code === "not_authenticated" && screen.signedIn) {
     signedOut(SESSION_ENDED, error.code);
+    return;
+  }
+  if (error.code === "signed_out_elsewhere") {
+    signedOut(error.detail, error.code);
     return;
   }
   screen.onError?.(error);

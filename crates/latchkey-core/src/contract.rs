@@ -8,13 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::SqlitePool;
 
-use crate::store::Store;
+use crate::store::{DeviceRow, Store};
 
 use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{self, CodeSent, SignupCredentials, SignupRequest};
-use crate::auth::{NewSession, Profile, Timestamp};
+use crate::auth::{devices, Device, NewSession, Profile, Timestamp};
 use crate::error::Result;
 use crate::mail::Mailer;
 
@@ -26,7 +26,8 @@ pub fn system_clock() -> Clock {
     Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
 }
 
-/// Every action on an account. `token` is the caller's session, if it has one.
+/// Every action on an account. `token` is the caller's session, if it has one; `device` is the
+/// device a new session is recorded for.
 pub trait Accounts: Send + Sync {
     /// The first screen: whether anyone can sign in yet, and whether the remembered session still
     /// opens (`stale_token` when it does not, so the caller forgets it). `remembered` is called
@@ -39,25 +40,41 @@ pub trait Accounts: Send + Sync {
     /// the client's address on the service; a remote service decides for itself).
     fn request_signup(&self, req: SignupRequest<'_>, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn resend_signup(&self, signup_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
-    fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send;
+    fn verify_signup(
+        &self,
+        signup_id: &str,
+        code: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send;
     /// The original service's verification: the address, name and password again, no sign-up id.
     fn verify_with_credentials(
         &self,
         credentials: SignupCredentials<'_>,
         code: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<NewSession>> + Send;
-    fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send;
+    fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send;
     fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send;
     fn logout(&self, token: &Token) -> impl Future<Output = Result<()>> + Send;
     /// Answers with the reset id that only this requester holds.
     fn request_reset(&self, email: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
     fn resend_reset(&self, reset_id: &str, requester: &str) -> impl Future<Output = Result<CodeSent>> + Send;
-    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send;
+    fn reset_password(
+        &self,
+        req: ResetRequest<'_>,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn change_password(
         &self,
         token: Option<&Token>,
         current: &str,
         new: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn request_email_change(
         &self,
@@ -70,6 +87,7 @@ pub trait Accounts: Send + Sync {
         &self,
         token: Option<&Token>,
         code: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<SessionRenewed>> + Send;
     fn cancel_email_change(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send;
     /// Returns whether the notice mail was sent.
@@ -79,6 +97,12 @@ pub trait Accounts: Send + Sync {
         password: &str,
         confirm: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Where the account is signed in, newest use first, this session marked `current`.
+    fn sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<Vec<DeviceRow>>> + Send;
+    /// Ends one of the account's sessions by its public id (`no_such_session` for any other id).
+    fn revoke_session(&self, token: Option<&Token>, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Ends every session of the account but this one; how many.
+    fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// The accounts in a database this process opens itself (SQLite on this computer, or the
@@ -112,20 +136,31 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         signup::resend_code(&self.pool, &self.mailer, signup_id, requester, self.now())
     }
 
-    fn verify_signup(&self, signup_id: &str, code: &str) -> impl Future<Output = Result<NewSession>> + Send {
-        signup::verify(&self.pool, &self.mailer, signup_id, code, self.now())
+    fn verify_signup(
+        &self,
+        signup_id: &str,
+        code: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send {
+        signup::verify(&self.pool, &self.mailer, signup_id, code, device, self.now())
     }
 
     fn verify_with_credentials(
         &self,
         credentials: SignupCredentials<'_>,
         code: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<NewSession>> + Send {
-        signup::verify_with_credentials(&self.pool, &self.mailer, credentials, code, self.now())
+        signup::verify_with_credentials(&self.pool, &self.mailer, credentials, code, device, self.now())
     }
 
-    fn login(&self, identifier: &str, password: &str) -> impl Future<Output = Result<NewSession>> + Send {
-        login::login(&self.pool, identifier, password, self.now())
+    fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send {
+        login::login(&self.pool, identifier, password, device, self.now())
     }
 
     fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send {
@@ -144,8 +179,12 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         account::resend_reset(&self.pool, &self.mailer, reset_id, requester, self.now())
     }
 
-    fn reset_password(&self, req: ResetRequest<'_>) -> impl Future<Output = Result<SessionRenewed>> + Send {
-        account::reset_password(&self.pool, &self.mailer, req, self.now())
+    fn reset_password(
+        &self,
+        req: ResetRequest<'_>,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<SessionRenewed>> + Send {
+        account::reset_password(&self.pool, &self.mailer, req, device, self.now())
     }
 
     fn change_password(
@@ -153,8 +192,9 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         token: Option<&Token>,
         current: &str,
         new: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<SessionRenewed>> + Send {
-        account::change_password(&self.pool, &self.mailer, token, current, new, self.now())
+        account::change_password(&self.pool, &self.mailer, token, current, new, device, self.now())
     }
 
     fn request_email_change(
@@ -174,8 +214,9 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         &self,
         token: Option<&Token>,
         code: &str,
+        device: Device<'_>,
     ) -> impl Future<Output = Result<SessionRenewed>> + Send {
-        account::verify_email_change(&self.pool, &self.mailer, token, code, self.now())
+        account::verify_email_change(&self.pool, &self.mailer, token, code, device, self.now())
     }
 
     fn cancel_email_change(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send {
@@ -189,5 +230,17 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         confirm: &str,
     ) -> impl Future<Output = Result<bool>> + Send {
         account::delete_account(&self.pool, &self.mailer, token, password, confirm, self.now())
+    }
+
+    fn sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<Vec<DeviceRow>>> + Send {
+        devices::list(&self.pool, token, self.now())
+    }
+
+    fn revoke_session(&self, token: Option<&Token>, id: &str) -> impl Future<Output = Result<()>> + Send {
+        devices::revoke(&self.pool, token, id, self.now())
+    }
+
+    fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send {
+        devices::revoke_others(&self.pool, token, self.now())
     }
 }

@@ -29,6 +29,12 @@ pub enum Error {
     InvalidCredentials,
     #[error("You are not signed in, or your session has ended. Please sign in.")]
     NotAuthenticated,
+    /// The session was ended from another device (Devices, "Sign out").
+    #[error("You were signed out from another device. Sign in again to continue.")]
+    SignedOutElsewhere,
+    /// A session id that is not one of this account's sessions (whoever's it is).
+    #[error("That device is not signed in to your account (it may have signed out already).")]
+    NoSuchSession,
     #[error("{}", throttled_words(*seconds))]
     LoginThrottled { seconds: Option<i64> },
     #[error("That is not your current password.")]
@@ -71,6 +77,8 @@ impl Error {
             Error::ResendTooSoon { .. } => "resend_too_soon",
             Error::InvalidCredentials => "invalid_credentials",
             Error::NotAuthenticated => "not_authenticated",
+            Error::SignedOutElsewhere => "signed_out_elsewhere",
+            Error::NoSuchSession => "no_such_session",
             Error::LoginThrottled { .. } => "login_throttled",
             Error::WrongPassword => "wrong_password",
             Error::NoPendingReset => "no_pending_reset",
@@ -142,6 +150,8 @@ impl Error {
             "resend_too_soon" => Error::ResendTooSoon { seconds: seconds.unwrap_or(60) },
             "invalid_credentials" => Error::InvalidCredentials,
             "not_authenticated" => Error::NotAuthenticated,
+            "signed_out_elsewhere" => Error::SignedOutElsewhere,
+            "no_such_session" => Error::NoSuchSession,
             "login_throttled" => Error::LoginThrottled { seconds },
             "wrong_password" => Error::WrongPassword,
             "no_pending_reset" => Error::NoPendingReset,

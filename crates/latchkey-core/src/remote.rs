@@ -23,11 +23,12 @@ use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{Screen, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
-use crate::auth::{NewSession, Profile};
+use crate::auth::{Device, NewSession, Profile};
 use crate::config::ServerUrl;
 use crate::contract::Accounts;
 use crate::error::{Error, Flow, Result};
 use crate::mail::Delivery;
+use crate::store::DeviceRow;
 use crate::wire::{self, path, Reply};
 
 /// Connecting, sending and reading one answer; argon2 on a busy server takes well under this.
@@ -60,13 +61,25 @@ impl Remote {
         &self.url
     }
 
-    /// Sends one request and returns the reply of a success, or the error it carries; a busy
-    /// server is asked again after the wait it names (at most `BUSY_RETRIES` more times).
     async fn call<T: DeserializeOwned>(
         &self,
         path: &'static str,
         body: Option<&(impl Serialize + Sync)>,
         token: Option<&Token>,
+        flow: Flow,
+    ) -> Result<T> {
+        self.call_from(path, body, token, None, flow).await
+    }
+
+    /// Sends one request and returns the reply of a success, or the error it carries; a busy
+    /// server is asked again after the wait it names (at most `BUSY_RETRIES` more times). A
+    /// request that starts a session names this device (`CLIENT_HEADER`), for the devices list.
+    async fn call_from<T: DeserializeOwned>(
+        &self,
+        path: &'static str,
+        body: Option<&(impl Serialize + Sync)>,
+        token: Option<&Token>,
+        device: Option<Device<'_>>,
         flow: Flow,
     ) -> Result<T> {
         let body = match body {
@@ -75,7 +88,7 @@ impl Remote {
         };
         let mut tries = 0;
         let reply = loop {
-            match self.call_once(path, body.as_deref(), token, flow).await {
+            match self.call_once(path, body.as_deref(), token, device, flow).await {
                 Err(Error::Busy { seconds }) if tries < BUSY_RETRIES => {
                     tries += 1;
                     let wait = busy_wait(seconds) + jitter();
@@ -89,7 +102,14 @@ impl Remote {
     }
 
     /// A POST with a JSON body, or a GET without one.
-    async fn call_once(&self, path: &str, body: Option<&[u8]>, token: Option<&Token>, flow: Flow) -> Result<Value> {
+    async fn call_once(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        token: Option<&Token>,
+        device: Option<Device<'_>>,
+        flow: Flow,
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let request = match body {
             Some(body) => {
@@ -100,6 +120,12 @@ impl Remote {
         let request = request.header(reqwest::header::ACCEPT, "application/json");
         let request = match token {
             Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        };
+        // HTTP carries any byte but controls in a header: the label's UTF-8 goes as it is.
+        let label = device.and_then(|d| reqwest::header::HeaderValue::from_bytes(d.label.as_bytes()).ok());
+        let request = match label {
+            Some(label) => request.header(wire::CLIENT_HEADER, label),
             None => request,
         };
         let mut response = request.send().await.map_err(|e| unreachable_because(&self.url, cause(&e)))?;
@@ -198,12 +224,24 @@ impl Accounts for Remote {
         &self,
         remembered: impl FnOnce() -> F + Send,
     ) -> Result<Startup> {
+        let signed_out = |elsewhere| Startup {
+            screen: Screen::Login,
+            profile: None,
+            stale_token: true,
+            signed_out_elsewhere: elsewhere,
+        };
         let Some(token) = remembered().await else {
-            return Ok(Startup { screen: Screen::Login, profile: None, stale_token: false });
+            return Ok(Startup { stale_token: false, ..signed_out(false) });
         };
         match self.whoami(Some(&token)).await {
-            Ok(profile) => Ok(Startup { screen: Screen::Profile, profile: Some(profile), stale_token: false }),
-            Err(Error::NotAuthenticated) => Ok(Startup { screen: Screen::Login, profile: None, stale_token: true }),
+            Ok(profile) => Ok(Startup {
+                screen: Screen::Profile,
+                profile: Some(profile),
+                stale_token: false,
+                signed_out_elsewhere: false,
+            }),
+            Err(Error::NotAuthenticated) => Ok(signed_out(false)),
+            Err(Error::SignedOutElsewhere) => Ok(signed_out(true)),
             Err(e) => Err(e),
         }
     }
@@ -224,26 +262,34 @@ impl Accounts for Remote {
         self.call(path::SIGNUP_RESEND, Some(&fields), None, Flow::Signup).await.map(mailed)
     }
 
-    async fn verify_signup(&self, signup_id: &str, code: &str) -> Result<NewSession> {
+    async fn verify_signup(&self, signup_id: &str, code: &str, device: Device<'_>) -> Result<NewSession> {
         let fields = wire::VerifyFields { signup_id, code };
-        let reply: wire::SessionReply = self.call(path::VERIFICATION, Some(&fields), None, Flow::Signup).await?;
+        let reply: wire::SessionReply =
+            self.call_from(path::VERIFICATION, Some(&fields), None, Some(device), Flow::Signup).await?;
         Ok(reply.into_session())
     }
 
-    async fn verify_with_credentials(&self, credentials: SignupCredentials<'_>, code: &str) -> Result<NewSession> {
+    async fn verify_with_credentials(
+        &self,
+        credentials: SignupCredentials<'_>,
+        code: &str,
+        device: Device<'_>,
+    ) -> Result<NewSession> {
         let fields = wire::OriginalVerifyFields {
             email: credentials.email,
             username: credentials.username,
             password: credentials.password,
             otp: code,
         };
-        let reply: wire::SessionReply = self.call(path::VERIFICATION, Some(&fields), None, Flow::Signup).await?;
+        let reply: wire::SessionReply =
+            self.call_from(path::VERIFICATION, Some(&fields), None, Some(device), Flow::Signup).await?;
         Ok(reply.into_session())
     }
 
-    async fn login(&self, identifier: &str, password: &str) -> Result<NewSession> {
+    async fn login(&self, identifier: &str, password: &str, device: Device<'_>) -> Result<NewSession> {
         let fields = wire::LoginFields { identifier, password };
-        let reply: wire::SessionReply = self.call(path::LOGIN, Some(&fields), None, Flow::Signup).await?;
+        let reply: wire::SessionReply =
+            self.call_from(path::LOGIN, Some(&fields), None, Some(device), Flow::Signup).await?;
         Ok(reply.into_session())
     }
 
@@ -266,15 +312,23 @@ impl Accounts for Remote {
         self.call(path::RESET_RESEND, Some(&fields), None, Flow::PasswordReset).await.map(mailed)
     }
 
-    async fn reset_password(&self, req: ResetRequest<'_>) -> Result<SessionRenewed> {
+    async fn reset_password(&self, req: ResetRequest<'_>, device: Device<'_>) -> Result<SessionRenewed> {
         let fields = wire::ResetFields { reset_id: req.reset_id, code: req.code, password: req.password };
-        self.call(path::RESET_CONFIRM, Some(&fields), None, Flow::PasswordReset).await.map(renewed)
+        self.call_from(path::RESET_CONFIRM, Some(&fields), None, Some(device), Flow::PasswordReset).await.map(renewed)
     }
 
-    async fn change_password(&self, token: Option<&Token>, current: &str, new: &str) -> Result<SessionRenewed> {
+    async fn change_password(
+        &self,
+        token: Option<&Token>,
+        current: &str,
+        new: &str,
+        device: Device<'_>,
+    ) -> Result<SessionRenewed> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let fields = wire::PasswordChangeFields { current_password: current, new_password: new };
-        self.call(path::PASSWORD_CHANGE, Some(&fields), Some(token), Flow::PasswordReset).await.map(renewed)
+        let reply =
+            self.call_from(path::PASSWORD_CHANGE, Some(&fields), Some(token), Some(device), Flow::PasswordReset);
+        reply.await.map(renewed)
     }
 
     async fn request_email_change(
@@ -293,10 +347,17 @@ impl Accounts for Remote {
         self.call(path::EMAIL_CHANGE_RESEND, EMPTY_BODY, Some(token), Flow::EmailChange).await.map(started)
     }
 
-    async fn verify_email_change(&self, token: Option<&Token>, code: &str) -> Result<SessionRenewed> {
+    async fn verify_email_change(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+        device: Device<'_>,
+    ) -> Result<SessionRenewed> {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let fields = wire::CodeFields { code };
-        self.call(path::EMAIL_CHANGE_VERIFY, Some(&fields), Some(token), Flow::EmailChange).await.map(renewed)
+        let reply =
+            self.call_from(path::EMAIL_CHANGE_VERIFY, Some(&fields), Some(token), Some(device), Flow::EmailChange);
+        reply.await.map(renewed)
     }
 
     async fn cancel_email_change(&self, token: Option<&Token>) -> Result<Profile> {
@@ -311,6 +372,26 @@ impl Accounts for Remote {
         let fields = wire::DeleteFields { password, confirm };
         let reply: wire::Deleted = self.call(path::DELETE, Some(&fields), Some(token), Flow::Signup).await?;
         Ok(reply.notice_sent)
+    }
+
+    async fn sessions(&self, token: Option<&Token>) -> Result<Vec<DeviceRow>> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let reply: wire::Sessions =
+            self.call(path::SESSIONS, None::<&wire::NoFields>, Some(token), Flow::Signup).await?;
+        Ok(reply.sessions)
+    }
+
+    async fn revoke_session(&self, token: Option<&Token>, id: &str) -> Result<()> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::SessionIdFields { id };
+        self.call::<wire::Empty>(path::SESSIONS_REVOKE, Some(&fields), Some(token), Flow::Signup).await.map(|_| ())
+    }
+
+    async fn revoke_other_sessions(&self, token: Option<&Token>) -> Result<u64> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let reply: wire::Revoked =
+            self.call(path::SESSIONS_REVOKE_OTHERS, EMPTY_BODY, Some(token), Flow::Signup).await?;
+        Ok(reply.revoked)
     }
 }
 
@@ -398,7 +479,7 @@ mod tests {
         let closed = format!("HTTP/1.0 200 OK\r\n\r\n{body}");
         let (remote, served) = scripted(vec![signed_in(), chunked.into_bytes(), closed.into_bytes()]).await;
         for _ in 0..3 {
-            let session = remote.login("ann", "correct horse battery").await.unwrap();
+            let session = remote.login("ann", "correct horse battery", crate::auth::TEST_DEVICE).await.unwrap();
             assert_eq!((session.profile.username.as_str(), session.token.expose()), ("ann", "t0k3n"));
         }
         assert_eq!(served.load(Ordering::SeqCst), 3);
@@ -408,7 +489,7 @@ mod tests {
     async fn a_busy_server_is_asked_again_after_its_retry_after() {
         let (remote, served) = scripted(vec![busy(1), signed_in()]).await;
         let started = std::time::Instant::now();
-        let session = remote.login("ann", "correct horse battery").await.unwrap();
+        let session = remote.login("ann", "correct horse battery", crate::auth::TEST_DEVICE).await.unwrap();
         assert_eq!((session.profile.username.as_str(), session.token.expose()), ("ann", "t0k3n"));
         assert_eq!(served.load(Ordering::SeqCst), 2, "asked again once");
         assert!(started.elapsed() >= Duration::from_secs(1), "after the second the server asked for");
@@ -417,7 +498,7 @@ mod tests {
     #[tokio::test]
     async fn a_server_that_stays_busy_is_asked_three_times_then_the_person_is_told() {
         let (remote, served) = scripted(vec![busy(1), busy(1), busy(1), signed_in()]).await;
-        match remote.login("ann", "correct horse battery").await {
+        match remote.login("ann", "correct horse battery", crate::auth::TEST_DEVICE).await {
             Err(Error::Busy { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected server_busy, got {other:?}"),
         }
@@ -437,7 +518,7 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let (remote, _) = scripted(vec![raw]).await;
-            remote.login("ann", "correct horse battery").await
+            remote.login("ann", "correct horse battery", crate::auth::TEST_DEVICE).await
         })
     }
 

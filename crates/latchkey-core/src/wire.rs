@@ -14,10 +14,15 @@ use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::policy::PasswordCheck;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
-use crate::auth::{NewSession, Profile};
+use crate::auth::{Device, NewSession, Profile};
 use crate::contract::Accounts;
 use crate::error::{Error, Result};
 use crate::mail::Delivery;
+use crate::store::DeviceRow;
+
+/// The header a client of the service names its device in, for the devices list (else the
+/// service shortens its `User-Agent`).
+pub const CLIENT_HEADER: &str = "x-latchkey-client";
 
 /// The service's paths (the original's, and Latchkey's additions), for its router and its client.
 pub mod path {
@@ -37,6 +42,9 @@ pub mod path {
     pub const EMAIL_CHANGE_VERIFY: &str = "/users/email/change/verify/";
     pub const EMAIL_CHANGE_CANCEL: &str = "/users/email/change/cancel/";
     pub const DELETE: &str = "/users/delete/";
+    pub const SESSIONS: &str = "/users/sessions/";
+    pub const SESSIONS_REVOKE: &str = "/users/sessions/revoke/";
+    pub const SESSIONS_REVOKE_OTHERS: &str = "/users/sessions/revoke_others/";
     pub const HEALTH: &str = "/healthz";
 }
 
@@ -107,6 +115,10 @@ fields!(PasswordChangeFields { current_password, new_password });
 fields!(EmailChangeFields { password, new_email });
 fields!(CodeFields { code });
 fields!(DeleteFields { password, confirm });
+fields!(
+    /// A session's public id, as the devices list gives it.
+    SessionIdFields { id }
+);
 /// A request with no fields.
 #[derive(Serialize)]
 pub struct NoFields {}
@@ -174,6 +186,18 @@ pub struct Deleted {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Empty {}
 
+/// Where the account is signed in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Sessions {
+    pub sessions: Vec<DeviceRow>,
+}
+
+/// How many sessions "Sign out all other devices" ended.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
 impl SessionReply {
     pub fn new(session: NewSession) -> Self {
         SessionReply {
@@ -228,7 +252,7 @@ pub async fn resend_signup(accounts: &impl Accounts, r: &Request, requester: &st
 
 /// Latchkey's own clients send the sign-up id and the code; the original's send the address, the
 /// name, the password and the code as `otp` (and no sign-up id).
-pub async fn verify_signup(accounts: &impl Accounts, r: &Request) -> Result<Signed> {
+pub async fn verify_signup(accounts: &impl Accounts, r: &Request, device: Device<'_>) -> Result<Signed> {
     let code = |r: &Request| -> Result<String> {
         Ok(match r.optional_text("otp")? {
             Some(otp) => otp.to_string(),
@@ -244,11 +268,11 @@ pub async fn verify_signup(accounts: &impl Accounts, r: &Request) -> Result<Sign
                 username: r.text("username")?,
                 password: r.text("password")?,
             };
-            accounts.verify_with_credentials(credentials, &code).await?
+            accounts.verify_with_credentials(credentials, &code, device).await?
         }
         _ => {
             let signup_id = SignupIdFields::parse(r)?.signup_id;
-            accounts.verify_signup(signup_id, &code(r)?).await?
+            accounts.verify_signup(signup_id, &code(r)?, device).await?
         }
     };
     let greeting = format!("Welcome, {}! Your account is ready.", session.profile.username);
@@ -256,7 +280,7 @@ pub async fn verify_signup(accounts: &impl Accounts, r: &Request) -> Result<Sign
 }
 
 /// `identifier` (Latchkey's clients), or `username` or `email` (the original's).
-pub async fn login(accounts: &impl Accounts, r: &Request) -> Result<Signed> {
+pub async fn login(accounts: &impl Accounts, r: &Request, device: Device<'_>) -> Result<Signed> {
     let identifier = match (r.optional_text("identifier")?, r.optional_text("username")?) {
         (Some(id), _) | (None, Some(id)) => id,
         (None, None) => match r.optional_text("email")? {
@@ -264,7 +288,7 @@ pub async fn login(accounts: &impl Accounts, r: &Request) -> Result<Signed> {
             None => r.text("identifier")?,
         },
     };
-    let session = accounts.login(identifier, r.text("password")?).await?;
+    let session = accounts.login(identifier, r.text("password")?, device).await?;
     let greeting = format!("Signed in as {}.", session.profile.username);
     Ok(Signed { session, greeting })
 }
@@ -299,17 +323,22 @@ pub async fn resend_reset(accounts: &impl Accounts, r: &Request, requester: &str
     reply(reset_sent_detail(&sent, true), sent)
 }
 
-pub async fn reset_password(accounts: &impl Accounts, r: &Request) -> Result<Renewal> {
+pub async fn reset_password(accounts: &impl Accounts, r: &Request, device: Device<'_>) -> Result<Renewal> {
     let f = ResetFields::parse(r)?;
-    let done =
-        accounts.reset_password(ResetRequest { reset_id: f.reset_id, code: f.code, password: f.password }).await?;
+    let req = ResetRequest { reset_id: f.reset_id, code: f.code, password: f.password };
+    let done = accounts.reset_password(req, device).await?;
     let what = "Your password was reset and every other session was signed out. You are signed in.";
     Ok(Renewal { done, what: what.to_string() })
 }
 
-pub async fn change_password(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Renewal> {
+pub async fn change_password(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+    device: Device<'_>,
+) -> Result<Renewal> {
     let f = PasswordChangeFields::parse(r)?;
-    let done = accounts.change_password(token, f.current_password, f.new_password).await?;
+    let done = accounts.change_password(token, f.current_password, f.new_password, device).await?;
     let what = "Your password was changed and every other session was signed out.";
     Ok(Renewal { done, what: what.to_string() })
 }
@@ -329,8 +358,13 @@ pub async fn resend_email_change(accounts: &impl Accounts, token: Option<&Token>
     reply(code_sent_detail(&started.sent, true), started)
 }
 
-pub async fn verify_email_change(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Renewal> {
-    let done = accounts.verify_email_change(token, CodeFields::parse(r)?.code).await?;
+pub async fn verify_email_change(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+    device: Device<'_>,
+) -> Result<Renewal> {
+    let done = accounts.verify_email_change(token, CodeFields::parse(r)?.code, device).await?;
     let what =
         format!("Your email address is now {}, and every other session was signed out.", done.session.profile.email);
     Ok(Renewal { done, what })
@@ -345,6 +379,30 @@ pub async fn delete_account(accounts: &impl Accounts, r: &Request, token: Option
     let f = DeleteFields::parse(r)?;
     let notice_sent = accounts.delete_account(token, f.password, f.confirm).await?;
     reply(with_notice("Your account was deleted.".to_string(), notice_sent), Deleted { notice_sent })
+}
+
+pub async fn sessions(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<Sessions>> {
+    let sessions = accounts.sessions(token).await?;
+    let detail = match sessions.len() {
+        1 => "Your account is signed in on this device only.".to_string(),
+        n => format!("Your account is signed in on {n} devices."),
+    };
+    reply(detail, Sessions { sessions })
+}
+
+pub async fn revoke_session(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Reply<Empty>> {
+    accounts.revoke_session(token, SessionIdFields::parse(r)?.id).await?;
+    reply("That device was signed out. It will ask for the password at its next step.", Empty {})
+}
+
+pub async fn revoke_other_sessions(accounts: &impl Accounts, token: Option<&Token>) -> Result<Reply<Revoked>> {
+    let revoked = accounts.revoke_other_sessions(token).await?;
+    let detail = match revoked {
+        0 => "No other device was signed in.".to_string(),
+        1 => "1 other device was signed out.".to_string(),
+        n => format!("{n} other devices were signed out."),
+    };
+    reply(detail, Revoked { revoked })
 }
 
 fn code_sent_detail(sent: &CodeSent, again: bool) -> String {

@@ -16,7 +16,7 @@ use cookie::{Cookie, SameSite};
 use serde::Serialize;
 
 use latchkey_core::auth::secret::Token;
-use latchkey_core::auth::{self, SESSION_TTL_SECS};
+use latchkey_core::auth::{self, Device, SESSION_TTL_SECS};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::Store;
 use latchkey_core::wire::{self, path, Renewal, RenewedReply, Reply, SessionReply, Signed};
@@ -52,6 +52,9 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route(path::EMAIL_CHANGE_VERIFY, hashing(verify_email_change::<S>))
         .route(path::EMAIL_CHANGE_CANCEL, post(cancel_email_change::<S>))
         .route(path::DELETE, hashing(delete_account::<S>))
+        .route(path::SESSIONS, get(sessions::<S>))
+        .route(path::SESSIONS_REVOKE, post(revoke_session::<S>))
+        .route(path::SESSIONS_REVOKE_OTHERS, post(revoke_other_sessions::<S>))
         .route(path::HEALTH, get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
@@ -170,7 +173,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::UsernameTaken | Error::EmailTaken => StatusCode::CONFLICT,
         // As the original: an unknown user and a wrong password are both "not found".
         Error::InvalidCredentials => StatusCode::NOT_FOUND,
-        Error::NotAuthenticated => StatusCode::UNAUTHORIZED,
+        Error::NotAuthenticated | Error::SignedOutElsewhere => StatusCode::UNAUTHORIZED,
+        Error::NoSuchSession => StatusCode::NOT_FOUND,
         Error::WrongPassword => StatusCode::FORBIDDEN,
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
@@ -208,7 +212,7 @@ impl IntoResponse for Failure {
         if let Some(value) = retry.and_then(|s| HeaderValue::from_str(&s.max(1).to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if matches!(error, Error::NotAuthenticated) {
+        if matches!(error, Error::NotAuthenticated | Error::SignedOutElsewhere) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
@@ -267,28 +271,20 @@ fn renewed(renewal: Renewal) -> Answer {
     Ok(with_cookie(ok(wire::reply(detail, data))?, cookie))
 }
 
-async fn signup<S: Store>(
-    State(s): Shared<S>,
-    Extension(Client(from)): Extension<Client>,
-    Fields(r): Fields,
-) -> Answer {
-    ok(wire::request_signup(&s.accounts, &r, &from).await)
+async fn signup<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    ok(wire::request_signup(&s.accounts, &r, &from.bucket).await)
 }
 
-async fn resend_signup<S: Store>(
-    State(s): Shared<S>,
-    Extension(Client(from)): Extension<Client>,
-    Fields(r): Fields,
-) -> Answer {
-    ok(wire::resend_signup(&s.accounts, &r, &from).await)
+async fn resend_signup<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    ok(wire::resend_signup(&s.accounts, &r, &from.bucket).await)
 }
 
-async fn verification<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    signed_in(StatusCode::CREATED, wire::verify_signup(&s.accounts, &r).await?)
+async fn verification<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    signed_in(StatusCode::CREATED, wire::verify_signup(&s.accounts, &r, from.device()).await?)
 }
 
-async fn login<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    signed_in(StatusCode::OK, wire::login(&s.accounts, &r).await?)
+async fn login<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    signed_in(StatusCode::OK, wire::login(&s.accounts, &r, from.device()).await?)
 }
 
 async fn who_am_i<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
@@ -304,28 +300,29 @@ async fn check_password<S: Store>(_: Shared<S>, Fields(r): Fields) -> Answer {
     ok(wire::check_password(&r))
 }
 
-async fn request_reset<S: Store>(
+async fn request_reset<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    ok(wire::request_reset(&s.accounts, &r, &from.bucket).await)
+}
+
+async fn resend_reset<S: Store>(State(s): Shared<S>, Extension(from): Extension<Client>, Fields(r): Fields) -> Answer {
+    ok(wire::resend_reset(&s.accounts, &r, &from.bucket).await)
+}
+
+async fn reset_password<S: Store>(
     State(s): Shared<S>,
-    Extension(Client(from)): Extension<Client>,
+    Extension(from): Extension<Client>,
     Fields(r): Fields,
 ) -> Answer {
-    ok(wire::request_reset(&s.accounts, &r, &from).await)
+    renewed(wire::reset_password(&s.accounts, &r, from.device()).await?)
 }
 
-async fn resend_reset<S: Store>(
+async fn change_password<S: Store>(
     State(s): Shared<S>,
-    Extension(Client(from)): Extension<Client>,
+    Extension(from): Extension<Client>,
+    session: Session,
     Fields(r): Fields,
 ) -> Answer {
-    ok(wire::resend_reset(&s.accounts, &r, &from).await)
-}
-
-async fn reset_password<S: Store>(State(s): Shared<S>, Fields(r): Fields) -> Answer {
-    renewed(wire::reset_password(&s.accounts, &r).await?)
-}
-
-async fn change_password<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    renewed(wire::change_password(&s.accounts, &r, session.token()).await?)
+    renewed(wire::change_password(&s.accounts, &r, session.token(), from.device()).await?)
 }
 
 async fn request_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
@@ -336,8 +333,13 @@ async fn resend_email_change<S: Store>(State(s): Shared<S>, session: Session) ->
     ok(wire::resend_email_change(&s.accounts, session.token()).await)
 }
 
-async fn verify_email_change<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
-    renewed(wire::verify_email_change(&s.accounts, &r, session.token()).await?)
+async fn verify_email_change<S: Store>(
+    State(s): Shared<S>,
+    Extension(from): Extension<Client>,
+    session: Session,
+    Fields(r): Fields,
+) -> Answer {
+    renewed(wire::verify_email_change(&s.accounts, &r, session.token(), from.device()).await?)
 }
 
 async fn cancel_email_change<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
@@ -347,6 +349,18 @@ async fn cancel_email_change<S: Store>(State(s): Shared<S>, session: Session) ->
 async fn delete_account<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
     let answer = ok(wire::delete_account(&s.accounts, &r, session.token()).await)?;
     Ok(with_cookie(answer, cleared_cookie(COOKIE)))
+}
+
+async fn sessions<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    ok(wire::sessions(&s.accounts, session.token()).await)
+}
+
+async fn revoke_session<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::revoke_session(&s.accounts, &r, session.token()).await)
+}
+
+async fn revoke_other_sessions<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
+    ok(wire::revoke_other_sessions(&s.accounts, session.token()).await)
 }
 
 /// For load balancers and monitoring: 200 when the database answers, 503 when it does not.
@@ -367,10 +381,29 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-/// The client as the per-requester mail limits know it: its bucket (an IPv4 address or an IPv6
-/// /64), as the per-client limit counts it.
+/// Who sent a request: its bucket for the per-requester mail limits (an IPv4 address or an IPv6
+/// /64, as the per-client limit counts it), its address and its device label, which a new
+/// session records.
 #[derive(Clone)]
-struct Client(String);
+struct Client {
+    bucket: String,
+    ip: String,
+    device: String,
+}
+
+impl Client {
+    fn new(ip: IpAddr, headers: &HeaderMap) -> Self {
+        Client {
+            bucket: crate::limits::bucket(ip).to_string(),
+            ip: ip.to_string(),
+            device: crate::devices::label(headers),
+        }
+    }
+
+    fn device(&self) -> Device<'_> {
+        Device { label: &self.device, ip: Some(&self.ip) }
+    }
+}
 
 /// Counts every request but the health check against its client, refuses what a browser page of
 /// another site sends (see `admit`), and logs one JSON line per request: method, path, status,
@@ -385,9 +418,10 @@ async fn guard_and_log<S: Store>(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let client = client_address(s.settings.client_ip_header.as_ref(), request.headers(), peer);
-    // Who asks, for the handlers' per-requester mail limits.
+    // Who asks, for the handlers' per-requester mail limits and the sessions they start.
     if let Some(ip) = client {
-        request.extensions_mut().insert(Client(crate::limits::bucket(ip).to_string()));
+        let from = Client::new(ip, request.headers());
+        request.extensions_mut().insert(from);
     }
     let response = if path == "/healthz" || method == Method::OPTIONS {
         next.run(request).await

@@ -3,6 +3,7 @@
 //! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
 //! thin: parse the request, ask the accounts, word the reply with `latchkey_core::wire`.
 
+mod devices;
 pub mod extractors;
 pub mod http;
 pub mod limits;

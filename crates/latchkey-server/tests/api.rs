@@ -201,9 +201,15 @@ async fn the_original_four_endpoints(w: World) {
             // Tokens are URL-safe base64, so they can sit in the statement.
             let hashed = format!("SELECT count(*) FROM sessions WHERE token_hash = sha256('{token}'::bytea)");
             assert_eq!(w.db.number(&hashed).await, 1);
+            // The text columns are the devices list's (public id, device, address); none holds it.
             let text_columns = "SELECT count(*) FROM information_schema.columns
-                                WHERE table_name = 'sessions' AND data_type <> 'bytea' AND data_type <> 'bigint'";
+                                WHERE table_name = 'sessions' AND data_type <> 'bytea' AND data_type <> 'bigint'
+                                AND column_name NOT IN ('public_id', 'device', 'ip')";
             assert_eq!(w.db.number(text_columns).await, 0);
+            let in_text = format!(
+                "SELECT count(*) FROM sessions WHERE strpos(public_id || device || coalesce(ip, ''), '{token}') > 0"
+            );
+            assert_eq!(w.db.number(&in_text).await, 0);
         }
     }
 
@@ -814,4 +820,85 @@ async fn the_per_client_limit_writes_nothing_to_the_database() {
     }
     assert_eq!(files(), before, "who-am-i wrote to the database");
     assert_eq!(w.db.number("SELECT count(*) FROM sqlite_master WHERE name = 'ip_requests'").await, 0);
+}
+
+/// Devices over HTTP on PostgreSQL: two clients of one account, each named as it named itself
+/// (or by its browser), the list marks the asking one; ending the other stops it at its next
+/// request with the reason; the attacker, another account, can end none of them, not even with
+/// many requests at once.
+#[tokio::test]
+async fn devices_are_listed_and_ended_only_by_their_own_account() {
+    let w = World::new().await;
+    let laptop = w.sign_up("ann", "ann@example.org").await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let phone = w
+        .http
+        .post(w.server.url("/users/login/"))
+        .header("user-agent", firefox)
+        .json(&json!({"username": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let phone = Answer::from(phone).await.body["token"].as_str().unwrap().to_string();
+    let named = w
+        .http
+        .post(w.server.url("/users/login/"))
+        .header("x-latchkey-client", "ann-desktop (Linux)")
+        .json(&json!({"username": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let named = Answer::from(named).await.body["token"].as_str().unwrap().to_string();
+
+    let listed = w.get("/users/sessions/", Auth::Bearer(&phone)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let sessions = listed.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 3);
+    let by_device = |name: &str| sessions.iter().find(|s| s["device"] == name).unwrap().clone();
+    let (phone_row, named_row) = (by_device("Firefox on Linux"), by_device("ann-desktop (Linux)"));
+    assert_eq!((phone_row["current"].clone(), named_row["current"].clone()), (json!(true), json!(false)));
+    assert_eq!(phone_row["ip"], "127.0.0.1");
+    for row in &sessions {
+        let id = row["id"].as_str().unwrap();
+        assert!(id.len() >= 22 && ![&laptop, &phone, &named].iter().any(|t| t.contains(id)));
+        for key in ["created_at", "last_seen_at"] {
+            assert!(row[key].as_i64().unwrap() > 0, "{key}");
+        }
+    }
+
+    // The attacker: another account that learned the ids, many requests at once.
+    let eve = w.sign_up("eve", "eve@example.org").await;
+    let attempts = sessions.iter().flat_map(|row| {
+        let id = row["id"].as_str().unwrap().to_string();
+        (0..3).map(move |_| id.clone())
+    });
+    let attempts = attempts.map(|id| w.post("/users/sessions/revoke/", json!({"id": id}), Auth::Bearer(&eve)));
+    for answer in futures::future::join_all(attempts).await {
+        assert_eq!((answer.status, answer.code()), (StatusCode::NOT_FOUND, "no_such_session"));
+    }
+    let unknown = w.post("/users/sessions/revoke/", json!({"id": "nobody's"}), Auth::Bearer(&eve)).await;
+    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "no_such_session"));
+    let none = w.post("/users/sessions/revoke_others/", json!({}), Auth::Bearer(&eve)).await;
+    assert_eq!(none.body["revoked"], 0);
+    for token in [&laptop, &phone, &named] {
+        assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(token)).await.status, StatusCode::OK);
+    }
+    let anonymous = w.get("/users/sessions/", Auth::None).await;
+    assert_eq!((anonymous.status, anonymous.code()), (StatusCode::UNAUTHORIZED, "not_authenticated"));
+
+    // The owner ends the named desktop: its next request says why.
+    let id = named_row["id"].as_str().unwrap();
+    let ended = w.post("/users/sessions/revoke/", json!({"id": id}), Auth::Bearer(&phone)).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    let after = w.get("/users/who_am_i/", Auth::Bearer(&named)).await;
+    assert_eq!((after.status, after.code()), (StatusCode::UNAUTHORIZED, "signed_out_elsewhere"));
+    assert!(after.headers.contains_key(WWW_AUTHENTICATE));
+
+    // Every other device: the laptop; the phone stays.
+    let others = w.post("/users/sessions/revoke_others/", json!({}), Auth::Cookie(&phone)).await;
+    assert_eq!((others.status, others.body["revoked"].clone()), (StatusCode::OK, json!(1)), "{}", others.body);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&laptop)).await.code(), "signed_out_elsewhere");
+    let left = w.get("/users/sessions/", Auth::Bearer(&phone)).await;
+    assert_eq!(left.body["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&eve)).await.status, StatusCode::OK);
 }

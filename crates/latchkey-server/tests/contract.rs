@@ -9,12 +9,15 @@ mod common;
 
 use latchkey_core::auth::account::ResetRequest;
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::auth::THIS_WINDOW;
+use latchkey_core::auth::{Device, THIS_WINDOW};
 use latchkey_core::config::ServerUrl;
 use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::Error;
 use latchkey_core::remote::Remote;
 use latchkey_testkit::{code_in, free_port, other_code, SmtpServer, TestDatabase};
+
+/// The device the test's sessions are recorded for.
+const HERE: Device<'static> = Device { label: "Test desktop", ip: None };
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHANGED: &str = "violet umbrella marathon 42";
@@ -36,10 +39,10 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let id = sent.signup_id().to_string();
     let code = code_in(&smtp.wait_for_mail("ann@example.org", "verification code").await);
     assert!(matches!(accounts.resend_signup(&id, THIS_WINDOW).await, Err(Error::ResendTooSoon { .. })));
-    let wrong = accounts.verify_signup(&id, &other_code(&code)).await.unwrap_err();
+    let wrong = accounts.verify_signup(&id, &other_code(&code), HERE).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
-    assert!(matches!(accounts.verify_signup("someone-elses", &code).await, Err(Error::NoPendingSignup)));
-    let first = accounts.verify_signup(&id, &code).await.unwrap();
+    assert!(matches!(accounts.verify_signup("someone-elses", &code, HERE).await, Err(Error::NoPendingSignup)));
+    let first = accounts.verify_signup(&id, &code, HERE).await.unwrap();
     assert_eq!((first.profile.username.as_str(), first.profile.email.as_str()), ("Ann", "ann@example.org"));
 
     let taken = SignupRequest { username: "ann", email: "other@example.org", password: PASSWORD, replaces: None };
@@ -56,14 +59,14 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let startup = accounts.startup(|| async { Some(first.token.clone()) }).await.unwrap();
     assert_eq!(startup.profile.as_ref().map(|p| p.username.as_str()), Some("Ann"));
 
-    assert!(matches!(accounts.login("ann", "wrong password!").await, Err(Error::InvalidCredentials)));
-    assert!(matches!(accounts.login("nobody", PASSWORD).await, Err(Error::InvalidCredentials)));
-    let second = accounts.login("ANN@example.org", PASSWORD).await.unwrap();
+    assert!(matches!(accounts.login("ann", "wrong password!", HERE).await, Err(Error::InvalidCredentials)));
+    assert!(matches!(accounts.login("nobody", PASSWORD, HERE).await, Err(Error::InvalidCredentials)));
+    let second = accounts.login("ANN@example.org", PASSWORD, HERE).await.unwrap();
 
     // A new password ends every other session at its next request.
-    let refused = accounts.change_password(Some(&first.token), "not it at all", CHANGED).await.unwrap_err();
+    let refused = accounts.change_password(Some(&first.token), "not it at all", CHANGED, HERE).await.unwrap_err();
     assert!(matches!(refused, Error::WrongPassword), "{refused:?}");
-    let changed = accounts.change_password(Some(&first.token), PASSWORD, CHANGED).await.unwrap();
+    let changed = accounts.change_password(Some(&first.token), PASSWORD, CHANGED, HERE).await.unwrap();
     assert!(changed.notice_sent);
     assert!(matches!(accounts.whoami(Some(&second.token)).await, Err(Error::NotAuthenticated)));
     let startup = accounts.startup(|| async { Some(second.token.clone()) }).await.unwrap();
@@ -77,11 +80,11 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let code = code_in(&smtp.wait_for_mail("ann@example.org", "password reset code").await);
     // The reset is this requester's: an id it was not given cannot enter the code.
     let forged = ResetRequest { reset_id: "someone-elses", code: &code, password: RESET };
-    assert!(matches!(accounts.reset_password(forged).await, Err(Error::NoPendingReset)));
+    assert!(matches!(accounts.reset_password(forged, HERE).await, Err(Error::NoPendingReset)));
     let wrong = ResetRequest { reset_id, code: &other_code(&code), password: RESET };
-    assert!(matches!(accounts.reset_password(wrong).await, Err(Error::InvalidCode { attempts_left: 4 })));
+    assert!(matches!(accounts.reset_password(wrong, HERE).await, Err(Error::InvalidCode { attempts_left: 4 })));
     let right = ResetRequest { reset_id, code: &code, password: RESET };
-    let reset = accounts.reset_password(right).await.unwrap();
+    let reset = accounts.reset_password(right, HERE).await.unwrap();
     assert!(matches!(accounts.whoami(Some(&changed.session.token)).await, Err(Error::NotAuthenticated)));
     let token = reset.session.token;
 
@@ -93,9 +96,9 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     age_mail_sends(db).await;
     accounts.request_email_change(Some(&token), RESET, "ann@example.net").await.unwrap();
     let code = code_in(&smtp.wait_for_mail("ann@example.net", "Confirm your new").await);
-    let wrong = accounts.verify_email_change(Some(&token), &other_code(&code)).await.unwrap_err();
+    let wrong = accounts.verify_email_change(Some(&token), &other_code(&code), HERE).await.unwrap_err();
     assert!(matches!(wrong, Error::InvalidCode { attempts_left: 4 }), "{wrong:?}");
-    let changed = accounts.verify_email_change(Some(&token), &code).await.unwrap();
+    let changed = accounts.verify_email_change(Some(&token), &code, HERE).await.unwrap();
     assert_eq!(changed.session.profile.email, "ann@example.net");
     // A new address, like a new password, ends every session; this window has a fresh one.
     assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
@@ -105,7 +108,7 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     let refused = accounts.delete_account(Some(&token), RESET, "someone").await.unwrap_err();
     assert!(matches!(refused, Error::InvalidInput { field: "confirm", .. }), "{refused:?}");
     assert!(accounts.delete_account(Some(&token), RESET, "Ann").await.unwrap());
-    assert!(matches!(accounts.login("ann", RESET).await, Err(Error::InvalidCredentials)));
+    assert!(matches!(accounts.login("ann", RESET, HERE).await, Err(Error::InvalidCredentials)));
     assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
     accounts.logout(&token).await.unwrap();
 }
@@ -149,14 +152,14 @@ async fn a_server_that_does_not_answer_is_server_unreachable() {
     let remote = |url: String| Remote::new(ServerUrl::parse(&url).unwrap()).unwrap();
     // Nothing listening.
     let closed = remote(format!("http://127.0.0.1:{}", free_port()));
-    let e = closed.login("ann", PASSWORD).await.unwrap_err();
+    let e = closed.login("ann", PASSWORD, HERE).await.unwrap_err();
     assert!(matches!(e, Error::ServerUnreachable(_)), "{e:?}");
     assert_eq!(serde_json::to_value(&e).unwrap()["code"], "server_unreachable");
 
     // Something that is not a latchkey-server (an SMTP server), plainly and over TLS.
     let smtp = SmtpServer::start();
     for url in [format!("http://127.0.0.1:{}", smtp.port), format!("https://127.0.0.1:{}", smtp.port)] {
-        let e = remote(url.clone()).login("ann", PASSWORD).await.unwrap_err();
+        let e = remote(url.clone()).login("ann", PASSWORD, HERE).await.unwrap_err();
         assert!(matches!(e, Error::ServerUnreachable(_)), "{url}: {e:?}");
     }
 }

@@ -7,12 +7,15 @@
 mod common;
 
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::auth::THIS_WINDOW;
+use latchkey_core::auth::{Device, THIS_WINDOW};
 use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::Error;
 use latchkey_core::store::{CodeStore, LimitStore, MailLimits, NewCode, Subject};
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
 use sqlx::PgPool;
+
+/// The device the test's sessions are recorded for.
+const HERE: Device<'static> = Device { label: "Test desktop", ip: None };
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -25,7 +28,7 @@ async fn sign_up(accounts: &DatabaseAccounts<PgPool>, smtp: &SmtpServer, name: &
     let request = SignupRequest { username: name, email, password: PASSWORD, replaces: None };
     let sent = accounts.request_signup(request, THIS_WINDOW).await.unwrap();
     let code = code_in(&smtp.wait_for_mail(email, "verification code").await);
-    accounts.verify_signup(sent.signup_id(), &code).await.unwrap();
+    accounts.verify_signup(sent.signup_id(), &code, HERE).await.unwrap();
 }
 
 /// Forty wrong passwords at once for one account (by name and by address, which share one count):
@@ -37,7 +40,7 @@ async fn simultaneous_wrong_logins_check_only_five_passwords() {
     sign_up(&accounts, &smtp, "Ann", "ann@example.org").await;
     let attempts = (0..40).map(|i| {
         let identifier = if i % 2 == 0 { "ann" } else { "ann@example.org" };
-        accounts.login(identifier, "not the password")
+        accounts.login(identifier, "not the password", HERE)
     });
     let answers = futures::future::join_all(attempts).await;
     let checked = answers.iter().filter(|a| matches!(a, Err(Error::InvalidCredentials))).count();
@@ -109,8 +112,10 @@ async fn look_alike_names_verified_at_once_make_one_account() {
     let b = accounts.request_signup(cyrillic, THIS_WINDOW).await.unwrap();
     let code_a = code_in(&smtp.wait_for_mail("m1@example.org", "verification code").await);
     let code_b = code_in(&smtp.wait_for_mail("m2@example.org", "verification code").await);
-    let (ra, rb) =
-        tokio::join!(accounts.verify_signup(a.signup_id(), &code_a), accounts.verify_signup(b.signup_id(), &code_b));
+    let (ra, rb) = tokio::join!(
+        accounts.verify_signup(a.signup_id(), &code_a, HERE),
+        accounts.verify_signup(b.signup_id(), &code_b, HERE)
+    );
     let made = [ra.is_ok(), rb.is_ok()].iter().filter(|ok| **ok).count();
     assert_eq!(made, 1, "{ra:?} {rb:?}");
     assert!(matches!((ra, rb), (Err(Error::UsernameTaken), _) | (_, Err(Error::UsernameTaken))));

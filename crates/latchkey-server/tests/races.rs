@@ -10,12 +10,15 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use latchkey_core::auth::signup::SignupRequest;
-use latchkey_core::auth::{NewSession, THIS_WINDOW};
+use latchkey_core::auth::{Device, NewSession, THIS_WINDOW};
 use latchkey_core::contract::{system_clock, Accounts, DatabaseAccounts};
 use latchkey_core::error::{Error, Result};
 use latchkey_core::store::*;
 use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
 use tokio::sync::{oneshot, Notify};
+
+/// The device the test's sessions are recorded for.
+const HERE: Device<'static> = Device { label: "Test desktop", ip: None };
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a different horse battery";
@@ -114,12 +117,10 @@ impl<S: Store> AccountStore for Gated<S> {
         &self,
         pending: &PendingRow,
         username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> Result<ProfileRow> {
         self.gate("complete_signup").await;
-        self.inner.complete_signup(pending, username_skeleton, token_hash, now, session_expires_at).await
+        self.inner.complete_signup(pending, username_skeleton, session).await
     }
     async fn replace_password(
         &self,
@@ -146,13 +147,11 @@ impl<S: Store> SessionStore for Gated<S> {
     async fn complete_login(
         &self,
         throttle_key: &str,
-        token_hash: &[u8],
         seen: Seen<'_>,
-        now: i64,
-        expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> Result<Option<ProfileRow>> {
         self.gate("complete_login").await;
-        self.inner.complete_login(throttle_key, token_hash, seen, now, expires_at).await
+        self.inner.complete_login(throttle_key, seen, session).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         self.gate("find_session_profile").await;
@@ -165,6 +164,22 @@ impl<S: Store> SessionStore for Gated<S> {
     async fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
         self.gate("delete_session").await;
         self.inner.delete_session(token_hash).await
+    }
+    async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<()> {
+        self.gate("touch_session").await;
+        self.inner.touch_session(token_hash, now).await
+    }
+    async fn list_sessions(&self, user_id: i64, token_hash: &[u8], now: i64) -> Result<Vec<DeviceRow>> {
+        self.gate("list_sessions").await;
+        self.inner.list_sessions(user_id, token_hash, now).await
+    }
+    async fn end_sessions(&self, user_id: i64, token_hash: &[u8], public_id: Option<&str>, now: i64) -> Result<u64> {
+        self.gate("end_sessions").await;
+        self.inner.end_sessions(user_id, token_hash, public_id, now).await
+    }
+    async fn session_was_ended(&self, token_hash: &[u8]) -> Result<bool> {
+        self.gate("session_was_ended").await;
+        self.inner.session_was_ended(token_hash).await
     }
 }
 
@@ -267,7 +282,7 @@ async fn verify<S: Store>(
     signup_id: &str,
 ) -> NewSession {
     let code = code_in(&smtp.wait_for_mail(email, "verification code").await);
-    accounts.verify_signup(signup_id, &code).await.unwrap()
+    accounts.verify_signup(signup_id, &code, HERE).await.unwrap()
 }
 
 /// Which of the attacker's steps straddles the delete.
@@ -287,7 +302,7 @@ async fn race<S: Store>(pool: S, world: &World, step: Step) {
     let accounts = Arc::new(gated(pool, smtp).await);
     sign_up(&accounts, smtp, "ann", "ann@example.org").await;
     let mallory = sign_up(&accounts, smtp, "mallory", "mallory@example.org").await;
-    let other = accounts.login("mallory", PASSWORD).await.unwrap();
+    let other = accounts.login("mallory", PASSWORD, HERE).await.unwrap();
     let victor_signup = started(&accounts, "victor", "victor@example.org").await;
 
     let (method, held) = match step {
@@ -300,10 +315,11 @@ async fn race<S: Store>(pool: S, world: &World, step: Step) {
     // What the held step got: `Ok` names whose account it acted on.
     let held = tokio::spawn(async move {
         match step {
-            Step::ChangePassword => {
-                held.change_password(Some(&token), PASSWORD, NEW_PASSWORD).await.map(|d| d.session.profile.username)
-            }
-            Step::Login => held.login("mallory", PASSWORD).await.map(|s| s.profile.username),
+            Step::ChangePassword => held
+                .change_password(Some(&token), PASSWORD, NEW_PASSWORD, HERE)
+                .await
+                .map(|d| d.session.profile.username),
+            Step::Login => held.login("mallory", PASSWORD, HERE).await.map(|s| s.profile.username),
             Step::Delete => held.delete_account(Some(&token), PASSWORD, "mallory").await.map(|_| "someone".into()),
         }
     });
@@ -323,8 +339,8 @@ async fn race<S: Store>(pool: S, world: &World, step: Step) {
     // Victor's account is untouched: his password, his session, his address.
     let me = accounts.whoami(Some(&victor.token)).await.expect("Victor is still signed in");
     assert_eq!((me.username.as_str(), me.email.as_str()), ("victor", "victor@example.org"));
-    accounts.login("victor", PASSWORD).await.expect("Victor's password is unchanged");
-    assert!(matches!(accounts.login("victor", NEW_PASSWORD).await, Err(Error::InvalidCredentials)));
+    accounts.login("victor", PASSWORD, HERE).await.expect("Victor's password is unchanged");
+    assert!(matches!(accounts.login("victor", NEW_PASSWORD, HERE).await, Err(Error::InvalidCredentials)));
     assert_eq!(world.db.number("SELECT count(*) FROM users").await, 2, "ann and victor");
 }
 

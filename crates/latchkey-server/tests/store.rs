@@ -55,6 +55,7 @@ on_both_engines!(
     login_attempts_lock_then_lock_for_good_and_clear,
     mail_slots_are_limited_per_requester_and_address_and_released,
     purge_removes_exactly_what_expired,
+    devices_are_listed_ended_one_or_all_others_and_remembered_as_ended,
 );
 
 const T0: i64 = 1_900_000_000;
@@ -88,13 +89,19 @@ async fn pending(store: &impl Store, name: &str, email: &str, now: i64) -> Pendi
 /// An account made through its sign-up at `now`, with a first session `token` that lasts a day.
 async fn account(store: &impl Store, name: &str, email: &str, token: u8, now: i64) -> UserRow {
     let row = pending(store, name, email, now).await;
-    store.complete_signup(&row, &row.username_key, &[token; 32], now, now + DAY).await.unwrap();
+    store.complete_signup(&row, &row.username_key, &session_until(&[token; 32], now, now + DAY)).await.unwrap();
     store.find_user_by_email(&email.to_lowercase()).await.unwrap().unwrap()
 }
 
 /// A session for this window, lasting a day.
 fn session(token_hash: &[u8], now: i64) -> NewSessionRow<'_> {
-    NewSessionRow { token_hash, now, expires_at: now + DAY }
+    session_until(token_hash, now, now + DAY)
+}
+
+/// A session begun at `now` until `expires_at`, its public id made from its token's hash.
+fn session_until(token_hash: &[u8], now: i64, expires_at: i64) -> NewSessionRow<'_> {
+    let public_id: &'static str = Box::leak(format!("id-{token_hash:02x?}").into_boxed_str());
+    NewSessionRow { token_hash, public_id, device: "Test desktop", ip: None, now, expires_at }
 }
 
 fn reset<'a>(owner: &'a [u8], address: &'a str, code_hash: &'a str, now: i64) -> NewCode<'a> {
@@ -165,14 +172,14 @@ async fn accounts_are_found_by_name_address_and_id(store: &impl Store, db: &Test
 async fn a_taken_name_or_address_is_named_and_nothing_is_half_done(store: &impl Store, db: &TestDatabase) {
     account(store, "ace", "ace@example.org", 1, T0).await;
     let same_name = pending(store, "ACE", "other@example.org", T0).await;
-    let result = store.complete_signup(&same_name, "ace", &[2; 32], T0, T0 + DAY).await;
+    let result = store.complete_signup(&same_name, "ace", &session_until(&[2; 32], T0, T0 + DAY)).await;
     assert!(matches!(result, Err(Error::UsernameTaken)), "{result:?}");
     // Cyrillic "асе": another key, the same skeleton.
     let look_alike = pending(store, "\u{430}\u{441}\u{435}", "third@example.org", T0).await;
-    let result = store.complete_signup(&look_alike, "ace", &[3; 32], T0, T0 + DAY).await;
+    let result = store.complete_signup(&look_alike, "ace", &session_until(&[3; 32], T0, T0 + DAY)).await;
     assert!(matches!(result, Err(Error::UsernameTaken)), "{result:?}");
     let same_address = pending(store, "bea", "ACE@example.org", T0).await;
-    let result = store.complete_signup(&same_address, "bea", &[4; 32], T0, T0 + DAY).await;
+    let result = store.complete_signup(&same_address, "bea", &session_until(&[4; 32], T0, T0 + DAY)).await;
     assert!(matches!(result, Err(Error::EmailTaken)), "{result:?}");
     // Each refusal rolled back whole: the pending rows stay, no account, no session.
     let counts = (
@@ -219,15 +226,15 @@ async fn pending_signups_belong_to_their_owner_and_are_used_once(store: &impl St
     assert_eq!(tags, ["0909090909090909", "616e6e0000000000"]);
 
     let row = store.find_pending_by_owner(&mine).await.unwrap().unwrap();
-    let profile = store.complete_signup(&row, "ann", &[1; 32], T0 + 3, T0 + DAY).await.unwrap();
+    let profile = store.complete_signup(&row, "ann", &session_until(&[1; 32], T0 + 3, T0 + DAY)).await.unwrap();
     assert_eq!((profile.username.as_str(), profile.date_joined, profile.session_expires_at), ("ann", T0 + 3, T0 + DAY));
     assert!(store.find_pending_by_owner(&mine).await.unwrap().is_none());
-    let again = store.complete_signup(&row, "ann", &[2; 32], T0 + 4, T0 + DAY).await;
+    let again = store.complete_signup(&row, "ann", &session_until(&[2; 32], T0 + 4, T0 + DAY)).await;
     assert!(matches!(again, Err(Error::NoPendingSignup)), "{again:?}");
     // A row whose code was replaced meanwhile is not consumed either.
     let stale =
         PendingRow { code_hash: "old code".into(), ..store.find_pending_by_owner(&theirs).await.unwrap().unwrap() };
-    let result = store.complete_signup(&stale, "ann2", &[3; 32], T0 + 4, T0 + DAY).await;
+    let result = store.complete_signup(&stale, "ann2", &session_until(&[3; 32], T0 + 4, T0 + DAY)).await;
     assert!(matches!(result, Err(Error::NoPendingSignup)), "{result:?}");
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
@@ -235,7 +242,11 @@ async fn pending_signups_belong_to_their_owner_and_are_used_once(store: &impl St
 async fn sessions_start_are_found_and_end_at_their_expiry_or_sign_out(store: &impl Store, db: &TestDatabase) {
     let ann = account(store, "ann", "ann@example.org", 1, T0).await;
     store.reserve_login_attempt("user:ann", POLICY, T0).await.unwrap();
-    let profile = store.complete_login("user:ann", &[2; 32], ann.seen(), T0 + 10, T0 + 100).await.unwrap().unwrap();
+    let profile = store
+        .complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 + 10, T0 + 100))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (profile.username.as_str(), profile.session_expires_at, profile.pending_email.as_deref()),
         ("ann", T0 + 100, None)
@@ -259,7 +270,11 @@ async fn sessions_start_are_found_and_end_at_their_expiry_or_sign_out(store: &im
     db.execute("UPDATE users SET is_active = (1 = 0)").await;
     assert!(store.find_session_profile(&[2; 32], T0 + 11).await.unwrap().is_none());
     assert!(store.find_session_user(&[2; 32], T0 + 11).await.unwrap().is_none());
-    assert!(store.complete_login("user:ann", &[3; 32], ann.seen(), T0 + 12, T0 + 100).await.unwrap().is_none());
+    assert!(store
+        .complete_login("user:ann", ann.seen(), &session_until(&[3; 32], T0 + 12, T0 + 100))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(db.number("SELECT count(*) FROM sessions").await, 1);
 }
 
@@ -274,7 +289,7 @@ async fn a_changed_password_hash_refuses_every_write_on_the_account_read(store: 
     assert!(!store.rehash_password(Seen { id: ann.id + 1, password_hash: "stronger" }, "x").await.unwrap());
 
     store.reserve_login_attempt("user:ann", POLICY, T0).await.unwrap();
-    assert!(store.complete_login("user:ann", &[2; 32], stale, T0, T0 + DAY).await.unwrap().is_none());
+    assert!(store.complete_login("user:ann", stale, &session_until(&[2; 32], T0, T0 + DAY)).await.unwrap().is_none());
     // Nothing written: no session, and the login count still there.
     assert!(store.find_session_profile(&[2; 32], T0).await.unwrap().is_none());
     assert_eq!(db.number("SELECT failures FROM login_throttle").await, 1);
@@ -530,7 +545,7 @@ async fn purge_removes_exactly_what_expired(store: &impl Store, db: &TestDatabas
     .await;
     // Expired: one of each.
     pending(store, "gone", "gone@example.org", T0 - 600).await;
-    store.complete_login("user:ann", &[2; 32], ann.seen(), T0 - DAY, T0).await.unwrap().unwrap();
+    store.complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 - DAY, T0)).await.unwrap().unwrap();
     store.replace_account_code(&reset(&[2; 32], "x@example.org", "h", T0 - 600), 60).await.unwrap().unwrap();
     store
         .reserve_mail_slot("x@example.org", "window", latchkey_core::auth::MAIL_LIMITS, T0 - 3600)
@@ -549,4 +564,45 @@ async fn purge_removes_exactly_what_expired(store: &impl Store, db: &TestDatabas
     assert!(store.find_pending_by_owner(&owner("live")).await.unwrap().is_some());
     assert!(store.find_session_profile(&[1; 32], T0).await.unwrap().is_some());
     assert_eq!(db.number("SELECT count(*) FROM login_throttle WHERE identifier_key IN ('recent', 'hard')").await, 2);
+}
+
+async fn devices_are_listed_ended_one_or_all_others_and_remembered_as_ended(store: &impl Store, db: &TestDatabase) {
+    let ann = account(store, "ann", "ann@example.org", 1, T0).await;
+    let eve = account(store, "eve", "eve@example.org", 9, T0).await;
+    let phone = NewSessionRow { device: "Phone", ip: Some("192.0.2.7"), ..session(&[2; 32], T0 + 5) };
+    store.complete_login("user:ann", ann.seen(), &phone).await.unwrap().unwrap();
+    store.complete_login("user:ann", ann.seen(), &session(&[3; 32], T0 + 6)).await.unwrap().unwrap();
+
+    // Newest use first, the asking session marked, another account's never shown.
+    store.touch_session(&[1; 32], T0 + 7).await.unwrap();
+    let listed = store.list_sessions(ann.id, &[2; 32], T0 + 8).await.unwrap();
+    let rows: Vec<_> = listed.iter().map(|d| (d.last_seen_at, d.current, d.device.as_str(), d.ip.as_deref())).collect();
+    assert_eq!(
+        rows,
+        [
+            (T0 + 7, false, "Test desktop", None),
+            (T0 + 6, false, "Test desktop", None),
+            (T0 + 5, true, "Phone", Some("192.0.2.7"))
+        ]
+    );
+    assert_eq!(store.find_session_profile(&[1; 32], T0 + 8).await.unwrap().unwrap().last_seen_at, T0 + 7);
+
+    // One by its id: not the asking session's, not another account's.
+    let id_of = |hash: u8| format!("id-{:02x?}", [hash; 32]);
+    assert_eq!(store.end_sessions(ann.id, &[2; 32], Some(&id_of(2)), T0 + 9).await.unwrap(), 0);
+    assert_eq!(store.end_sessions(eve.id, &[9; 32], Some(&id_of(1)), T0 + 9).await.unwrap(), 0);
+    assert_eq!(store.end_sessions(ann.id, &[2; 32], Some(&id_of(1)), T0 + 9).await.unwrap(), 1);
+    assert!(store.find_session_profile(&[1; 32], T0 + 9).await.unwrap().is_none());
+    assert!(store.session_was_ended(&[1; 32]).await.unwrap());
+    assert!(!store.session_was_ended(&[2; 32]).await.unwrap());
+
+    // All the others: the asking session stays, and so does every other account's.
+    assert_eq!(store.end_sessions(ann.id, &[2; 32], None, T0 + 10).await.unwrap(), 1);
+    assert!(store.session_was_ended(&[3; 32]).await.unwrap());
+    assert_eq!(store.list_sessions(ann.id, &[2; 32], T0 + 11).await.unwrap().len(), 1);
+    assert!(store.find_session_profile(&[9; 32], T0 + 11).await.unwrap().is_some());
+    assert_eq!(db.number("SELECT count(*) FROM ended_sessions").await, 2);
+    // The marks go when the sessions would have expired.
+    store.purge_expired(T0 + 6 + DAY).await.unwrap();
+    assert_eq!(db.number("SELECT count(*) FROM ended_sessions").await, 0);
 }

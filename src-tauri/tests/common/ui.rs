@@ -204,6 +204,22 @@ impl Window {
         self.0.execute(script, vec![]).await.unwrap()
     }
 
+    /// Waits until the devices list shows `n` rows; returns each row's (session id, current,
+    /// device label).
+    pub async fn wait_devices(&self, n: usize) -> Vec<(String, bool, String)> {
+        let read = "return [...document.querySelectorAll('#devices-list .device-row')].map(r =>
+            [r.dataset.sessionId, r.classList.contains('current'), r.querySelector('strong').textContent]);";
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let rows: Vec<(String, bool, String)> = serde_json::from_value(self.js(read).await).unwrap();
+            if rows.len() == n {
+                return rows;
+            }
+            assert!(std::time::Instant::now() < deadline, "{} device rows, not {n}: {rows:?}", rows.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs axe-core in the window; fails on any serious or critical violation.
     pub async fn axe(&self, state: &str) {
         let loaded = self.js("return typeof window.axe === 'object';").await;

@@ -6,13 +6,19 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::secret::{self, Token};
 use super::{
-    validate, NewSession, Profile, Timestamp, LOGIN_FREE_FAILURES, LOGIN_HARD_LIMIT, LOGIN_LOCK_BASE_SECS,
-    LOGIN_LOCK_MAX_SECS, SESSION_TTL_SECS,
+    validate, Device, Minted, NewSession, Profile, Timestamp, LOGIN_FREE_FAILURES, LOGIN_HARD_LIMIT,
+    LOGIN_LOCK_BASE_SECS, LOGIN_LOCK_MAX_SECS,
 };
 use crate::error::{Error, Result};
 use crate::store::login_throttle::{LockPolicy, Reservation};
 
-pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Timestamp) -> Result<NewSession> {
+pub async fn login(
+    pool: &impl Store,
+    identifier: &str,
+    password: &str,
+    device: Device<'_>,
+    now: Timestamp,
+) -> Result<NewSession> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
         return Err(Error::invalid("identifier", "Enter your username or email address."));
@@ -29,7 +35,7 @@ pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Tim
     if candidates.is_empty() {
         // Counted the same way as for an account, so the answer reveals nothing.
         reserve_attempt(pool, &format!("id:{username_key}"), now).await?;
-        return check_credentials(pool, candidates, password, now).await;
+        return check_credentials(pool, candidates, password, device, now).await;
     }
     // An identifier can name two accounts (one's username is the other's address): the attempt
     // counts against each, and the password is checked only against those not locked, so one
@@ -45,7 +51,7 @@ pub async fn login(pool: &impl Store, identifier: &str, password: &str, now: Tim
     }
     match (open.is_empty(), locked) {
         (true, Some(lock)) => Err(lock),
-        _ => check_credentials(pool, open, password, now).await,
+        _ => check_credentials(pool, open, password, device, now).await,
     }
 }
 
@@ -75,6 +81,7 @@ async fn check_credentials(
     pool: &impl Store,
     candidates: Vec<crate::store::UserRow>,
     password: &str,
+    device: Device<'_>,
     now: Timestamp,
 ) -> Result<NewSession> {
     let password: String = password.nfkc().collect();
@@ -94,23 +101,43 @@ async fn check_credentials(
             }
             user.password_hash = rehashed;
         }
-        let token = Token::generate()?;
-        let expires_at = now + SESSION_TTL_SECS;
+        let minted = Minted::new()?;
         // One step, only if the account is still the one whose password was checked: the session
         // begins and this account's count is cleared (never another's).
         let key = account_throttle_key(user.id);
-        match pool.complete_login(&key, &token.digest(), user.seen(), now, expires_at).await? {
-            Some(profile) => return Ok(NewSession { token, profile }),
+        match pool.complete_login(&key, user.seen(), &minted.row(device, now)).await? {
+            Some(profile) => return Ok(minted.into_session(profile)),
             None => continue,
         }
     }
     Err(Error::InvalidCredentials)
 }
 
+/// The profile behind the session. Its last use is recorded at most once every
+/// `TOUCH_EVERY_SECS`, so most calls only read.
 pub async fn whoami(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
     let token = token.ok_or(Error::NotAuthenticated)?;
-    let profile = pool.find_session_profile(&token.digest(), now).await?;
-    profile.ok_or(Error::NotAuthenticated)
+    let digest = token.digest();
+    let Some(profile) = pool.find_session_profile(&digest, now).await? else {
+        return Err(no_session(pool, token).await);
+    };
+    if now - profile.last_seen_at >= TOUCH_EVERY_SECS {
+        pool.touch_session(&digest, now).await?;
+    }
+    Ok(profile)
+}
+
+/// How often a session's last use is written, at most.
+pub const TOUCH_EVERY_SECS: i64 = 5 * 60;
+
+/// Why a token opens no session: ended from another device (`signed_out_elsewhere`, so the app
+/// can say so), or not a live session at all.
+pub(crate) async fn no_session(pool: &impl Store, token: &Token) -> Error {
+    match pool.session_was_ended(&token.digest()).await {
+        Ok(true) => Error::SignedOutElsewhere,
+        Ok(false) => Error::NotAuthenticated,
+        Err(e) => e,
+    }
 }
 
 pub async fn logout(pool: &impl Store, token: &Token) -> Result<()> {
@@ -134,6 +161,8 @@ pub struct Startup {
     /// A remembered token that no longer opens a session (expired, revoked): forget it.
     #[serde(skip)]
     pub stale_token: bool,
+    /// The remembered session was ended from another device: the sign-in screen says so.
+    pub signed_out_elsewhere: bool,
 }
 
 /// Purges what has expired, then decides the first screen. The remembered token is asked for only
@@ -150,14 +179,22 @@ where
     pool.purge_expired(now).await?;
     super::signup::sweep_outbox(pool, mailer).await?;
     if pool.count_users().await? == 0 {
-        return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false });
+        return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false, signed_out_elsewhere: false });
     }
     let token = remembered().await;
     match whoami(pool, token.as_ref(), now).await {
-        Ok(profile) => Ok(Startup { screen: Screen::Profile, profile: Some(profile), stale_token: false }),
-        Err(Error::NotAuthenticated) => {
-            Ok(Startup { screen: Screen::Login, profile: None, stale_token: token.is_some() })
-        }
+        Ok(profile) => Ok(Startup {
+            screen: Screen::Profile,
+            profile: Some(profile),
+            stale_token: false,
+            signed_out_elsewhere: false,
+        }),
+        Err(e @ (Error::NotAuthenticated | Error::SignedOutElsewhere)) => Ok(Startup {
+            screen: Screen::Login,
+            profile: None,
+            stale_token: token.is_some(),
+            signed_out_elsewhere: matches!(e, Error::SignedOutElsewhere),
+        }),
         Err(e) => Err(e),
     }
 }
@@ -166,6 +203,7 @@ where
 mod tests {
     use super::*;
     use crate::auth::signup::{self, tests::outbox_mailer, SignupRequest};
+    use crate::auth::SESSION_TTL_SECS;
     use crate::auth::THIS_WINDOW;
     use crate::store::test_support::{test_db, TestDb};
 
@@ -181,7 +219,9 @@ mod tests {
         let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, T0).await.unwrap()
+        signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -189,7 +229,7 @@ mod tests {
         let db = test_db().await;
         account(&db).await;
         for id in ["Ann", "ann", " ANN ", "ann@example.com", "Ann@Example.COM"] {
-            let s = login(&db.pool, id, "correct horse battery", T0 + 5).await.unwrap();
+            let s = login(&db.pool, id, "correct horse battery", crate::auth::TEST_DEVICE, T0 + 5).await.unwrap();
             assert_eq!(s.profile.username, "Ann", "{id}");
             assert_eq!(s.profile.session_expires_at, T0 + 5 + SESSION_TTL_SECS);
         }
@@ -199,10 +239,12 @@ mod tests {
     async fn failures_are_indistinguishable() {
         let db = test_db().await;
         account(&db).await;
-        let wrong_password = login(&db.pool, "ann", "wrong horse battery", T0).await.unwrap_err();
-        let unknown_user = login(&db.pool, "nobody", "correct horse battery", T0).await.unwrap_err();
+        let wrong_password =
+            login(&db.pool, "ann", "wrong horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
+        let unknown_user =
+            login(&db.pool, "nobody", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
         sqlx::query("UPDATE users SET is_active = 0").execute(&db.pool).await.unwrap();
-        let inactive = login(&db.pool, "ann", "correct horse battery", T0).await.unwrap_err();
+        let inactive = login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
         let shapes: Vec<_> =
             [wrong_password, unknown_user, inactive].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
         assert!(shapes.iter().all(|s| s == &shapes[0]), "{shapes:?}");
@@ -210,7 +252,7 @@ mod tests {
     }
 
     async fn fail(db: &TestDb, id: &str, at: Timestamp) -> Error {
-        login(&db.pool, id, "wrong horse battery", at).await.unwrap_err()
+        login(&db.pool, id, "wrong horse battery", crate::auth::TEST_DEVICE, at).await.unwrap_err()
     }
 
     #[tokio::test]
@@ -221,7 +263,7 @@ mod tests {
             assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
         }
         // Locked for 30 s: even the right password is not checked.
-        match login(&db.pool, "ann", "correct horse battery", T0 + 1).await {
+        match login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 1).await {
             Err(Error::LoginThrottled { seconds }) => assert_eq!(seconds, Some(29)),
             other => panic!("expected login_throttled, got {other:?}"),
         }
@@ -236,7 +278,7 @@ mod tests {
             at += expected;
         }
         // A success resets the counter.
-        login(&db.pool, "ann", "correct horse battery", at).await.unwrap();
+        login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, at).await.unwrap();
         assert!(matches!(fail(&db, "ann", at).await, Error::InvalidCredentials));
     }
 
@@ -256,7 +298,7 @@ mod tests {
         // Per account: the account's email shares the username's count, so the two names do not
         // give 5 + 5 guesses.
         assert!(matches!(
-            login(&db.pool, "ANN@example.com", "correct horse battery", T0 + 10).await,
+            login(&db.pool, "ANN@example.com", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 10).await,
             Err(Error::LoginThrottled { .. })
         ));
     }
@@ -279,7 +321,7 @@ mod tests {
             .map(|i| {
                 let pool = db.pool.clone();
                 let id = if i % 2 == 0 { "ann" } else { "ann@example.com" };
-                tokio::spawn(async move { login(&pool, id, "wrong horse battery", T0).await })
+                tokio::spawn(async move { login(&pool, id, "wrong horse battery", crate::auth::TEST_DEVICE, T0).await })
             })
             .collect();
         let mut checked = 0;
@@ -308,7 +350,7 @@ mod tests {
         assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
         let later = T0 + 30 * 86_400;
         crate::store::purge_expired(&db.pool, later).await.unwrap();
-        match login(&db.pool, "ann", "correct horse battery", later).await {
+        match login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, later).await {
             Err(e @ Error::LoginThrottled { seconds: None }) => {
                 assert!(e.to_string().contains("Forgot password?"), "{e}")
             }
@@ -320,7 +362,7 @@ mod tests {
     async fn identifiers_longer_than_any_name_are_refused_before_any_database_work() {
         let db = test_db().await;
         let long = "a".repeat(1_000_000);
-        match login(&db.pool, &long, "whatever", T0).await {
+        match login(&db.pool, &long, "whatever", crate::auth::TEST_DEVICE, T0).await {
             Err(Error::InvalidInput { field: "identifier", .. }) => {}
             other => panic!("expected invalid_input, got {other:?}"),
         }
@@ -338,7 +380,7 @@ mod tests {
         db.pool.close().await;
         let pool = crate::store::open(&db.path()).await.unwrap();
         assert!(matches!(
-            login(&pool, "ann", "correct horse battery", T0 + 5).await,
+            login(&pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 5).await,
             Err(Error::LoginThrottled { .. })
         ));
     }
@@ -356,10 +398,10 @@ mod tests {
         let salt = SaltString::encode_b64(&[9; 16]).unwrap();
         let old = weak.hash_password(b"correct horse battery", &salt).unwrap();
         sqlx::query("UPDATE users SET password_hash = ?").bind(old.to_string()).execute(&db.pool).await.unwrap();
-        login(&db.pool, "ann", "correct horse battery", T0).await.unwrap();
+        login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap();
         let now: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db.pool).await.unwrap();
         assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
-        assert!(login(&db.pool, "ann", "correct horse battery", T0 + 1).await.is_ok());
+        assert!(login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 1).await.is_ok());
     }
 
     #[tokio::test]
@@ -422,7 +464,9 @@ mod tests {
         let sent = signup::request_code(&db.pool, &outbox_mailer(&db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, T0).await.unwrap();
+        signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0)
+            .await
+            .unwrap();
         sqlx::query("UPDATE users SET username = 'ann@example.com', username_key = 'ann@example.com' WHERE username = 'mallory'")
             .execute(&db.pool)
             .await
@@ -430,13 +474,23 @@ mod tests {
 
         for round in 0..6 {
             for guess in 0..4 {
-                let _ = login(&db.pool, "ann@example.com", &format!("guess {round} {guess} at ann"), T0).await;
+                let _ = login(
+                    &db.pool,
+                    "ann@example.com",
+                    &format!("guess {round} {guess} at ann"),
+                    crate::auth::TEST_DEVICE,
+                    T0,
+                )
+                .await;
             }
-            let _ = login(&db.pool, "ann@example.com", "plum orchard lantern", T0).await;
+            let _ = login(&db.pool, "ann@example.com", "plum orchard lantern", crate::auth::TEST_DEVICE, T0).await;
         }
         // The 25th guess is Ann's password: her account stopped taking guesses after five.
-        let found = login(&db.pool, "ann@example.com", "correct horse battery", T0).await;
+        let found = login(&db.pool, "ann@example.com", "correct horse battery", crate::auth::TEST_DEVICE, T0).await;
         assert!(!matches!(&found, Ok(s) if s.profile.username == "Ann"), "guess 25 opened Ann's account");
-        assert!(matches!(login(&db.pool, "ann", "correct horse battery", T0).await, Err(Error::LoginThrottled { .. })));
+        assert!(matches!(
+            login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await,
+            Err(Error::LoginThrottled { .. })
+        ));
     }
 }

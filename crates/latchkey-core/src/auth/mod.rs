@@ -4,6 +4,7 @@
 pub mod account;
 mod code;
 mod common_passwords;
+pub mod devices;
 pub mod guess;
 pub mod login;
 pub mod policy;
@@ -34,4 +35,75 @@ pub use crate::store::sessions::ProfileRow as Profile;
 pub struct NewSession {
     pub token: secret::Token,
     pub profile: Profile,
+}
+
+/// The device a request comes from, as its session records it and the devices list shows it:
+/// a label (the desktop's machine, or what a client of the service says it is, see
+/// `device_label`) and, on the service, the client's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device<'a> {
+    pub label: &'a str,
+    pub ip: Option<&'a str>,
+}
+
+#[cfg(test)]
+pub(crate) const TEST_DEVICE: Device<'static> = Device { label: "Test device", ip: None };
+
+/// The longest device label kept, in characters.
+pub const DEVICE_LABEL_MAX: usize = 64;
+
+/// A label as a person can read it in a list: control characters gone, spaces collapsed, at most
+/// `DEVICE_LABEL_MAX` characters; "Unknown device" when nothing is left.
+pub fn device_label(raw: &str) -> String {
+    let words: Vec<&str> = raw.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect();
+    let label: String = words.join(" ").chars().take(DEVICE_LABEL_MAX).collect();
+    if label.is_empty() {
+        "Unknown device".to_string()
+    } else {
+        label
+    }
+}
+
+/// A session about to begin: its token (for the keychain or the client), the token's hash and
+/// its public id (for the database).
+pub(crate) struct Minted {
+    pub token: secret::Token,
+    digest: [u8; 32],
+    public_id: String,
+}
+
+impl Minted {
+    pub fn new() -> crate::error::Result<Self> {
+        let token = secret::Token::generate()?;
+        Ok(Minted { digest: token.digest(), token, public_id: secret::public_id()? })
+    }
+
+    /// The row that records it, begun at `now` on `device`, for `SESSION_TTL_SECS`.
+    pub fn row<'a>(&'a self, device: Device<'a>, now: Timestamp) -> crate::store::NewSessionRow<'a> {
+        crate::store::NewSessionRow {
+            token_hash: &self.digest,
+            public_id: &self.public_id,
+            device: device.label,
+            ip: device.ip,
+            now,
+            expires_at: now + SESSION_TTL_SECS,
+        }
+    }
+
+    pub fn into_session(self, profile: Profile) -> NewSession {
+        NewSession { token: self.token, profile }
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_one_readable_line_of_bounded_length() {
+        assert_eq!(device_label("  Firefox \n on\tLinux\u{7}  "), "Firefox on Linux");
+        assert_eq!(device_label("\u{1b}[31m"), "[31m");
+        assert_eq!(device_label(" \r\n "), "Unknown device");
+        assert_eq!(device_label(&"x".repeat(500)).chars().count(), DEVICE_LABEL_MAX);
+    }
 }

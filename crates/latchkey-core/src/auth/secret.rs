@@ -250,6 +250,11 @@ pub fn new_code() -> Result<String> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
 
+/// A session's public id: 128 random bits, URL-safe, unrelated to its token.
+pub fn public_id() -> Result<String> {
+    Ok(Base64UrlUnpadded::encode_string(&random_bytes::<16>()?))
+}
+
 impl Token {
     pub fn generate() -> Result<Self> {
         Ok(Token(Base64UrlUnpadded::encode_string(&random_bytes::<32>()?)))

@@ -9,8 +9,8 @@
 use super::{Db, Pool};
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountStore, CodeRow, CodeState, CodeStore, CodeTable, LimitStore, LockPolicy, MailLimits, NewCode, NewPending,
-    NewSessionRow, PendingRow, ProfileRow, Reservation, Seen, SessionStore, Store, Subject, UserRow,
+    AccountStore, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, LimitStore, LockPolicy, MailLimits, NewCode,
+    NewPending, NewSessionRow, PendingRow, ProfileRow, Reservation, Seen, SessionStore, Store, Subject, UserRow,
 };
 
 /// A connection, a pool or a transaction of this engine.
@@ -115,10 +115,22 @@ pub mod users {
 
 pub mod sessions {
     use super::*;
-    use crate::store::sessions::{DELETE, DELETE_EXPIRED, DELETE_FOR_USER, FIND_PROFILE, FIND_USER, INSERT};
+    use crate::store::sessions::{
+        DELETE, DELETE_EXPIRED, DELETE_EXPIRED_ENDED, DELETE_FOR_USER, END, FIND_PROFILE, FIND_USER, INSERT, LIST,
+        REMEMBER_ENDED, TOUCH, WAS_ENDED,
+    };
 
-    pub async fn insert<'e>(ex: impl Ex<'e>, token_hash: &[u8], user_id: i64, now: i64, expires_at: i64) -> Result<()> {
-        sqlx::query(INSERT).bind(token_hash).bind(user_id).bind(now).bind(expires_at).execute(ex).await?;
+    pub async fn insert<'e>(ex: impl Ex<'e>, user_id: i64, session: &NewSessionRow<'_>) -> Result<()> {
+        sqlx::query(INSERT)
+            .bind(session.token_hash)
+            .bind(user_id)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .bind(session.public_id)
+            .bind(session.device)
+            .bind(session.ip)
+            .execute(ex)
+            .await?;
         Ok(())
     }
 
@@ -132,6 +144,33 @@ pub mod sessions {
         Ok(sqlx::query_as(FIND_USER).bind(token_hash).bind(now).fetch_optional(ex).await?)
     }
 
+    /// Records a use of the session at `now`.
+    pub async fn touch<'e>(ex: impl Ex<'e>, token_hash: &[u8], now: i64) -> Result<()> {
+        sqlx::query(TOUCH).bind(token_hash).bind(now).execute(ex).await?;
+        Ok(())
+    }
+
+    /// The account's live sessions, newest use first, `current` marking the one with `token_hash`.
+    pub async fn list<'e>(ex: impl Ex<'e>, user_id: i64, token_hash: &[u8], now: i64) -> Result<Vec<DeviceRow>> {
+        Ok(sqlx::query_as(LIST).bind(user_id).bind(token_hash).bind(now).fetch_all(ex).await?)
+    }
+
+    /// Ends the account's session with `public_id` (or, with `None`, every one but the asking
+    /// session), remembering each so its next request learns it was ended from elsewhere. Never
+    /// the asking session, never another account's. The number ended.
+    pub async fn end(pool: &Pool, user_id: i64, token_hash: &[u8], public_id: Option<&str>, now: i64) -> Result<u64> {
+        let mut tx = pool.begin().await?;
+        sqlx::query(REMEMBER_ENDED).bind(user_id).bind(token_hash).bind(now).bind(public_id).execute(&mut *tx).await?;
+        let done = sqlx::query(END).bind(user_id).bind(token_hash).bind(public_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether the session with this hash was ended from another device (and would still be live).
+    pub async fn was_ended<'e>(ex: impl Ex<'e>, token_hash: &[u8]) -> Result<bool> {
+        Ok(sqlx::query_scalar(WAS_ENDED).bind(token_hash).fetch_one(ex).await?)
+    }
+
     /// Ends every session of an account.
     pub async fn delete_for_user<'e>(ex: impl Ex<'e>, user_id: i64) -> Result<u64> {
         Ok(sqlx::query(DELETE_FOR_USER).bind(user_id).execute(ex).await?.rows_affected())
@@ -141,8 +180,11 @@ pub mod sessions {
         Ok(sqlx::query(DELETE).bind(token_hash).execute(ex).await?.rows_affected() == 1)
     }
 
-    pub async fn delete_expired<'e>(ex: impl Ex<'e>, now: i64) -> Result<u64> {
-        Ok(sqlx::query(DELETE_EXPIRED).bind(now).execute(ex).await?.rows_affected())
+    /// Expired sessions, and the marks of ended ones that would have expired by now.
+    pub async fn delete_expired(pool: &Pool, now: i64) -> Result<u64> {
+        let sessions = sqlx::query(DELETE_EXPIRED).bind(now).execute(pool).await?.rows_affected();
+        let ended = sqlx::query(DELETE_EXPIRED_ENDED).bind(now).execute(pool).await?.rows_affected();
+        Ok(sessions + ended)
     }
 }
 
@@ -434,9 +476,7 @@ pub mod lifecycle {
         pool: &Pool,
         pending: &PendingRow,
         username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> Result<ProfileRow> {
         let mut tx = pool.begin().await?;
         // Concurrent right codes: the first DELETE wins, the others find nothing.
@@ -450,11 +490,11 @@ pub mod lifecycle {
             email: &pending.email,
             email_key: &pending.email_key,
             password_hash: &pending.password_hash,
-            date_joined: now,
+            date_joined: session.now,
         };
         let user_id = users::insert(&mut *tx, &user).await?;
-        sessions::insert(&mut *tx, token_hash, user_id, now, session_expires_at).await?;
-        let profile = sessions::find_profile(&mut *tx, token_hash, now).await?;
+        sessions::insert(&mut *tx, user_id, session).await?;
+        let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal("verification", "the new session was not found"))
     }
@@ -515,7 +555,7 @@ pub mod lifecycle {
     ) -> Result<ProfileRow> {
         sessions::delete_for_user(&mut *tx, user_id).await?;
         account_codes::delete_for_user(&mut *tx, user_id).await?;
-        sessions::insert(&mut *tx, session.token_hash, user_id, session.now, session.expires_at).await?;
+        sessions::insert(&mut *tx, user_id, session).await?;
         let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal(step, "the new session was not found"))
@@ -585,11 +625,9 @@ impl AccountStore for Pool {
         &self,
         pending: &PendingRow,
         username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> Result<ProfileRow> {
-        lifecycle::complete_signup(self, pending, username_skeleton, token_hash, now, session_expires_at).await
+        lifecycle::complete_signup(self, pending, username_skeleton, session).await
     }
     async fn replace_password(
         &self,
@@ -613,12 +651,10 @@ impl SessionStore for Pool {
     async fn complete_login(
         &self,
         throttle_key: &str,
-        token_hash: &[u8],
         seen: Seen<'_>,
-        now: i64,
-        expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> Result<Option<ProfileRow>> {
-        super::complete_login(self, throttle_key, token_hash, seen, now, expires_at).await
+        super::complete_login(self, throttle_key, seen, session).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         sessions::find_profile(self, token_hash, now).await
@@ -628,6 +664,18 @@ impl SessionStore for Pool {
     }
     async fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
         sessions::delete(self, token_hash).await
+    }
+    async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<()> {
+        sessions::touch(self, token_hash, now).await
+    }
+    async fn list_sessions(&self, user_id: i64, token_hash: &[u8], now: i64) -> Result<Vec<DeviceRow>> {
+        sessions::list(self, user_id, token_hash, now).await
+    }
+    async fn end_sessions(&self, user_id: i64, token_hash: &[u8], public_id: Option<&str>, now: i64) -> Result<u64> {
+        sessions::end(self, user_id, token_hash, public_id, now).await
+    }
+    async fn session_was_ended(&self, token_hash: &[u8]) -> Result<bool> {
+        sessions::was_ended(self, token_hash).await
     }
 }
 

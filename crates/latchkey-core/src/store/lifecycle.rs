@@ -3,6 +3,11 @@
 /// A session to create in the same transaction.
 pub struct NewSessionRow<'a> {
     pub token_hash: &'a [u8],
+    /// Random, never derived from the token: what the devices list and its "Sign out" name.
+    pub public_id: &'a str,
+    pub device: &'a str,
+    /// The client's address (the service's); none on the desktop.
+    pub ip: Option<&'a str>,
     pub now: i64,
     pub expires_at: i64,
 }

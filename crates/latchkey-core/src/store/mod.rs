@@ -108,7 +108,7 @@ pub use lifecycle::NewSessionRow;
 pub use login_throttle::{LockPolicy, Reservation};
 pub use mail_sends::MailLimits;
 pub use pending_signups::{NewPending, PendingRow};
-pub use sessions::ProfileRow;
+pub use sessions::{DeviceRow, ProfileRow};
 pub use users::{Seen, UserRow};
 
 /// The database as the domain sees it: each method is one atomic step (one statement or one
@@ -151,9 +151,7 @@ pub trait AccountStore: Send + Sync {
         &self,
         pending: &PendingRow,
         username_skeleton: &str,
-        token_hash: &[u8],
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<ProfileRow>> + Send;
     fn replace_password(
         &self,
@@ -180,10 +178,8 @@ pub trait SessionStore: Send + Sync {
     fn complete_login(
         &self,
         throttle_key: &str,
-        token_hash: &[u8],
         seen: Seen<'_>,
-        now: i64,
-        expires_at: i64,
+        session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
     fn find_session_profile(
         &self,
@@ -192,6 +188,27 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
     fn find_session_user(&self, token_hash: &[u8], now: i64) -> impl Future<Output = Result<Option<UserRow>>> + Send;
     fn delete_session(&self, token_hash: &[u8]) -> impl Future<Output = Result<bool>> + Send;
+    /// Records a use of the session (the caller decides how often).
+    fn touch_session(&self, token_hash: &[u8], now: i64) -> impl Future<Output = Result<()>> + Send;
+    /// The account's live sessions, newest use first, the one with `token_hash` marked current.
+    fn list_sessions(
+        &self,
+        user_id: i64,
+        token_hash: &[u8],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<DeviceRow>>> + Send;
+    /// Ends the account's session with `public_id`, or with `None` every session but the one
+    /// with `token_hash` (which this never ends), remembering each as ended from elsewhere. The
+    /// number ended: 0 when the id is not one of this account's other sessions.
+    fn end_sessions(
+        &self,
+        user_id: i64,
+        token_hash: &[u8],
+        public_id: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Whether the session with this hash was ended from another device (until it would have expired).
+    fn session_was_ended(&self, token_hash: &[u8]) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Emailed codes: pending sign-ups, account codes (reset, email change), and the attempts and

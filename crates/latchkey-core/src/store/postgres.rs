@@ -11,6 +11,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::lifecycle::NewSessionRow;
 use super::sessions::ProfileRow;
 use super::users::Seen;
 use super::OpenError;
@@ -53,15 +54,16 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, name: impl FnOnce() -> String)
 /// Sign-in in one statement, one round trip and one commit for what every sign-in writes (SQLite:
 /// `sqlite::complete_login`, a transaction). The share lock makes a concurrent delete or
 /// password change wait, and then this finds no row. Binds $1 throttle key, $2 token hash, $3
-/// account id, $4 now, $5 expiry, $6 password hash.
+/// account id, $4 now, $5 expiry, $6 password hash, $7 public id, $8 device, $9 address.
 const COMPLETE_LOGIN: &str =
     "WITH u AS (SELECT id FROM users WHERE id = $3 AND password_hash = $6 AND is_active FOR SHARE),
-          s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-                SELECT $2, id, $4, $5 FROM u RETURNING user_id, expires_at),
+          s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
+                SELECT $2, id, $4, $5, $7, $8, $9, $4 FROM u RETURNING user_id, expires_at, last_seen_at),
           cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1 AND EXISTS (SELECT 1 FROM s))
      SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
        (SELECT c.new_email FROM account_codes c
-        WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email
+        WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email,
+       s.last_seen_at
      FROM s JOIN users u ON u.id = s.user_id
      WHERE u.is_active";
 
@@ -84,18 +86,19 @@ const LIVE_TAGS: &str = "SELECT encode(substring(owner_hash FROM 1 FOR 8), 'hex'
 async fn complete_login(
     pool: &PgPool,
     throttle_key: &str,
-    token_hash: &[u8],
     seen: Seen<'_>,
-    now: i64,
-    expires_at: i64,
+    session: &NewSessionRow<'_>,
 ) -> Result<Option<ProfileRow>> {
     Ok(sqlx::query_as(COMPLETE_LOGIN)
         .bind(throttle_key)
-        .bind(token_hash)
+        .bind(session.token_hash)
         .bind(seen.id)
-        .bind(now)
-        .bind(expires_at)
+        .bind(session.now)
+        .bind(session.expires_at)
         .bind(seen.password_hash)
+        .bind(session.public_id)
+        .bind(session.device)
+        .bind(session.ip)
         .fetch_optional(pool)
         .await?)
 }

@@ -3,6 +3,7 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use super::lifecycle::NewSessionRow;
 use super::sessions::ProfileRow;
 use super::users::Seen;
 use crate::error::Result;
@@ -44,28 +45,29 @@ const LIVE_TAGS: &str = "SELECT lower(hex(substr(owner_hash, 1, 8))) FROM pendin
 async fn complete_login(
     pool: &SqlitePool,
     throttle_key: &str,
-    token_hash: &[u8],
     seen: Seen<'_>,
-    now: i64,
-    expires_at: i64,
+    session: &NewSessionRow<'_>,
 ) -> Result<Option<ProfileRow>> {
     let mut tx = pool.begin().await?;
     let started = sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         SELECT $1, id, $2, $3 FROM users WHERE id = $4 AND password_hash = $5 AND is_active",
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
+         SELECT $1, id, $2, $3, $6, $7, $8, $2 FROM users WHERE id = $4 AND password_hash = $5 AND is_active",
     )
-    .bind(token_hash)
-    .bind(now)
-    .bind(expires_at)
+    .bind(session.token_hash)
+    .bind(session.now)
+    .bind(session.expires_at)
     .bind(seen.id)
     .bind(seen.password_hash)
+    .bind(session.public_id)
+    .bind(session.device)
+    .bind(session.ip)
     .execute(&mut *tx)
     .await?;
     if started.rows_affected() != 1 {
         return Ok(None);
     }
     login_throttle::clear(&mut *tx, throttle_key).await?;
-    let profile = sessions::find_profile(&mut *tx, token_hash, now).await?;
+    let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
     tx.commit().await?;
     Ok(profile)
 }

@@ -8,7 +8,7 @@ use crate::store::Store;
 
 use super::super::secret::{self, Token};
 use super::super::signup::CodeSent;
-use super::super::{code, policy, validate, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS};
+use super::super::{code, policy, validate, Device, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS};
 use super::{code_letter, notify, recipient, replace_password, SessionRenewed};
 use crate::error::{Error, Flow, Result};
 use crate::mail::{CodePurpose, Letter, Mailer};
@@ -98,6 +98,7 @@ pub async fn reset_password(
     pool: &impl Store,
     mailer: &Mailer,
     req: ResetRequest<'_>,
+    device: Device<'_>,
     now: Timestamp,
 ) -> Result<SessionRenewed> {
     let code = validate::code(req.code)?;
@@ -122,7 +123,7 @@ pub async fn reset_password(
         }
     };
     // Only while the account is still the one read and still has the address the code went to.
-    let session = match replace_password(pool, &user, password, Some(&row), now).await {
+    let session = match replace_password(pool, &user, password, Some(&row), device, now).await {
         Err(Error::NotAuthenticated) => return Err(Error::NoPendingReset),
         other => other?,
     };

@@ -8,14 +8,11 @@ use unicode_normalization::UnicodeNormalization;
 use super::super::login::account_throttle_key;
 use super::super::secret::{self, Token};
 use super::super::signup::CodeSent;
-use super::super::{
-    code, validate, NewSession, Profile, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS, SESSION_TTL_SECS,
-};
+use super::super::{code, validate, Device, Minted, Profile, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS};
 use super::{code_letter, confirm_password, notify, profile, recipient, replace_password, signed_in, SessionRenewed};
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
 use crate::store::account_codes::{self, NewCode, Subject};
-use crate::store::lifecycle::NewSessionRow;
 use crate::store::users::UserRow;
 
 /// An email change is waiting for the code sent to the new address.
@@ -32,6 +29,7 @@ pub async fn change_password(
     token: Option<&Token>,
     current: &str,
     new: &str,
+    device: Device<'_>,
     now: Timestamp,
 ) -> Result<SessionRenewed> {
     let user = signed_in(pool, token, now).await?;
@@ -43,7 +41,7 @@ pub async fn change_password(
     if new == current.nfkc().collect::<String>() {
         return Err(Error::invalid("new_password", "Choose a password different from your current one."));
     }
-    let session = replace_password(pool, &user, new, None, now).await?;
+    let session = replace_password(pool, &user, new, None, device, now).await?;
     let notice_sent = notify(mailer, &user, Letter::PasswordChanged).await;
     Ok(SessionRenewed { session, notice_sent })
 }
@@ -174,6 +172,7 @@ pub async fn verify_email_change(
     mailer: &Mailer,
     token: Option<&Token>,
     code: &str,
+    device: Device<'_>,
     now: Timestamp,
 ) -> Result<SessionRenewed> {
     let user = signed_in(pool, token, now).await?;
@@ -182,10 +181,8 @@ pub async fn verify_email_change(
     code::check(pool, row.held(), code, Flow::EmailChange, now).await?;
     // Like a new password, a new address ends every session and every other pending code (a
     // reset sent to the old address above all); this window gets a fresh session.
-    let token = Token::generate()?;
-    let digest = token.digest();
-    let session = NewSessionRow { token_hash: &digest, now, expires_at: now + SESSION_TTL_SECS };
-    let profile = match pool.change_email(user.seen(), &row, &session).await {
+    let minted = Minted::new()?;
+    let profile = match pool.change_email(user.seen(), &row, &minted.row(device, now)).await {
         Ok(profile) => profile,
         Err(e) => {
             if matches!(e, Error::EmailTaken) {
@@ -198,7 +195,7 @@ pub async fn verify_email_change(
     let masked = mask_address(row.new_email.as_deref().unwrap_or_default());
     // To the old address: the one that can tell its owner something happened.
     let notice_sent = notify(mailer, &user, Letter::EmailChanged { masked_new_address: &masked }).await;
-    Ok(SessionRenewed { session: NewSession { token, profile }, notice_sent })
+    Ok(SessionRenewed { session: minted.into_session(profile), notice_sent })
 }
 
 pub async fn cancel_email_change(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Profile> {
