@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::state::{App, StartupFailure};
 use crate::wire::{
-    self, reply, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Sessions, Signed, SignedIn, SignedInProfile,
+    self, reply, Activity, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Sessions, Signed, SignedIn,
+    SignedInProfile,
 };
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
@@ -143,6 +144,13 @@ pub async fn list_sessions(state: State<'_, App>) -> Result<Reply<Sessions>> {
 pub async fn revoke_session(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Empty>> {
     let token = state.current_token().await;
     wire::revoke_session(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+/// `{before}`: the page after the event with that id (the first page without it).
+#[tauri::command]
+pub async fn list_activity(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Activity>> {
+    let page = wire::ActivityPage { before: Request::parse(request)?.optional_number("before")?, limit: None };
+    wire::activity(state.accounts(), &page, state.current_token().await.as_ref()).await
 }
 
 #[tauri::command]

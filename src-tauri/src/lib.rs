@@ -36,6 +36,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::list_sessions,
         commands::revoke_session,
         commands::revoke_other_sessions,
+        commands::list_activity,
     ])
 }
 

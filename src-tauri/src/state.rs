@@ -16,7 +16,7 @@ use crate::contract::{Accounts, DatabaseAccounts};
 use crate::keychain::Keychain;
 use crate::mail::{Mailer, OUTBOX_DIR};
 use crate::remote::Remote;
-use crate::store::DeviceRow;
+use crate::store::{DeviceRow, EventRow};
 use crate::{auth, private_files, store};
 
 pub use crate::contract::{system_clock, Clock};
@@ -196,6 +196,14 @@ impl Accounts for Backend {
         token: Option<&Token>,
     ) -> impl std::future::Future<Output = crate::Result<u64>> + Send {
         dispatch!(self.revoke_other_sessions(token))
+    }
+    fn activity(
+        &self,
+        token: Option<&Token>,
+        before: Option<i64>,
+        limit: Option<i64>,
+    ) -> impl std::future::Future<Output = crate::Result<Vec<EventRow>>> + Send {
+        dispatch!(self.activity(token, before, limit))
     }
 }
 

@@ -468,6 +468,25 @@ async fn the_devices_screen_lists_each_session_and_signs_another_out() {
     w.click("devices-back").await;
     w.wait_screen("profile-screen").await;
     fits(&w, "profile").await;
+
+    // Activity: each of those events once, newest first.
+    w.click("to-activity").await;
+    w.wait_screen("activity-screen").await;
+    let read = "return [...document.querySelectorAll('#activity-list .activity-row')].map(r => r.dataset.kind);";
+    let deadline = std::time::Instant::now() + WAIT;
+    let kinds = loop {
+        let kinds: Vec<String> = serde_json::from_value(w.js(read).await).unwrap();
+        if !kinds.is_empty() || std::time::Instant::now() > deadline {
+            break kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(kinds, ["session_revoked", "sign_in", "signed_up"]);
+    assert!(w.text("activity-list").await.contains("Spare laptop"));
+    assert!(!w.visible("activity-more").await);
+    w.axe("activity").await;
+    fits(&w, "activity").await;
+    w.screenshot("activity").await;
     pool.close().await;
     w.close().await;
 }

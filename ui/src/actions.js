@@ -86,6 +86,59 @@ function revokeOtherDevices() {
   });
 }
 
+// What each kind of security event is called on the activity screen.
+const EVENT_WORDS = {
+  signed_up: "Account created",
+  sign_in: "Signed in",
+  sign_in_failed: "Wrong password entered",
+  sign_in_throttled: "Sign-in refused after too many wrong passwords",
+  code_sent: "Code emailed (password reset or email change)",
+  password_reset: "Password reset with an emailed code",
+  password_changed: "Password changed",
+  email_changed: "Email address changed",
+  session_revoked: "Signed out from another device",
+  new_device: "Signed in from a new device (we emailed you)",
+  account_deleted: "Account deleted",
+};
+
+// The activity list: the newest page when the screen opens, older pages on "Show older".
+let activityNext = null;
+
+function enterActivity() {
+  $("activity-list").replaceChildren();
+  $("activity-more").hidden = true;
+  loadActivity(null);
+}
+
+async function loadActivity(before) {
+  let reply;
+  try {
+    reply = await api.activity(before);
+  } catch (error) {
+    if (current === "activity") fail(error);
+    return;
+  }
+  if (current !== "activity") return;
+  $("activity-list").append(...reply.events.map(activityRow));
+  if (before === null && reply.events.length === 0) say(reply.detail);
+  activityNext = reply.next;
+  $("activity-more").hidden = reply.next === null;
+}
+
+function activityRow(event) {
+  const row = document.createElement("li");
+  row.className = "activity-row";
+  row.dataset.kind = event.kind;
+  const what = document.createElement("strong");
+  what.textContent = EVENT_WORDS[event.kind] ?? event.kind;
+  const when = document.createElement("p");
+  when.className = "hint";
+  const parts = [formatDate(event.at), event.device, event.ip && `from ${event.ip}`].filter(Boolean);
+  when.textContent = parts.join(" · ");
+  row.append(what, when);
+  return row;
+}
+
 function signedIn(reply) {
   state.profile = reply.profile;
   go("profile", { say: reply.detail });

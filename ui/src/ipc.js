@@ -44,5 +44,6 @@ const api = {
   sessions: () => call("list_sessions"),
   revokeSession: (id) => call("revoke_session", { id }),
   revokeOtherSessions: () => call("revoke_other_sessions"),
+  activity: (before) => call("list_activity", { before: before ?? null }),
 };
 

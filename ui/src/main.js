@@ -42,6 +42,9 @@ onClick("to-change-email", () => go("email"));
 onClick("to-delete-account", () => go("delete"));
 onClick("to-devices", () => go("devices"));
 onClick("devices-back", () => go("profile"));
+onClick("to-activity", () => go("activity"));
+onClick("activity-back", () => go("profile"));
+onClick("activity-more", () => loadActivity(activityNext));
 onClick("devices-revoke-others", revokeOtherDevices);
 for (const id of ["password-cancel", "email-cancel", "email-verify-back", "delete-cancel"]) {
   onClick(id, () => go("profile"));

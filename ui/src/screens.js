@@ -76,6 +76,7 @@ const SCREENS = {
     },
   },
   devices: { signedIn: true, enter: enterDevices },
+  activity: { signedIn: true, enter: enterActivity },
   delete: {
     signedIn: true,
     fields: { password: "delete-password", confirm: "delete-confirm" },

@@ -8,13 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::SqlitePool;
 
-use crate::store::{DeviceRow, Store};
+use crate::store::{DeviceRow, EventRow, Store};
 
 use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{self, CodeSent, SignupCredentials, SignupRequest};
-use crate::auth::{devices, Device, NewSession, Profile, Timestamp};
+use crate::auth::{activity, devices, Device, NewSession, Profile, Timestamp};
 use crate::error::Result;
 use crate::mail::Mailer;
 
@@ -103,6 +103,13 @@ pub trait Accounts: Send + Sync {
     fn revoke_session(&self, token: Option<&Token>, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Ends every session of the account but this one; how many.
     fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send;
+    /// The account's security events of the last 90 days, newest first, a page at a time.
+    fn activity(
+        &self,
+        token: Option<&Token>,
+        before: Option<i64>,
+        limit: Option<i64>,
+    ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
 }
 
 /// The accounts in a database this process opens itself (SQLite on this computer, or the
@@ -160,7 +167,7 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         password: &str,
         device: Device<'_>,
     ) -> impl Future<Output = Result<NewSession>> + Send {
-        login::login(&self.pool, identifier, password, device, self.now())
+        login::sign_in(&self.pool, &self.mailer, identifier, password, device, self.now())
     }
 
     fn whoami(&self, token: Option<&Token>) -> impl Future<Output = Result<Profile>> + Send {
@@ -242,5 +249,14 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
 
     fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send {
         devices::revoke_others(&self.pool, token, self.now())
+    }
+
+    fn activity(
+        &self,
+        token: Option<&Token>,
+        before: Option<i64>,
+        limit: Option<i64>,
+    ) -> impl Future<Output = Result<Vec<EventRow>>> + Send {
+        activity::list(&self.pool, token, before, limit, self.now())
     }
 }

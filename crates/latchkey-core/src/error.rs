@@ -110,7 +110,7 @@ impl Error {
 }
 
 /// Fields a service's `invalid_input` can name (the error keeps them as `&'static str`).
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 16] = [
     "username",
     "email",
     "password",
@@ -124,6 +124,9 @@ const FIELDS: [&str; 13] = [
     "otp",
     "request",
     "token",
+    "limit",
+    "id",
+    "before",
 ];
 
 impl Error {

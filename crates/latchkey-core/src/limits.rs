@@ -43,5 +43,18 @@ pub struct MailLimits {
 /// five an hour; from everyone together twenty an hour (so others' requests cannot use up the
 /// owner's allowance, and the mailbox is not flooded).
 pub const MAIL_LIMITS: MailLimits = MailLimits { per_minute: 1, per_hour: 5, address_per_hour: 20 };
+/// Security events are kept 400 days unless the service is told otherwise
+/// (`LATCHKEY_EVENT_RETENTION_DAYS`), and purged at most this many rows per sweep.
+pub const EVENT_RETENTION_DAYS: i64 = 400;
+pub const EVENT_PURGE_BATCH: i64 = 5_000;
+/// The activity list shows the last 90 days.
+pub const ACTIVITY_SHOWN_SECS: i64 = 90 * 24 * 60 * 60;
+/// A refused sign-in (a locked account) is recorded at most once a minute per account.
+pub const THROTTLED_EVENT_EVERY_SECS: i64 = 60;
+/// A device and network not seen on an account for 90 days is new again.
+pub const KNOWN_DEVICE_SECS: i64 = 90 * 24 * 60 * 60;
+/// No new-device notice in the first 10 minutes after sign-up (the sign-up's own devices).
+pub const NEW_DEVICE_QUIET_SECS: i64 = 10 * 60;
+
 /// A sent mail counts for the longest window (an hour); then its row goes.
 pub const MAIL_SEND_KEEP_SECS: i64 = 60 * 60;

@@ -74,6 +74,14 @@ pub enum Letter<'a> {
         masked_new_address: &'a str,
     },
     AccountDeleted,
+    /// A sign-in from a device and network not seen on the account in 90 days.
+    NewSignIn {
+        /// Seconds since the Unix epoch.
+        at: i64,
+        device: &'a str,
+        /// The client's address; `None` on this computer's own database.
+        from: Option<&'a str>,
+    },
     /// To an address that has an account, instead of a code: someone tried to sign up with it.
     SignupAttempt,
     /// To an address that has an account, instead of a code: another account asked to move to it.
@@ -356,6 +364,24 @@ fn compose(name: &str, letter: Letter<'_>) -> Text {
                 ),
             ],
         ),
+        Letter::NewSignIn { at, device, from } => {
+            let when =
+                httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64));
+            let from = from.map_or_else(|| "this computer".to_string(), |ip| format!("the address {ip}"));
+            (
+                "New sign-in to your Latchkey account",
+                vec![
+                    Para(format!("Your Latchkey account was signed in from a device it had not used recently: {device}, from {from}, on {when}.")),
+                    Para("If this was you, there is nothing to do.".into()),
+                    Aside(
+                        "Not you? Reset your password now: in Latchkey choose Sign in, then \"Forgot password?\", \
+                         and enter the code we email you with a new password. That signs out every device. Then \
+                         check Profile, Devices and Activity."
+                            .into(),
+                    ),
+                ],
+            )
+        }
         Letter::AccountDeleted => (
             "Your Latchkey account was deleted",
             vec![
@@ -472,6 +498,10 @@ mod tests {
             (Letter::PasswordChanged, "was just changed"),
             (Letter::EmailChanged { masked_new_address: "ne***@example.org" }, "ne***@example.org"),
             (Letter::AccountDeleted, "were deleted"),
+            (
+                Letter::NewSignIn { at: 0, device: "Firefox on Linux", from: Some("192.0.2.7") },
+                "Firefox on Linux, from the address 192.0.2.7, on Thu, 01 Jan 1970 00:00:00 GMT",
+            ),
             (Letter::SignupAttempt, "already belongs to your account"),
             (Letter::AddressWanted, "no code was sent"),
         ];

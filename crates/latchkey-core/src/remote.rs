@@ -28,7 +28,7 @@ use crate::config::ServerUrl;
 use crate::contract::Accounts;
 use crate::error::{Error, Flow, Result};
 use crate::mail::Delivery;
-use crate::store::DeviceRow;
+use crate::store::{DeviceRow, EventRow};
 use crate::wire::{self, path, Reply};
 
 /// Connecting, sending and reading one answer; argon2 on a busy server takes well under this.
@@ -385,6 +385,23 @@ impl Accounts for Remote {
         let token = token.ok_or(Error::NotAuthenticated)?;
         let fields = wire::SessionIdFields { id };
         self.call::<wire::Empty>(path::SESSIONS_REVOKE, Some(&fields), Some(token), Flow::Signup).await.map(|_| ())
+    }
+
+    async fn activity(&self, token: Option<&Token>, before: Option<i64>, limit: Option<i64>) -> Result<Vec<EventRow>> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        // The page rides in the query string: a GET has no body.
+        let mut query = Vec::new();
+        query.extend(before.map(|b| format!("before={b}")));
+        query.extend(limit.map(|l| format!("limit={l}")));
+        let path = if query.is_empty() {
+            path::ACTIVITY.to_string()
+        } else {
+            format!("{}?{}", path::ACTIVITY, query.join("&"))
+        };
+        let reply = self.call_once(&path, None, Some(token), None, Flow::Signup).await?;
+        let page: Reply<wire::Activity> =
+            serde_json::from_value(reply).map_err(|e| Error::internal("the server's answer", e))?;
+        Ok(page.data.events)
     }
 
     async fn revoke_other_sessions(&self, token: Option<&Token>) -> Result<u64> {

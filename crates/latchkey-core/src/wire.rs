@@ -18,7 +18,7 @@ use crate::auth::{Device, NewSession, Profile};
 use crate::contract::Accounts;
 use crate::error::{Error, Result};
 use crate::mail::Delivery;
-use crate::store::DeviceRow;
+use crate::store::{DeviceRow, EventRow};
 
 /// The header a client of the service names its device in, for the devices list (else the
 /// service shortens its `User-Agent`).
@@ -45,6 +45,7 @@ pub mod path {
     pub const SESSIONS: &str = "/users/sessions/";
     pub const SESSIONS_REVOKE: &str = "/users/sessions/revoke/";
     pub const SESSIONS_REVOKE_OTHERS: &str = "/users/sessions/revoke_others/";
+    pub const ACTIVITY: &str = "/users/activity/";
     pub const HEALTH: &str = "/healthz";
 }
 
@@ -64,6 +65,16 @@ impl Request {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(_) => self.text(field).map(Some),
+        }
+    }
+
+    /// A whole number that may be missing or null.
+    pub fn optional_number(&self, field: &'static str) -> Result<Option<i64>> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value.as_i64().map(Some).ok_or_else(|| {
+                Error::invalid(field, format!("The {} field is not a whole number.", field.replace('_', " ")))
+            }),
         }
     }
 
@@ -190,6 +201,21 @@ pub struct Empty {}
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Sessions {
     pub sessions: Vec<DeviceRow>,
+}
+
+/// A page of security activity; `next` (the last event's id) asks for the page after it, when
+/// there may be one.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Activity {
+    pub events: Vec<EventRow>,
+    pub next: Option<i64>,
+}
+
+/// Which page of activity: the first without `before`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 /// How many sessions "Sign out all other devices" ended.
@@ -403,6 +429,17 @@ pub async fn revoke_other_sessions(accounts: &impl Accounts, token: Option<&Toke
         n => format!("{n} other devices were signed out."),
     };
     reply(detail, Revoked { revoked })
+}
+
+pub async fn activity(accounts: &impl Accounts, page: &ActivityPage, token: Option<&Token>) -> Result<Reply<Activity>> {
+    let events = accounts.activity(token, page.before, page.limit).await?;
+    let full = events.len() as i64 == page.limit.unwrap_or(crate::auth::activity::PAGE_MAX);
+    let next = if full { events.last().map(|e| e.id) } else { None };
+    let detail = match events.len() {
+        0 => "Nothing has happened to your account in the last 90 days.".to_string(),
+        n => format!("{n} events in the last 90 days, newest first."),
+    };
+    reply(detail, Activity { events, next })
 }
 
 fn code_sent_detail(sent: &CodeSent, again: bool) -> String {

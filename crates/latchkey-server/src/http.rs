@@ -55,6 +55,7 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route(path::SESSIONS, get(sessions::<S>))
         .route(path::SESSIONS_REVOKE, post(revoke_session::<S>))
         .route(path::SESSIONS_REVOKE_OTHERS, post(revoke_other_sessions::<S>))
+        .route(path::ACTIVITY, get(activity::<S>))
         .route(path::HEALTH, get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
@@ -361,6 +362,16 @@ async fn revoke_session<S: Store>(State(s): Shared<S>, session: Session, Fields(
 
 async fn revoke_other_sessions<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
     ok(wire::revoke_other_sessions(&s.accounts, session.token()).await)
+}
+
+/// `?before=ID&limit=N`; a value that is not a number is `invalid_input`.
+async fn activity<S: Store>(State(s): Shared<S>, session: Session, uri: axum::http::Uri) -> Answer {
+    let page = match uri.query() {
+        None => wire::ActivityPage::default(),
+        Some(query) => serde_urlencoded::from_str(query)
+            .map_err(|_| Error::invalid("limit", "The page is `before` and `limit`, each a whole number."))?,
+    };
+    ok(wire::activity(&s.accounts, &page, session.token()).await)
 }
 
 /// For load balancers and monitoring: 200 when the database answers, 503 when it does not.

@@ -90,8 +90,14 @@ pub async fn serve<S: Store>(
             let mut every = tokio::time::interval(PURGE_EVERY);
             loop {
                 every.tick().await;
-                if let Err(e) = service.accounts.pool.purge_expired(service.now()).await {
+                let now = service.now();
+                if let Err(e) = service.accounts.pool.purge_expired(now).await {
                     log::warn!("purging expired rows: {e}");
+                }
+                let events_before = now - service.settings.event_retention_days * 86_400;
+                let devices_before = now - latchkey_core::limits::KNOWN_DEVICE_SECS;
+                if let Err(e) = service.accounts.pool.purge_events(events_before, devices_before).await {
+                    log::warn!("purging old security events: {e}");
                 }
             }
         }

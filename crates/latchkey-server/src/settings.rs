@@ -80,6 +80,8 @@ pub struct Settings {
     /// `make bench-server` found fastest even for two processes on one machine (the README's
     /// "Scale and speed"); fewer bound the memory, 19 MiB a thread.
     pub argon2_threads: Option<usize>,
+    /// `LATCHKEY_EVENT_RETENTION_DAYS`: how long security events are kept (default 400).
+    pub event_retention_days: i64,
 }
 
 /// How the listener treats connections: deadlines, a cap, and how long shutdown waits.
@@ -148,6 +150,12 @@ impl Settings {
                 format!("LATCHKEY_ARGON2_THREADS must be a number of threads from 1 to 1024, not {n:?}")
             })?),
         };
+        let event_retention_days = match get("LATCHKEY_EVENT_RETENTION_DAYS") {
+            None => latchkey_core::limits::EVENT_RETENTION_DAYS,
+            Some(n) => n.parse::<i64>().ok().filter(|n| (1..=36_500).contains(n)).ok_or_else(|| {
+                format!("LATCHKEY_EVENT_RETENTION_DAYS must be a number of days from 1 to 36500, not {n:?}")
+            })?,
+        };
         let hash_queue = match get("LATCHKEY_HASH_QUEUE") {
             None => HASH_QUEUE_PER_THREAD * argon2_threads.unwrap_or_else(latchkey_core::auth::secret::threads),
             Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -164,6 +172,7 @@ impl Settings {
             connections,
             hash_queue,
             argon2_threads,
+            event_retention_days,
         })
     }
 }
@@ -233,6 +242,14 @@ mod tests {
         assert_eq!(s.ip_limit_per_minute.get(), 7);
         assert_eq!(s.hash_queue, HASH_QUEUE_PER_THREAD * latchkey_core::auth::secret::threads());
         assert_eq!(s.argon2_threads, None, "one per core unless set");
+        assert_eq!(s.event_retention_days, 400);
+        let mail = [("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")];
+        let kept = settings(&[mail[0], mail[1], ("LATCHKEY_EVENT_RETENTION_DAYS", "30")]).unwrap();
+        assert_eq!(kept.event_retention_days, 30);
+        for bad in ["0", "-1", "forever"] {
+            let e = settings(&[mail[0], mail[1], ("LATCHKEY_EVENT_RETENTION_DAYS", bad)]).unwrap_err();
+            assert!(e.contains("LATCHKEY_EVENT_RETENTION_DAYS"), "{e}");
+        }
     }
 
     #[test]

@@ -902,3 +902,87 @@ async fn devices_are_listed_and_ended_only_by_their_own_account() {
     assert_eq!(left.body["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(w.get("/users/who_am_i/", Auth::Bearer(&eve)).await.status, StatusCode::OK);
 }
+
+/// Sends a sign-in as a client naming itself `label` (`X-Latchkey-Client`); returns the token.
+async fn sign_in_as(w: &World, label: &str) -> String {
+    let request = w.http.post(w.server.url("/users/login/")).header("x-latchkey-client", label);
+    let answer =
+        Answer::from(request.json(&json!({"username": "ann", "password": PASSWORD})).send().await.unwrap()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["token"].as_str().unwrap().to_string()
+}
+
+fn notices(w: &World) -> Vec<String> {
+    let is_notice = |m: &String| latchkey_testkit::header(m, "Subject").is_some_and(|s| s.contains("New sign-in"));
+    w.smtp.messages().into_iter().filter(is_notice).collect()
+}
+
+/// New-sign-in notices over HTTP on PostgreSQL: none in the sign-up's first 10 minutes or for
+/// the sign-up's own device; one for each device new to the account, even when it signs in
+/// several times at once; none for one already known. The activity lists each event once.
+#[tokio::test]
+async fn a_new_device_is_told_to_the_owner_once_and_activity_lists_each_event_once() {
+    let w = World::new().await;
+    let token = w.sign_up("ann", "ann@example.org").await;
+    // Within the sign-up's first 10 minutes: no notice, even for a new device.
+    sign_in_as(&w, "Fresh phone").await;
+    w.db.execute("UPDATE users SET date_joined = date_joined - 3600").await;
+    // The sign-up's device and the one seen since are known.
+    let _ = Answer::from(
+        w.http
+            .post(w.server.url("/users/login/"))
+            .json(&json!({"username": "ann", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    sign_in_as(&w, "Fresh phone").await;
+
+    // A new device, four sign-ins at once (through two processes): one notice.
+    let other = Server::start(&w.db, w.smtp.port, &[]);
+    let at_once = (0..4).map(|i| {
+        let server = if i % 2 == 0 { &w.server } else { &other };
+        let request = w.http.post(server.url("/users/login/")).header("x-latchkey-client", "Stolen laptop");
+        request.json(&json!({"username": "ann", "password": PASSWORD})).send()
+    });
+    for answer in futures::future::join_all(at_once).await {
+        assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    }
+    let notice = w.smtp.wait_for_mail("ann@example.org", "New sign-in").await;
+    let text = latchkey_testkit::unfolded(&notice);
+    assert!(text.contains("Stolen laptop") && text.contains("127.0.0.1"), "{text}");
+    assert!(text.contains("Forgot password?"), "{text}");
+    assert!(!text.contains(&token));
+    // The known device again: still one notice once everything sent has arrived.
+    sign_in_as(&w, "Stolen laptop").await;
+    sign_in_as(&w, "Another tablet").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while notices(&w).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no notice for the tablet");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let told: Vec<String> = notices(&w).iter().map(|m| latchkey_testkit::unfolded(m)).collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[1].contains("Another tablet"));
+
+    // Activity: every event once, newest first, the notices among them.
+    let answer = w.get("/users/activity/", Auth::Bearer(&token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let events = answer.body["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!((count("signed_up"), count("sign_in"), count("new_device")), (1, 9, 2), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"signed_up"));
+    assert!(events.iter().all(|e| e["ip"] == "127.0.0.1" && e["at"].as_i64().unwrap() > 0));
+    let at: Vec<i64> = events.iter().map(|e| e["at"].as_i64().unwrap()).collect();
+    assert!(at.windows(2).all(|p| p[0] >= p[1]), "{at:?}");
+    // Pages of two, then the rest.
+    let page = w.get("/users/activity/?limit=2", Auth::Bearer(&token)).await;
+    let next = page.body["next"].as_i64().unwrap();
+    let rest = w.get(&format!("/users/activity/?before={next}&limit=100"), Auth::Bearer(&token)).await;
+    assert_eq!(rest.body["events"].as_array().unwrap().len(), events.len() - 2);
+    let bad = w.get("/users/activity/?limit=lots", Auth::Bearer(&token)).await;
+    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_input"));
+    assert_eq!(w.get("/users/activity/", Auth::None).await.status, StatusCode::UNAUTHORIZED);
+}

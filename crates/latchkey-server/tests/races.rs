@@ -137,9 +137,28 @@ impl<S: Store> AccountStore for Gated<S> {
         self.gate("change_email").await;
         self.inner.change_email(seen, code, session).await
     }
-    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
+    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str, now: i64) -> Result<()> {
         self.gate("delete_account").await;
-        self.inner.delete_account(seen, throttle_key).await
+        self.inner.delete_account(seen, throttle_key, now).await
+    }
+}
+
+impl<S: Store> EventStore for Gated<S> {
+    async fn record_event(&self, event: &NewEvent<'_>) -> Result<()> {
+        self.inner.record_event(event).await
+    }
+    async fn record_event_at_most_every(&self, event: &NewEvent<'_>, every: i64) -> Result<()> {
+        self.inner.record_event_at_most_every(event, every).await
+    }
+    async fn list_events(&self, user_id: i64, since: i64, before: i64, limit: i64) -> Result<Vec<EventRow>> {
+        self.inner.list_events(user_id, since, before, limit).await
+    }
+    async fn note_device(&self, user_id: i64, device: &str, network: &str, now: i64, known_since: i64) -> Result<bool> {
+        self.gate("note_device").await;
+        self.inner.note_device(user_id, device, network, now, known_since).await
+    }
+    async fn purge_events(&self, before: i64, devices_before: i64) -> Result<u64> {
+        self.inner.purge_events(before, devices_before).await
     }
 }
 

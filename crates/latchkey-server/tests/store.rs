@@ -56,6 +56,7 @@ on_both_engines!(
     mail_slots_are_limited_per_requester_and_address_and_released,
     purge_removes_exactly_what_expired,
     devices_are_listed_ended_one_or_all_others_and_remembered_as_ended,
+    a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once,
 );
 
 const T0: i64 = 1_900_000_000;
@@ -101,7 +102,7 @@ fn session(token_hash: &[u8], now: i64) -> NewSessionRow<'_> {
 /// A session begun at `now` until `expires_at`, its public id made from its token's hash.
 fn session_until(token_hash: &[u8], now: i64, expires_at: i64) -> NewSessionRow<'_> {
     let public_id: &'static str = Box::leak(format!("id-{token_hash:02x?}").into_boxed_str());
-    NewSessionRow { token_hash, public_id, device: "Test desktop", ip: None, now, expires_at }
+    NewSessionRow { token_hash, public_id, device: "Test desktop", ip: None, network: "this computer", now, expires_at }
 }
 
 fn reset<'a>(owner: &'a [u8], address: &'a str, code_hash: &'a str, now: i64) -> NewCode<'a> {
@@ -300,7 +301,7 @@ async fn a_changed_password_hash_refuses_every_write_on_the_account_read(store: 
     let code = store.find_account_code(Subject::EmailChange(ann.id)).await.unwrap().unwrap();
     let result = store.change_email(stale, &code, &session(&[4; 32], T0)).await;
     assert!(matches!(result, Err(Error::NotAuthenticated)), "{result:?}");
-    let result = store.delete_account(stale, "user:ann").await;
+    let result = store.delete_account(stale, "user:ann", T0).await;
     assert!(matches!(result, Err(Error::NotAuthenticated)), "{result:?}");
 
     let now = store.find_user(ann.id).await.unwrap().unwrap();
@@ -311,7 +312,7 @@ async fn a_changed_password_hash_refuses_every_write_on_the_account_read(store: 
     assert_eq!(db.number("SELECT failures FROM login_throttle").await, 1);
 
     // With what is there now, the account goes with its sessions, codes and login count.
-    store.delete_account(now.seen(), "user:ann").await.unwrap();
+    store.delete_account(now.seen(), "user:ann", T0 + 3).await.unwrap();
     assert!(store.find_user(ann.id).await.unwrap().is_none());
     assert_eq!(store.count_users().await.unwrap(), 0);
     for table in ["sessions", "account_codes", "login_throttle"] {
@@ -605,4 +606,26 @@ async fn devices_are_listed_ended_one_or_all_others_and_remembered_as_ended(stor
     // The marks go when the sessions would have expired.
     store.purge_expired(T0 + 6 + DAY).await.unwrap();
     assert_eq!(db.number("SELECT count(*) FROM ended_sessions").await, 0);
+}
+
+/// The attacker's race: one stolen password, many sign-ins at once from one new device. Exactly
+/// one of them finds the device new (one notice), on either engine.
+async fn a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once(store: &impl Store, db: &TestDatabase) {
+    let ann = account(store, "ann", "ann@example.org", 1, T0).await;
+    let known_since = T0 - 90 * DAY;
+    // Connections open and idle first, so the sign-ins below overlap instead of queueing for them.
+    futures::future::join_all((0..16).map(|_| store.ping())).await;
+    let at_once =
+        (0..16).map(|i| store.note_device(ann.id, "Stolen laptop", "203.0.113.0/24", T0 + i % 2, known_since));
+    let new = futures::future::join_all(at_once).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(new, 1);
+    // Known now; on another network, or after 90 days unseen, it is new again.
+    assert!(!store.note_device(ann.id, "Stolen laptop", "203.0.113.0/24", T0 + 5, known_since).await.unwrap());
+    assert!(store.note_device(ann.id, "Stolen laptop", "198.51.100.0/24", T0 + 6, known_since).await.unwrap());
+    let much_later = T0 + 5 + 90 * DAY + 1;
+    assert!(store
+        .note_device(ann.id, "Stolen laptop", "203.0.113.0/24", much_later, much_later - 90 * DAY)
+        .await
+        .unwrap());
+    assert_eq!(db.number("SELECT count(*) FROM known_devices WHERE user_id = 1 OR user_id > 0").await, 3);
 }

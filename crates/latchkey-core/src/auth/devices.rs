@@ -3,9 +3,44 @@
 
 use super::account::signed_in;
 use super::secret::Token;
-use super::Timestamp;
+use super::{network_of, Device, Timestamp};
 use crate::error::{Error, Result};
-use crate::store::{DeviceRow, Store};
+use crate::limits::{KNOWN_DEVICE_SECS, NEW_DEVICE_QUIET_SECS};
+use crate::mail::{Letter, Mailer, Recipient};
+use crate::store::{DeviceRow, EventKind, NewEvent, Store, UserRow};
+
+/// After a sign-in: remembers its device and network, and when the pair is new to the account
+/// (not seen in 90 days, and the account is older than 10 minutes) records `new_device` and mails
+/// the owner, in the background. Nothing here can fail the sign-in: a failure is logged.
+pub(crate) async fn note_sign_in(
+    pool: &impl Store,
+    mailer: &Mailer,
+    user: &UserRow,
+    device: Device<'_>,
+    now: Timestamp,
+) {
+    let network = network_of(device.ip);
+    let new = match pool.note_device(user.id, device.label, &network, now, now - KNOWN_DEVICE_SECS).await {
+        Ok(new) => new,
+        Err(e) => return log::warn!("a sign-in's device was not noted: {e}"),
+    };
+    if !new || now - user.date_joined < NEW_DEVICE_QUIET_SECS {
+        return;
+    }
+    let event = NewEvent {
+        user_id: user.id,
+        at: now,
+        kind: EventKind::NewDevice,
+        device: Some(device.label),
+        ip: device.ip,
+        session_id: None,
+    };
+    if let Err(e) = pool.record_event(&event).await {
+        log::warn!("a new device was not recorded: {e}");
+    }
+    let to = Recipient { name: &user.username, address: &user.email };
+    mailer.send_detached(to, Letter::NewSignIn { at: now, device: device.label, from: device.ip });
+}
 
 /// The account's live sessions, newest use first, the asking one marked `current`.
 pub async fn list(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<Vec<DeviceRow>> {

@@ -10,8 +10,26 @@ use super::{
     LOGIN_LOCK_BASE_SECS, LOGIN_LOCK_MAX_SECS,
 };
 use crate::error::{Error, Result};
+use crate::limits::THROTTLED_EVENT_EVERY_SECS;
 use crate::store::login_throttle::{LockPolicy, Reservation};
+use crate::store::{EventKind, NewEvent, UserRow};
 
+/// A sign-in as people make it: the password checked, a session begun, and the owner told when
+/// it comes from a device and network the account has not used in 90 days.
+pub async fn sign_in(
+    pool: &impl Store,
+    mailer: &crate::mail::Mailer,
+    identifier: &str,
+    password: &str,
+    device: Device<'_>,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let (session, user) = authenticate(pool, identifier, password, device, now).await?;
+    super::devices::note_sign_in(pool, mailer, &user, device, now).await;
+    Ok(session)
+}
+
+/// The password checked and a session begun (no new-device notice: see `sign_in`).
 pub async fn login(
     pool: &impl Store,
     identifier: &str,
@@ -19,6 +37,16 @@ pub async fn login(
     device: Device<'_>,
     now: Timestamp,
 ) -> Result<NewSession> {
+    Ok(authenticate(pool, identifier, password, device, now).await?.0)
+}
+
+async fn authenticate(
+    pool: &impl Store,
+    identifier: &str,
+    password: &str,
+    device: Device<'_>,
+    now: Timestamp,
+) -> Result<(NewSession, UserRow)> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
         return Err(Error::invalid("identifier", "Enter your username or email address."));
@@ -45,7 +73,11 @@ pub async fn login(
     for user in candidates {
         match reserve_attempt(pool, &account_throttle_key(user.id), now).await {
             Ok(()) => open.push(user),
-            Err(e @ Error::LoginThrottled { .. }) => locked = locked.or(Some(e)),
+            Err(e @ Error::LoginThrottled { .. }) => {
+                let refused = event(user.id, EventKind::SignInThrottled, device, now);
+                pool.record_event_at_most_every(&refused, THROTTLED_EVENT_EVERY_SECS).await?;
+                locked = locked.or(Some(e));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -77,21 +109,28 @@ pub(crate) async fn reserve_attempt(pool: &impl Store, key: &str, now: Timestamp
     }
 }
 
+/// An event of this device with no session.
+fn event<'a>(user_id: i64, kind: EventKind, device: Device<'a>, now: Timestamp) -> NewEvent<'a> {
+    NewEvent { user_id, at: now, kind, device: Some(device.label), ip: device.ip, session_id: None }
+}
+
 async fn check_credentials(
     pool: &impl Store,
-    candidates: Vec<crate::store::UserRow>,
+    candidates: Vec<UserRow>,
     password: &str,
     device: Device<'_>,
     now: Timestamp,
-) -> Result<NewSession> {
+) -> Result<(NewSession, UserRow)> {
     let password: String = password.nfkc().collect();
     if candidates.is_empty() || password.chars().count() > validate::PASSWORD_MAX {
         // The same argon2 work as a real check, so timing does not tell whether the account exists.
         secret::verify_blocking(password, secret::DUMMY_HASH.to_string()).await?;
         return Err(Error::InvalidCredentials);
     }
+    let mut failed = Vec::new();
     for mut user in candidates {
         if !secret::verify_blocking(password.clone(), user.password_hash.clone()).await? || !user.is_active {
+            failed.push(user.id);
             continue;
         }
         if secret::needs_rehash(&user.password_hash) {
@@ -101,15 +140,27 @@ async fn check_credentials(
             }
             user.password_hash = rehashed;
         }
-        let minted = Minted::new()?;
+        let minted = Minted::new(device)?;
         // One step, only if the account is still the one whose password was checked: the session
         // begins and this account's count is cleared (never another's).
         let key = account_throttle_key(user.id);
         match pool.complete_login(&key, user.seen(), &minted.row(device, now)).await? {
-            Some(profile) => return Ok(minted.into_session(profile)),
+            Some(profile) => return Ok((minted.into_session(profile), user)),
             None => continue,
         }
     }
+    // Recorded after the answer, so a wrong password for an account takes no longer to refuse
+    // than one for a name no account has (the attempt itself was counted before the check).
+    let pool = pool.clone();
+    let (label, ip) = (device.label.to_string(), device.ip.map(str::to_string));
+    tokio::spawn(async move {
+        for user_id in failed {
+            let device = Device { label: &label, ip: ip.as_deref() };
+            if let Err(e) = pool.record_event(&event(user_id, EventKind::SignInFailed, device, now)).await {
+                log::warn!("a failed sign-in was not recorded: {e}");
+            }
+        }
+    });
     Err(Error::InvalidCredentials)
 }
 
@@ -177,6 +228,8 @@ where
     F: std::future::Future<Output = Option<Token>>,
 {
     pool.purge_expired(now).await?;
+    let events_before = now - crate::limits::EVENT_RETENTION_DAYS * 86_400;
+    pool.purge_events(events_before, now - crate::limits::KNOWN_DEVICE_SECS).await?;
     super::signup::sweep_outbox(pool, mailer).await?;
     if pool.count_users().await? == 0 {
         return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false, signed_out_elsewhere: false });

@@ -2,6 +2,7 @@
 //! current time is always an argument.
 
 pub mod account;
+pub mod activity;
 mod code;
 mod common_passwords;
 pub mod devices;
@@ -64,18 +65,36 @@ pub fn device_label(raw: &str) -> String {
     }
 }
 
-/// A session about to begin: its token (for the keychain or the client), the token's hash and
-/// its public id (for the database).
+/// The network a sign-in came from, for telling a new device from a known one: an IPv4 /24, an
+/// IPv6 /64, or this computer (the desktop's own database, no address).
+pub fn network_of(ip: Option<&str>) -> String {
+    match ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).map(|ip| ip.to_canonical()) {
+        Some(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{}/64", std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        None => "this computer".to_string(),
+    }
+}
+
+/// A session about to begin: its token (for the keychain or the client), the token's hash, its
+/// public id and its device's network (for the database).
 pub(crate) struct Minted {
     pub token: secret::Token,
     digest: [u8; 32],
     public_id: String,
+    network: String,
 }
 
 impl Minted {
-    pub fn new() -> crate::error::Result<Self> {
+    pub fn new(device: Device<'_>) -> crate::error::Result<Self> {
         let token = secret::Token::generate()?;
-        Ok(Minted { digest: token.digest(), token, public_id: secret::public_id()? })
+        let network = network_of(device.ip);
+        Ok(Minted { digest: token.digest(), token, public_id: secret::public_id()?, network })
     }
 
     /// The row that records it, begun at `now` on `device`, for `SESSION_TTL_SECS`.
@@ -85,6 +104,7 @@ impl Minted {
             public_id: &self.public_id,
             device: device.label,
             ip: device.ip,
+            network: &self.network,
             now,
             expires_at: now + SESSION_TTL_SECS,
         }
@@ -105,5 +125,14 @@ mod device_tests {
         assert_eq!(device_label("\u{1b}[31m"), "[31m");
         assert_eq!(device_label(" \r\n "), "Unknown device");
         assert_eq!(device_label(&"x".repeat(500)).chars().count(), DEVICE_LABEL_MAX);
+    }
+
+    #[test]
+    fn networks_are_a_v4_24_a_v6_64_or_this_computer() {
+        assert_eq!(network_of(Some("192.0.2.77")), "192.0.2.0/24");
+        assert_eq!(network_of(Some("::ffff:192.0.2.77")), "192.0.2.0/24");
+        assert_eq!(network_of(Some("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
+        assert_eq!(network_of(None), "this computer");
+        assert_eq!(network_of(Some("not an address")), "this computer");
     }
 }

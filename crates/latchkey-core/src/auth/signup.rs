@@ -287,7 +287,7 @@ async fn check_and_complete(
     now: Timestamp,
 ) -> Result<NewSession> {
     code::check(pool, row.held(), code, Flow::Signup, now).await?;
-    let minted = Minted::new()?;
+    let minted = Minted::new(device)?;
     let skeleton = validate::username_skeleton(&row.username);
     match pool.complete_signup(&row, &skeleton, &minted.row(device, now)).await {
         Ok(profile) => Ok(minted.into_session(profile)),

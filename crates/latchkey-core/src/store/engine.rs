@@ -9,8 +9,9 @@
 use super::{Db, Pool};
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountStore, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, LimitStore, LockPolicy, MailLimits, NewCode,
-    NewPending, NewSessionRow, PendingRow, ProfileRow, Reservation, Seen, SessionStore, Store, Subject, UserRow,
+    AccountStore, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, EventKind, EventRow, EventStore, LimitStore,
+    LockPolicy, MailLimits, NewCode, NewEvent, NewPending, NewSessionRow, PendingRow, ProfileRow, Reservation, Seen,
+    SessionStore, Store, Subject, UserRow,
 };
 
 /// A connection, a pool or a transaction of this engine.
@@ -161,6 +162,13 @@ pub mod sessions {
     pub async fn end(pool: &Pool, user_id: i64, token_hash: &[u8], public_id: Option<&str>, now: i64) -> Result<u64> {
         let mut tx = pool.begin().await?;
         sqlx::query(REMEMBER_ENDED).bind(user_id).bind(token_hash).bind(now).bind(public_id).execute(&mut *tx).await?;
+        sqlx::query(crate::store::events::INSERT_FOR_ENDED)
+            .bind(user_id)
+            .bind(token_hash)
+            .bind(now)
+            .bind(public_id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query(END).bind(user_id).bind(token_hash).bind(public_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -332,6 +340,11 @@ pub mod account_codes {
             .bind(s.owner())
             .fetch_one(&mut *tx)
             .await?;
+        if let Some(user_id) = new.user_id {
+            let event =
+                NewEvent { user_id, at: new.now, kind: EventKind::CodeSent, device: None, ip: None, session_id: None };
+            events::insert(&mut *tx, &event).await?;
+        }
         tx.commit().await?;
         Ok(Ok(id))
     }
@@ -462,6 +475,103 @@ pub mod mail_sends {
     }
 }
 
+pub mod events {
+    use super::*;
+    use crate::store::events::{
+        ADD_KNOWN_DEVICE, DELETE_OLD, DELETE_STALE_DEVICES, INSERT, INSERT_AT_MOST_EVERY, LIST, TOUCH_KNOWN_DEVICE,
+    };
+
+    pub async fn insert<'e>(ex: impl Ex<'e>, event: &NewEvent<'_>) -> Result<()> {
+        sqlx::query(INSERT)
+            .bind(event.user_id)
+            .bind(event.at)
+            .bind(event.kind.as_str())
+            .bind(event.device)
+            .bind(event.ip)
+            .bind(event.session_id)
+            .execute(ex)
+            .await?;
+        Ok(())
+    }
+
+    /// The event a new session's transaction records: its kind, with the session's device,
+    /// address and public id.
+    pub(crate) async fn insert_for_session<'e>(
+        ex: impl Ex<'e>,
+        user_id: i64,
+        kind: EventKind,
+        session: &NewSessionRow<'_>,
+    ) -> Result<()> {
+        let event = NewEvent {
+            user_id,
+            at: session.now,
+            kind,
+            device: Some(session.device),
+            ip: session.ip,
+            session_id: Some(session.public_id),
+        };
+        insert(ex, &event).await
+    }
+
+    pub async fn insert_at_most_every<'e>(ex: impl Ex<'e>, event: &NewEvent<'_>, every: i64) -> Result<()> {
+        sqlx::query(INSERT_AT_MOST_EVERY)
+            .bind(event.user_id)
+            .bind(event.at)
+            .bind(event.kind.as_str())
+            .bind(event.device)
+            .bind(event.ip)
+            .bind(event.session_id)
+            .bind(every)
+            .execute(ex)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list<'e>(ex: impl Ex<'e>, user_id: i64, since: i64, before: i64, limit: i64) -> Result<Vec<EventRow>> {
+        Ok(sqlx::query_as(LIST).bind(user_id).bind(since).bind(before).bind(limit).fetch_all(ex).await?)
+    }
+
+    /// Under the account's lock (PostgreSQL; SQLite's first write takes its one write lock): a
+    /// recent pair is touched, anything else added and reported new.
+    pub async fn note_device(
+        pool: &Pool,
+        user_id: i64,
+        device: &str,
+        network: &str,
+        now: i64,
+        known_since: i64,
+    ) -> Result<bool> {
+        let mut tx = pool.begin().await?;
+        super::super::lock(&mut tx, || format!("devices:{user_id}")).await?;
+        let known = sqlx::query(TOUCH_KNOWN_DEVICE)
+            .bind(user_id)
+            .bind(device)
+            .bind(network)
+            .bind(now)
+            .bind(known_since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !known {
+            sqlx::query(ADD_KNOWN_DEVICE).bind(user_id).bind(device).bind(network).bind(now).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(!known)
+    }
+
+    pub async fn purge(pool: &Pool, before: i64, devices_before: i64) -> Result<u64> {
+        let events = sqlx::query(DELETE_OLD)
+            .bind(before)
+            .bind(crate::limits::EVENT_PURGE_BATCH)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        let devices = sqlx::query(DELETE_STALE_DEVICES).bind(devices_before).execute(pool).await?.rows_affected();
+        Ok(events + devices)
+    }
+}
+
 /// The transactions that change an existing account or make a new one, all or nothing, and only
 /// on the account the request read (`Seen`). Each locks the account's row before any code row
 /// (PostgreSQL's order; two of them never wait on each other), and begins with a write (SQLite's
@@ -494,6 +604,15 @@ pub mod lifecycle {
         };
         let user_id = users::insert(&mut *tx, &user).await?;
         sessions::insert(&mut *tx, user_id, session).await?;
+        events::insert_for_session(&mut *tx, user_id, EventKind::SignedUp, session).await?;
+        // The sign-up's device is known from the start: signing in there later is nothing new.
+        sqlx::query(crate::store::events::ADD_KNOWN_DEVICE)
+            .bind(user_id)
+            .bind(session.device)
+            .bind(session.network)
+            .bind(session.now)
+            .execute(&mut *tx)
+            .await?;
         let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
         profile.ok_or_else(|| Error::internal("verification", "the new session was not found"))
@@ -522,7 +641,8 @@ pub mod lifecycle {
             }
         }
         login_throttle::clear(&mut *tx, throttle_key).await?;
-        renew(tx, seen.id, session, "password change").await
+        let kind = if code.is_some() { EventKind::PasswordReset } else { EventKind::PasswordChanged };
+        renew(tx, seen.id, session, kind).await
     }
 
     /// Consumes the email-change code and moves the account to the new address; every other code
@@ -542,32 +662,43 @@ pub mod lifecycle {
         if !codes::delete_if_code(&mut *tx, CodeTable::AccountCodes, code.id, &code.code_hash).await? {
             return Err(Error::NoPendingEmailChange);
         }
-        renew(tx, seen.id, session, "email change").await
+        renew(tx, seen.id, session, EventKind::EmailChanged).await
     }
 
     /// Ends every session and every pending code of the account, begins `session` (this
-    /// window's) in their place and commits.
+    /// window's) in their place, records `kind` and commits.
     async fn renew(
         mut tx: sqlx::Transaction<'_, Db>,
         user_id: i64,
         session: &NewSessionRow<'_>,
-        step: &str,
+        kind: EventKind,
     ) -> Result<ProfileRow> {
         sessions::delete_for_user(&mut *tx, user_id).await?;
         account_codes::delete_for_user(&mut *tx, user_id).await?;
         sessions::insert(&mut *tx, user_id, session).await?;
+        events::insert_for_session(&mut *tx, user_id, kind, session).await?;
         let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
-        profile.ok_or_else(|| Error::internal(step, "the new session was not found"))
+        profile.ok_or_else(|| Error::internal(kind.as_str(), "the new session was not found"))
     }
 
-    /// Removes the account with its sessions and codes (cascade) and its login throttle.
-    pub async fn delete_account(pool: &Pool, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
+    /// Removes the account with its sessions and codes (cascade) and its login throttle; the
+    /// deletion itself is recorded (the id only).
+    pub async fn delete_account(pool: &Pool, seen: Seen<'_>, throttle_key: &str, now: i64) -> Result<()> {
         let mut tx = pool.begin().await?;
         if !users::delete(&mut *tx, seen).await? {
             return Err(Error::NotAuthenticated);
         }
         login_throttle::clear(&mut *tx, throttle_key).await?;
+        let event = NewEvent {
+            user_id: seen.id,
+            at: now,
+            kind: EventKind::AccountDeleted,
+            device: None,
+            ip: None,
+            session_id: None,
+        };
+        events::insert(&mut *tx, &event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -642,8 +773,8 @@ impl AccountStore for Pool {
     async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
         lifecycle::change_email(self, seen, code, session).await
     }
-    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> Result<()> {
-        lifecycle::delete_account(self, seen, throttle_key).await
+    async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str, now: i64) -> Result<()> {
+        lifecycle::delete_account(self, seen, throttle_key, now).await
     }
 }
 
@@ -712,6 +843,24 @@ impl CodeStore for Pool {
     }
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
         account_codes::refund_attempt(self, id, code_hash).await
+    }
+}
+
+impl EventStore for Pool {
+    async fn record_event(&self, event: &NewEvent<'_>) -> Result<()> {
+        events::insert(self, event).await
+    }
+    async fn record_event_at_most_every(&self, event: &NewEvent<'_>, every: i64) -> Result<()> {
+        events::insert_at_most_every(self, event, every).await
+    }
+    async fn list_events(&self, user_id: i64, since: i64, before: i64, limit: i64) -> Result<Vec<EventRow>> {
+        events::list(self, user_id, since, before, limit).await
+    }
+    async fn note_device(&self, user_id: i64, device: &str, network: &str, now: i64, known_since: i64) -> Result<bool> {
+        events::note_device(self, user_id, device, network, now, known_since).await
+    }
+    async fn purge_events(&self, before: i64, devices_before: i64) -> Result<u64> {
+        events::purge(self, before, devices_before).await
     }
 }
 

@@ -8,6 +8,8 @@ pub struct NewSessionRow<'a> {
     pub device: &'a str,
     /// The client's address (the service's); none on the desktop.
     pub ip: Option<&'a str>,
+    /// Its network (`auth::network_of`), remembered as a known device of the account.
+    pub network: &'a str,
     pub now: i64,
     pub expires_at: i64,
 }

@@ -7,6 +7,7 @@
 
 pub mod account_codes;
 pub mod codes;
+pub mod events;
 pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail_sends;
@@ -104,6 +105,7 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
 
 pub use account_codes::{CodeRow, NewCode, Subject};
 pub use codes::{CodeState, CodeTable};
+pub use events::{EventKind, EventRow, NewEvent};
 pub use lifecycle::NewSessionRow;
 pub use login_throttle::{LockPolicy, Reservation};
 pub use mail_sends::MailLimits;
@@ -115,7 +117,9 @@ pub use users::{Seen, UserRow};
 /// transaction), so several processes on one database behave as one. The steps are grouped by
 /// concern in the four traits below; `Store` is all of them, the one bound the domain uses.
 /// Implemented for SQLite's pool (`sqlite`) and PostgreSQL's (`postgres`).
-pub trait Store: AccountStore + SessionStore + CodeStore + LimitStore + Clone + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + SessionStore + CodeStore + LimitStore + EventStore + Clone + Send + Sync + 'static
+{
     /// Removes expired pending sign-ups, sessions, codes, mail counts and stale login counters.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
     /// Whether `SELECT 1` answers (the service's health check).
@@ -167,7 +171,8 @@ pub trait AccountStore: Send + Sync {
         code: &CodeRow,
         session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<ProfileRow>> + Send;
-    fn delete_account(&self, seen: Seen<'_>, throttle_key: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Recorded as `account_deleted` at `now` (the account's id, never its name).
+    fn delete_account(&self, seen: Seen<'_>, throttle_key: &str, now: i64) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Sessions: started by a sign-in, found by their token's hash, ended by a sign-out.
@@ -249,6 +254,36 @@ pub trait CodeStore: Send + Sync {
         cooldown: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
     fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Security activity and the devices accounts signed in from.
+pub trait EventStore: Send + Sync {
+    fn record_event(&self, event: &NewEvent<'_>) -> impl Future<Output = Result<()>> + Send;
+    /// Records the event unless the account has one of its kind from the last `every` seconds.
+    fn record_event_at_most_every(&self, event: &NewEvent<'_>, every: i64) -> impl Future<Output = Result<()>> + Send;
+    /// The account's events from `since` on, newest first, before the event `before` (a page's
+    /// cursor; `i64::MAX` for the first page), at most `limit`.
+    fn list_events(
+        &self,
+        user_id: i64,
+        since: i64,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
+    /// Records a sign-in from `device` on `network`; true when the pair was not seen on the
+    /// account since `known_since` (or ever). One at a time per account, so two sign-ins from
+    /// one new device at once make one "new".
+    fn note_device(
+        &self,
+        user_id: i64,
+        device: &str,
+        network: &str,
+        now: i64,
+        known_since: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Removes events older than `before` (one bounded batch) and devices not seen since
+    /// `devices_before`; how many rows.
+    fn purge_events(&self, before: i64, devices_before: i64) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// Counters that limit what a requester may do: failed sign-ins and code mails.

@@ -59,7 +59,9 @@ const COMPLETE_LOGIN: &str =
     "WITH u AS (SELECT id FROM users WHERE id = $3 AND password_hash = $6 AND is_active FOR SHARE),
           s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
                 SELECT $2, id, $4, $5, $7, $8, $9, $4 FROM u RETURNING user_id, expires_at, last_seen_at),
-          cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1 AND EXISTS (SELECT 1 FROM s))
+          cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1 AND EXISTS (SELECT 1 FROM s)),
+          recorded AS (INSERT INTO security_events (user_id, at, kind, device, ip, session_id)
+                       SELECT user_id, $4, 'sign_in', $8, $9, $7 FROM s)
      SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
        (SELECT c.new_email FROM account_codes c
         WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email,

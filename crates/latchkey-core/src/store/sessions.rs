@@ -118,7 +118,15 @@ mod tests {
     fn row_for(token_hash: &[u8; 32], now: i64, expires_at: i64) -> crate::store::NewSessionRow<'static> {
         let hash: &'static [u8; 32] = Box::leak(Box::new(*token_hash));
         let public_id: &'static str = Box::leak(format!("id-{}", token_hash[0]).into_boxed_str());
-        crate::store::NewSessionRow { token_hash: hash, public_id, device: "Test", ip: None, now, expires_at }
+        crate::store::NewSessionRow {
+            token_hash: hash,
+            public_id,
+            device: "Test",
+            ip: None,
+            network: "this computer",
+            now,
+            expires_at,
+        }
     }
 
     async fn counts(pool: &SqlitePool) -> (i64, i64, i64) {

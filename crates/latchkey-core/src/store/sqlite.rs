@@ -67,6 +67,7 @@ async fn complete_login(
         return Ok(None);
     }
     login_throttle::clear(&mut *tx, throttle_key).await?;
+    events::insert_for_session(&mut *tx, seen.id, super::EventKind::SignIn, session).await?;
     let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
     tx.commit().await?;
     Ok(profile)

@@ -69,7 +69,7 @@ async fn replace_password(
     now: Timestamp,
 ) -> Result<NewSession> {
     let hash = secret::hash_blocking(password).await?;
-    let minted = Minted::new()?;
+    let minted = Minted::new(device)?;
     let key = account_throttle_key(user.id);
     let profile = pool.replace_password(user.seen(), &hash, code, &key, &minted.row(device, now)).await?;
     Ok(minted.into_session(profile))

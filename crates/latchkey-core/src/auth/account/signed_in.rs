@@ -181,7 +181,7 @@ pub async fn verify_email_change(
     code::check(pool, row.held(), code, Flow::EmailChange, now).await?;
     // Like a new password, a new address ends every session and every other pending code (a
     // reset sent to the old address above all); this window gets a fresh session.
-    let minted = Minted::new()?;
+    let minted = Minted::new(device)?;
     let profile = match pool.change_email(user.seen(), &row, &minted.row(device, now)).await {
         Ok(profile) => profile,
         Err(e) => {
@@ -225,6 +225,6 @@ pub async fn delete_account(
         return Err(Error::invalid("confirm", detail));
     }
     confirm_password(pool, &user, password, now).await?;
-    pool.delete_account(user.seen(), &account_throttle_key(user.id)).await?;
+    pool.delete_account(user.seen(), &account_throttle_key(user.id), now).await?;
     Ok(notify(mailer, &user, Letter::AccountDeleted).await)
 }
