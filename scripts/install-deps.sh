@@ -11,6 +11,8 @@ APT_PACKAGES=(
   libsqlite3-dev libclang-dev
   # UI tests: WebKitWebDriver and a virtual display, screenshots
   webkit2gtk-driver xvfb xauth
+  # UI tests: a person's keys in the system's save dialog (outside the page WebDriver drives)
+  xdotool
   # Icons from the one SVG source (scripts/make-icons.sh) and screenshots
   imagemagick librsvg2-bin icnsutils
   # Keychain tests: a real Secret Service on a private D-Bus session

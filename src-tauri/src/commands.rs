@@ -9,10 +9,11 @@ use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent,
 use crate::contract::Accounts;
 use crate::error::Error;
 use crate::error::Result;
+use crate::saving;
 use crate::state::{App, StartupFailure};
 use crate::wire::{
-    self, reply, Activity, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Sessions, Signed, SignedIn,
-    SignedInProfile,
+    self, reply, Activity, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Saved, Sessions, Signed,
+    SignedIn, SignedInProfile,
 };
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
@@ -144,6 +145,29 @@ pub async fn list_sessions(state: State<'_, App>) -> Result<Reply<Sessions>> {
 pub async fn revoke_session(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Empty>> {
     let token = state.current_token().await;
     wire::revoke_session(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+/// "Download my data": the password checked (a notice is mailed), then the file saved where the
+/// person chooses.
+#[tauri::command]
+pub async fn export_data<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, App>,
+    request: Option<Value>,
+) -> Result<Reply<Saved>> {
+    let token = state.current_token().await;
+    let exported = wire::export_data(state.accounts(), &Request::parse(request)?, token.as_ref()).await?;
+    let bytes = serde_json::to_vec_pretty(&exported.data.data).map_err(|e| Error::internal("the export", e))?;
+    let name = saving::file_name_for(&exported.data.data.profile.username);
+    let unsent =
+        if exported.data.notice_sent { "" } else { " We could not send the email notice about this download." };
+    match saving::save_where_chosen(&app, &name, bytes).await? {
+        Some(path) => {
+            let detail = format!("Your data was saved to {}. Keep it somewhere private.{unsent}", path.display());
+            reply(detail, Saved { path: Some(path) })
+        }
+        None => reply(format!("Nothing was saved.{unsent}"), Saved { path: None }),
+    }
 }
 
 /// `{before}`: the page after the event with that id (the first page without it).

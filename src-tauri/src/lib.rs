@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod keychain;
+mod saving;
 pub mod state;
 
 // The rules, the store and the mail live in latchkey-core, shared with the HTTP service; under
@@ -15,7 +16,8 @@ pub use state::App;
 
 /// The app's commands on any runtime, so tests can pass `tauri::test::mock_builder()`.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
+    // The system's save dialog, for "Download my data" (used from Rust only: no page API).
+    builder.plugin(tauri_plugin_dialog::init()).invoke_handler(tauri::generate_handler![
         commands::startup,
         commands::check_password,
         commands::request_signup,
@@ -37,6 +39,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::revoke_session,
         commands::revoke_other_sessions,
         commands::list_activity,
+        commands::export_data,
     ])
 }
 

@@ -7,6 +7,7 @@ use futures_util::future::Either;
 use tokio::sync::Mutex;
 
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::export::Exported;
 use crate::auth::login::Startup;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
@@ -196,6 +197,13 @@ impl Accounts for Backend {
         token: Option<&Token>,
     ) -> impl std::future::Future<Output = crate::Result<u64>> + Send {
         dispatch!(self.revoke_other_sessions(token))
+    }
+    fn export_data(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+    ) -> impl std::future::Future<Output = crate::Result<Exported>> + Send {
+        dispatch!(self.export_data(token, password))
     }
     fn activity(
         &self,

@@ -490,3 +490,77 @@ async fn the_devices_screen_lists_each_session_and_signs_another_out() {
     pool.close().await;
     w.close().await;
 }
+
+/// Answers the system's save dialog as a person would: waits for it, then types a whole path in
+/// its name field and presses Enter (keys through the X server, like a keyboard's).
+fn answer_save_dialog(path: &std::path::Path) {
+    let xdotool = |args: &[&str]| {
+        let out = std::process::Command::new("xdotool").args(args).output().expect("xdotool (make deps installs it)");
+        assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // The dialog is up once it is mapped and takes the keyboard's focus (there is no window
+    // manager on the test display to give it).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let search = ["search", "--onlyvisible", "--name", "Save your Latchkey data"];
+        let found = std::process::Command::new("xdotool").args(search).output();
+        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+        let focused = ids.lines().last().filter(|id| !id.is_empty()).is_some_and(|id| {
+            let focus = std::process::Command::new("xdotool").args(["windowfocus", "--sync", id]).output();
+            focus.is_ok_and(|o| o.status.success())
+        });
+        if focused {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no save dialog took the focus");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+    xdotool(&["type", "--delay", "5", &path.display().to_string()]);
+    xdotool(&["key", "Return"]);
+}
+
+/// "Download my data": the password first (a wrong one is refused and counted), then the
+/// system's save dialog, then one owner-only JSON file with the profile, the devices and the
+/// activity, and a notice by mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_data_is_saved_where_i_choose_after_my_password() {
+    let f = Fixture::new();
+    let w = f.launch().await;
+    f.sign_up(&w, "eli", "eli@example.com").await;
+    let mails = f.smtp.messages().len();
+    w.click("to-export").await;
+    w.wait_screen("export-screen").await;
+    w.axe("export").await;
+    fits(&w, "export").await;
+
+    w.fill("export-password", "wrong horse battery").await;
+    w.click("export-submit").await;
+    field_error(&w, "wrong_password", "export-password").await;
+    w.screenshot("export-wrong-password").await;
+
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("my latchkey data.json");
+    w.fill("export-password", PASSWORD).await;
+    w.click("export-submit").await;
+    let answered = target.clone();
+    tokio::task::spawn_blocking(move || answer_save_dialog(&answered)).await.unwrap();
+    w.wait_screen("profile-screen").await;
+    let detail = w.text("message").await;
+    assert!(detail.contains("my latchkey data.json"), "{detail}");
+    w.screenshot("export-saved").await;
+
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!((data["format"].as_str(), data["profile"]["username"].as_str()), (Some("latchkey-data-1"), Some("eli")));
+    assert_eq!(data["devices"].as_array().unwrap().len(), 1);
+    let kinds: Vec<&str> = data["activity"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["data_exported", "signed_up"]);
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(!text.contains(PASSWORD) && !text.contains("argon2"));
+    let notice = mail_to(&f, mails + 1, "eli@example.com");
+    assert!(unfolded(&notice).contains("was just downloaded"));
+    w.close().await;
+}

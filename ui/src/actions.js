@@ -139,6 +139,12 @@ function activityRow(event) {
   return row;
 }
 
+function submitExport() {
+  run($("export-submit"), "Preparing…", () => api.exportData(value("export-password")), (reply) =>
+    go("profile", { say: reply.detail }),
+  );
+}
+
 function signedIn(reply) {
   state.profile = reply.profile;
   go("profile", { say: reply.detail });

@@ -44,6 +44,7 @@ const api = {
   sessions: () => call("list_sessions"),
   revokeSession: (id) => call("revoke_session", { id }),
   revokeOtherSessions: () => call("revoke_other_sessions"),
+  exportData: (password) => call("export_data", { password }),
   activity: (before) => call("list_activity", { before: before ?? null }),
 };
 

@@ -23,6 +23,7 @@ onSubmit("password-form", submitPassword);
 onSubmit("email-form", submitEmail);
 onSubmit("email-verify-form", submitEmailVerify);
 onSubmit("delete-form", submitDelete);
+onSubmit("export-form", submitExport);
 
 onClick("verify-resend", resendSignupCode);
 onClick("reset-resend", resendResetCode);
@@ -43,10 +44,11 @@ onClick("to-delete-account", () => go("delete"));
 onClick("to-devices", () => go("devices"));
 onClick("devices-back", () => go("profile"));
 onClick("to-activity", () => go("activity"));
+onClick("to-export", () => go("export"));
 onClick("activity-back", () => go("profile"));
 onClick("activity-more", () => loadActivity(activityNext));
 onClick("devices-revoke-others", revokeOtherDevices);
-for (const id of ["password-cancel", "email-cancel", "email-verify-back", "delete-cancel"]) {
+for (const id of ["password-cancel", "email-cancel", "email-verify-back", "delete-cancel", "export-cancel"]) {
   onClick(id, () => go("profile"));
 }
 

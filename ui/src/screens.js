@@ -77,6 +77,7 @@ const SCREENS = {
   },
   devices: { signedIn: true, enter: enterDevices },
   activity: { signedIn: true, enter: enterActivity },
+  export: { signedIn: true, fields: { password: "export-password" }, marks: { wrong_password: "export-password" } },
   delete: {
     signedIn: true,
     fields: { password: "delete-password", confirm: "delete-confirm" },

@@ -11,6 +11,7 @@ use sqlx::SqlitePool;
 use crate::store::{DeviceRow, EventRow, Store};
 
 use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::export::{self, Exported};
 use crate::auth::login::{self, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{self, CodeSent, SignupCredentials, SignupRequest};
@@ -103,6 +104,8 @@ pub trait Accounts: Send + Sync {
     fn revoke_session(&self, token: Option<&Token>, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Ends every session of the account but this one; how many.
     fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send;
+    /// Everything kept about the account, for its owner (the password again; a notice is mailed).
+    fn export_data(&self, token: Option<&Token>, password: &str) -> impl Future<Output = Result<Exported>> + Send;
     /// The account's security events of the last 90 days, newest first, a page at a time.
     fn activity(
         &self,
@@ -258,5 +261,9 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
         limit: Option<i64>,
     ) -> impl Future<Output = Result<Vec<EventRow>>> + Send {
         activity::list(&self.pool, token, before, limit, self.now())
+    }
+
+    fn export_data(&self, token: Option<&Token>, password: &str) -> impl Future<Output = Result<Exported>> + Send {
+        export::export(&self.pool, &self.mailer, token, password, self.now())
     }
 }

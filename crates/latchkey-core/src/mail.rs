@@ -74,6 +74,8 @@ pub enum Letter<'a> {
         masked_new_address: &'a str,
     },
     AccountDeleted,
+    /// The owner downloaded a copy of the account's data.
+    DataExported,
     /// A sign-in from a device and network not seen on the account in 90 days.
     NewSignIn {
         /// Seconds since the Unix epoch.
@@ -382,6 +384,21 @@ fn compose(name: &str, letter: Letter<'_>) -> Text {
                 ],
             )
         }
+        Letter::DataExported => (
+            "A copy of your Latchkey data was downloaded",
+            vec![
+                Para(
+                    "A copy of your Latchkey account's data (your profile, devices and activity) was just \
+                      downloaded with your password."
+                        .into(),
+                ),
+                Aside(
+                    "Not you? Someone knows your password: reset it with \"Forgot password?\" on the sign-in \
+                       screen, which signs out every device."
+                        .into(),
+                ),
+            ],
+        ),
         Letter::AccountDeleted => (
             "Your Latchkey account was deleted",
             vec![
@@ -498,6 +515,7 @@ mod tests {
             (Letter::PasswordChanged, "was just changed"),
             (Letter::EmailChanged { masked_new_address: "ne***@example.org" }, "ne***@example.org"),
             (Letter::AccountDeleted, "were deleted"),
+            (Letter::DataExported, "was just downloaded"),
             (
                 Letter::NewSignIn { at: 0, device: "Firefox on Linux", from: Some("192.0.2.7") },
                 "Firefox on Linux, from the address 192.0.2.7, on Thu, 01 Jan 1970 00:00:00 GMT",

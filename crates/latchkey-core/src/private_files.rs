@@ -76,6 +76,21 @@ pub fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Writes an owner-only (0600) file in place of whatever `path` is: a new file beside it, then
+/// renamed over it, so a reader never sees half a file and a link at `path` is replaced, not
+/// followed.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    let mut random = [0u8; 8];
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut random).map_err(std::io::Error::other)?;
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let partial = path.with_file_name(format!(".{}.{suffix}.partial", name.to_string_lossy()));
+    write_private_new(&partial, bytes)?;
+    std::fs::rename(&partial, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
+}
+
 #[cfg(test)]
 #[cfg(unix)]
 mod tests {
@@ -84,6 +99,22 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_replaced_file_is_private_whole_and_never_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.json");
+        std::fs::write(&path, "old and longer").unwrap();
+        replace_private(&path, b"new").unwrap();
+        assert_eq!((std::fs::read_to_string(&path).unwrap().as_str(), mode(&path)), ("new", 0o600));
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        replace_private(&link, b"mine").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no partial file left");
     }
 
     #[test]

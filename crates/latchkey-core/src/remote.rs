@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::export::Exported;
 use crate::auth::login::{Screen, Startup};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
@@ -402,6 +403,12 @@ impl Accounts for Remote {
         let page: Reply<wire::Activity> =
             serde_json::from_value(reply).map_err(|e| Error::internal("the server's answer", e))?;
         Ok(page.data.events)
+    }
+
+    async fn export_data(&self, token: Option<&Token>, password: &str) -> Result<Exported> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::ExportFields { password };
+        self.call(path::EXPORT, Some(&fields), Some(token), Flow::Signup).await
     }
 
     async fn revoke_other_sessions(&self, token: Option<&Token>) -> Result<u64> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
+use crate::auth::export::Exported;
 use crate::auth::policy::PasswordCheck;
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
@@ -46,6 +47,7 @@ pub mod path {
     pub const SESSIONS_REVOKE: &str = "/users/sessions/revoke/";
     pub const SESSIONS_REVOKE_OTHERS: &str = "/users/sessions/revoke_others/";
     pub const ACTIVITY: &str = "/users/activity/";
+    pub const EXPORT: &str = "/users/export/";
     pub const HEALTH: &str = "/healthz";
 }
 
@@ -126,6 +128,7 @@ fields!(PasswordChangeFields { current_password, new_password });
 fields!(EmailChangeFields { password, new_email });
 fields!(CodeFields { code });
 fields!(DeleteFields { password, confirm });
+fields!(ExportFields { password });
 fields!(
     /// A session's public id, as the devices list gives it.
     SessionIdFields { id }
@@ -196,6 +199,12 @@ pub struct Deleted {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Empty {}
+
+/// The desktop's "Download my data": where the file was saved; `None` when the person cancelled.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Saved {
+    pub path: Option<std::path::PathBuf>,
+}
 
 /// Where the account is signed in.
 #[derive(Debug, Serialize, Deserialize)]
@@ -440,6 +449,15 @@ pub async fn activity(accounts: &impl Accounts, page: &ActivityPage, token: Opti
         n => format!("{n} events in the last 90 days, newest first."),
     };
     reply(detail, Activity { events, next })
+}
+
+pub async fn export_data(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Reply<Exported>> {
+    let exported = accounts.export_data(token, ExportFields::parse(r)?.password).await?;
+    let detail = with_notice(
+        "Here is a copy of everything Latchkey keeps about your account.".to_string(),
+        exported.notice_sent,
+    );
+    reply(detail, exported)
 }
 
 fn code_sent_detail(sent: &CodeSent, again: bool) -> String {

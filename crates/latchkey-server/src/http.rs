@@ -56,6 +56,7 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route(path::SESSIONS_REVOKE, post(revoke_session::<S>))
         .route(path::SESSIONS_REVOKE_OTHERS, post(revoke_other_sessions::<S>))
         .route(path::ACTIVITY, get(activity::<S>))
+        .route(path::EXPORT, hashing(export_data::<S>))
         .route(path::HEALTH, get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
@@ -362,6 +363,10 @@ async fn revoke_session<S: Store>(State(s): Shared<S>, session: Session, Fields(
 
 async fn revoke_other_sessions<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
     ok(wire::revoke_other_sessions(&s.accounts, session.token()).await)
+}
+
+async fn export_data<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::export_data(&s.accounts, &r, session.token()).await)
 }
 
 /// `?before=ID&limit=N`; a value that is not a number is `invalid_input`.

@@ -986,3 +986,27 @@ async fn a_new_device_is_told_to_the_owner_once_and_activity_lists_each_event_on
     assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_input"));
     assert_eq!(w.get("/users/activity/", Auth::None).await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// "Download my data" over HTTP: the password again (a wrong one is `wrong_password` and counts
+/// as a failed sign-in), then the same JSON the desktop saves, and a notice by mail.
+#[tokio::test]
+async fn my_data_is_answered_after_the_password_and_a_wrong_one_counts() {
+    let w = World::new().await;
+    let token = w.sign_up("ann", "ann@example.org").await;
+    let wrong = w.post("/users/export/", json!({"password": "wrong password!"}), Auth::Bearer(&token)).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::FORBIDDEN, "wrong_password"));
+    assert_eq!(w.db.number("SELECT failures FROM login_throttle").await, 1);
+    let data = w.post("/users/export/", json!({"password": PASSWORD}), Auth::Bearer(&token)).await;
+    assert_eq!(data.status, StatusCode::OK, "{}", data.body);
+    assert_eq!(data.body["format"], "latchkey-data-1");
+    assert_eq!(data.body["profile"]["email"], "ann@example.org");
+    assert_eq!(data.body["devices"][0]["current"], true);
+    let kinds: Vec<&str> =
+        data.body["activity"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["data_exported", "signed_up"]);
+    assert_eq!(data.body["notice_sent"], true);
+    assert!(!data.body.to_string().contains(&token) && !data.body.to_string().contains("argon2"));
+    w.smtp.wait_for_mail("ann@example.org", "data was downloaded").await;
+    let none = w.post("/users/export/", json!({"password": PASSWORD}), Auth::None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+}

@@ -6,6 +6,7 @@ pub mod activity;
 mod code;
 mod common_passwords;
 pub mod devices;
+pub mod export;
 pub mod guess;
 pub mod login;
 pub mod policy;

@@ -17,6 +17,7 @@ pub enum EventKind {
     SessionRevoked,
     NewDevice,
     AccountDeleted,
+    DataExported,
 }
 
 impl EventKind {
@@ -33,6 +34,7 @@ impl EventKind {
             EventKind::SessionRevoked => "session_revoked",
             EventKind::NewDevice => "new_device",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::DataExported => "data_exported",
         }
     }
 }

@@ -46,7 +46,7 @@ async fn profile(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Re
 
 /// The account's password, checked under the account's login throttle: a wrong one is
 /// `wrong_password` and counts as a failed login.
-async fn confirm_password(pool: &impl Store, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
+pub(crate) async fn confirm_password(pool: &impl Store, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
     let key = account_throttle_key(user.id);
     reserve_attempt(pool, &key, now).await?;
     let password: String = password.nfkc().collect();
@@ -84,7 +84,7 @@ fn recipient(user: &UserRow) -> Recipient<'_> {
 }
 
 /// A security notice to the account's address. A failure is logged and reported, never undone.
-async fn notify(mailer: &Mailer, user: &UserRow, letter: Letter<'_>) -> bool {
+pub(crate) async fn notify(mailer: &Mailer, user: &UserRow, letter: Letter<'_>) -> bool {
     match mailer.send(recipient(user), letter).await {
         Ok(_) => true,
         Err(e) => {
