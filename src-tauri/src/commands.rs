@@ -5,6 +5,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::auth::account::EmailChangeStarted;
+use crate::auth::second_factor::{Enrolment, RecoveryCodes};
 use crate::auth::{self, login::Startup, policy::PasswordCheck, signup::CodeSent, Profile};
 use crate::contract::Accounts;
 use crate::error::Error;
@@ -12,8 +13,8 @@ use crate::error::Result;
 use crate::saving;
 use crate::state::{App, StartupFailure};
 use crate::wire::{
-    self, reply, Activity, Deleted, Empty, Renewal, Renewed, Reply, Request, Revoked, Saved, Sessions, Signed,
-    SignedIn, SignedInProfile,
+    self, reply, Activity, Deleted, Empty, Notified, Renewal, Renewed, Reply, Request, Revoked, Saved, Sessions,
+    Signed, SignedIn, SignedInProfile,
 };
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
@@ -56,6 +57,40 @@ pub async fn verify_signup(state: State<'_, App>, request: Option<Value>) -> Res
 pub async fn login(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
     let signed = wire::login(state.accounts(), &Request::parse(request)?, state.device()).await?;
     signed_in(&state, signed).await
+}
+
+/// The second step of a sign-in (or of a reset) that answered `second_factor_required`.
+#[tauri::command]
+pub async fn login_second_factor(state: State<'_, App>, request: Option<Value>) -> Result<Reply<SignedIn>> {
+    let signed = wire::login_second_factor(state.accounts(), &Request::parse(request)?, state.device()).await?;
+    signed_in(&state, signed).await
+}
+
+#[tauri::command]
+pub async fn second_factor_setup(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Enrolment>> {
+    let token = state.current_token().await;
+    wire::second_factor_setup(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn second_factor_confirm(state: State<'_, App>, request: Option<Value>) -> Result<Reply<RecoveryCodes>> {
+    let token = state.current_token().await;
+    wire::second_factor_confirm(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn second_factor_disable(state: State<'_, App>, request: Option<Value>) -> Result<Reply<Notified>> {
+    let token = state.current_token().await;
+    wire::second_factor_disable(state.accounts(), &Request::parse(request)?, token.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn second_factor_recovery_codes(
+    state: State<'_, App>,
+    request: Option<Value>,
+) -> Result<Reply<RecoveryCodes>> {
+    let token = state.current_token().await;
+    wire::second_factor_recovery_codes(state.accounts(), &Request::parse(request)?, token.as_ref()).await
 }
 
 /// Keeps a new session in the keychain (or for this run only, when the keychain does not answer).

@@ -40,6 +40,11 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::revoke_other_sessions,
         commands::list_activity,
         commands::export_data,
+        commands::login_second_factor,
+        commands::second_factor_setup,
+        commands::second_factor_confirm,
+        commands::second_factor_disable,
+        commands::second_factor_recovery_codes,
     ])
 }
 

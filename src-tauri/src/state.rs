@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::export::Exported;
 use crate::auth::login::Startup;
+use crate::auth::second_factor::{Enrolment, RecoveryCodes};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{Device, NewSession, Profile};
@@ -197,6 +198,44 @@ impl Accounts for Backend {
         token: Option<&Token>,
     ) -> impl std::future::Future<Output = crate::Result<u64>> + Send {
         dispatch!(self.revoke_other_sessions(token))
+    }
+    fn login_second_factor(
+        &self,
+        challenge: &str,
+        code: &str,
+        device: Device<'_>,
+    ) -> impl std::future::Future<Output = crate::Result<NewSession>> + Send {
+        dispatch!(self.login_second_factor(challenge, code, device))
+    }
+    fn second_factor_setup(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+    ) -> impl std::future::Future<Output = crate::Result<Enrolment>> + Send {
+        dispatch!(self.second_factor_setup(token, password))
+    }
+    fn second_factor_confirm(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<RecoveryCodes>> + Send {
+        dispatch!(self.second_factor_confirm(token, code))
+    }
+    fn second_factor_disable(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<bool>> + Send {
+        dispatch!(self.second_factor_disable(token, password, code))
+    }
+    fn second_factor_recovery_codes(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl std::future::Future<Output = crate::Result<RecoveryCodes>> + Send {
+        dispatch!(self.second_factor_recovery_codes(token, password, code))
     }
     fn export_data(
         &self,

@@ -564,3 +564,74 @@ async fn my_data_is_saved_where_i_choose_after_my_password() {
     assert!(unfolded(&notice).contains("was just downloaded"));
     w.close().await;
 }
+
+/// Two-step sign-in through the window: set up by reading the key off the screen and computing
+/// the app's code in the test, the recovery codes shown once, then a sign-in with password and
+/// code, another with a recovery code, and the second factor turned off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_step_sign_in_is_set_up_used_and_turned_off_in_the_window() {
+    use latchkey_testkit::{authenticator_code, unix_now};
+    let f = Fixture::new();
+    let w = f.launch().await;
+    f.sign_up(&w, "tia", "tia@example.com").await;
+    assert!(w.text("to-second-factor").await.ends_with("off"));
+    w.click("to-second-factor").await;
+    w.wait_screen("second-factor-screen").await;
+    w.axe("two-step sign-in, off").await;
+    w.fill("second-factor-password", PASSWORD).await;
+    w.click("second-factor-start").await;
+    w.wait_visible("second-factor-enrol").await;
+    let key = w.text("second-factor-secret").await;
+    assert_eq!(key.replace('-', "").len(), 32, "a 20-byte key in base32: {key}");
+    let drawn = w.js("return document.querySelectorAll('#second-factor-qr svg').length").await;
+    assert_eq!(drawn, 1);
+    w.axe("two-step sign-in, set-up").await;
+    fits(&w, "two-step set-up").await;
+    w.screenshot("second-factor-setup").await;
+    // The step before now: the sign-in below uses now's.
+    w.fill("second-factor-code", &authenticator_code(&key, unix_now() - 30)).await;
+    w.click("second-factor-confirm").await;
+    w.wait_visible("second-factor-codes").await;
+    let read = "return [...document.querySelectorAll('#recovery-codes li')].map(li => li.textContent);";
+    let codes: Vec<String> = serde_json::from_value(w.js(read).await).unwrap();
+    assert_eq!(codes.len(), 10);
+    w.axe("recovery codes").await;
+    w.screenshot("second-factor-recovery-codes").await;
+    w.click("recovery-codes-done").await;
+    w.wait_screen("profile-screen").await;
+    assert!(w.text("to-second-factor").await.ends_with("on"));
+
+    // Password, then the app's code.
+    w.click("logout").await;
+    w.wait_screen("login-screen").await;
+    w.login("tia", PASSWORD).await;
+    w.wait_screen("login-code-screen").await;
+    w.axe("two-step sign-in code").await;
+    w.fill("login-code", &authenticator_code(&key, unix_now())).await;
+    w.screenshot("login-code").await;
+    w.click("login-code-submit").await;
+    w.wait_screen("profile-screen").await;
+
+    // Password, then a recovery code; the same one again is refused.
+    w.click("logout").await;
+    w.wait_screen("login-screen").await;
+    w.login("tia", PASSWORD).await;
+    w.wait_screen("login-code-screen").await;
+    w.fill("login-code", &codes[0]).await;
+    w.click("login-code-submit").await;
+    w.wait_screen("profile-screen").await;
+
+    // Off: the password and a code (a recovery code will do).
+    w.click("to-second-factor").await;
+    w.wait_screen("second-factor-screen").await;
+    assert!(w.text("second-factor-info").await.contains("9 recovery codes are left"));
+    w.fill("second-factor-password", PASSWORD).await;
+    w.fill("second-factor-code", &codes[0]).await;
+    w.click("second-factor-disable").await;
+    w.wait_message("invalid_second_factor").await;
+    w.fill("second-factor-code", &codes[1]).await;
+    w.click("second-factor-disable").await;
+    w.wait_screen("profile-screen").await;
+    assert!(w.text("to-second-factor").await.ends_with("off"));
+    w.close().await;
+}

@@ -11,6 +11,10 @@ function enterProfile() {
   const pending = profile.pending_email ?? "";
   $("profile-pending").hidden = !pending;
   $("profile-pending-email").textContent = pending;
+  const left = profile.recovery_codes_left;
+  $("to-second-factor").textContent = profile.second_factor
+    ? `Two-step sign-in: on${left <= 3 ? ` (${left} recovery ${left === 1 ? "code" : "codes"} left)` : ""}`
+    : "Two-step sign-in: off";
 }
 
 function enterForgot() {
@@ -137,6 +141,102 @@ function activityRow(event) {
   when.textContent = parts.join(" · ");
   row.append(what, when);
   return row;
+}
+
+function submitLoginCode() {
+  run($("login-code-submit"), "Signing in…", () => api.loginSecondFactor(state.challenge, value("login-code")), (reply) => {
+    state.challenge = "";
+    $("login-password").value = "";
+    signedIn(reply);
+  });
+}
+
+// The two-step sign-in screen has three states: off (password, "Set up"), set-up (the key, a code,
+// "Turn on"), on (password and a code, "New recovery codes" or "Turn off"); recovery codes, when
+// new, are shown once in place of the form.
+function enterSecondFactor() {
+  state.enrolling = false;
+  showSecondFactor(state.profile.second_factor ? "on" : "off");
+}
+
+function showSecondFactor(mode) {
+  const on = mode === "on";
+  const left = state.profile.recovery_codes_left;
+  const info = {
+    off: "After your password, signing in will also ask for a 6-digit code from an authenticator app on your phone. Enter your password to start.",
+    enrol: "Scan the QR code with your authenticator app (or type the key), then enter the code it shows.",
+    on: `Two-step sign-in is on. ${left} recovery ${left === 1 ? "code is" : "codes are"} left${left <= 3 ? ": make new ones soon" : ""}. To turn it off or make new recovery codes, enter your password and a code.`,
+    codes: "Save these recovery codes somewhere safe: each signs in once without your phone. They are shown only now.",
+  }[mode];
+  $("second-factor-info").textContent = info;
+  $("second-factor-info").classList.toggle("warning", on && left <= 3);
+  $("second-factor-enrol").hidden = mode !== "enrol";
+  $("second-factor-codes").hidden = mode !== "codes";
+  $("second-factor-form").hidden = mode === "codes";
+  $("second-factor-password-field").hidden = mode === "enrol";
+  $("second-factor-code-field").hidden = mode === "off";
+  $("second-factor-start").hidden = mode !== "off";
+  $("second-factor-confirm").hidden = mode !== "enrol";
+  $("second-factor-regenerate").hidden = !on;
+  $("second-factor-disable").hidden = !on;
+}
+
+function submitSecondFactor() {
+  if (state.enrolling) confirmSecondFactor();
+  else if (!state.profile.second_factor) startSecondFactor();
+}
+
+function startSecondFactor() {
+  run($("second-factor-start"), "Preparing…", () => api.secondFactorSetup(value("second-factor-password")), (reply) => {
+    state.enrolling = true;
+    $("second-factor-password").value = "";
+    // The drawing is Latchkey's own (rects in an SVG made by the Rust side), nothing fetched.
+    $("second-factor-qr").innerHTML = reply.qr_svg;
+    $("second-factor-secret").textContent = reply.secret;
+    showSecondFactor("enrol");
+    say(reply.detail);
+    $("second-factor-code").focus();
+  });
+}
+
+function confirmSecondFactor() {
+  run($("second-factor-confirm"), "Turning on…", () => api.secondFactorConfirm(value("second-factor-code")), (reply) => {
+    state.enrolling = false;
+    state.profile = { ...state.profile, second_factor: true, recovery_codes_left: reply.recovery_codes.length };
+    showRecoveryCodes(reply);
+  });
+}
+
+function showRecoveryCodes(reply) {
+  $("second-factor-qr").replaceChildren();
+  $("second-factor-secret").textContent = "";
+  for (const id of ["second-factor-code", "second-factor-password"]) $(id).value = "";
+  $("recovery-codes").replaceChildren(
+    ...reply.recovery_codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }),
+  );
+  showSecondFactor("codes");
+  say(reply.detail);
+  $("recovery-codes-done").focus();
+}
+
+function regenerateRecoveryCodes() {
+  const request = () => api.secondFactorRecoveryCodes(value("second-factor-password"), value("second-factor-code"));
+  run($("second-factor-regenerate"), "Making codes…", request, (reply) => {
+    state.profile = { ...state.profile, recovery_codes_left: reply.recovery_codes.length };
+    showRecoveryCodes(reply);
+  });
+}
+
+function disableSecondFactor() {
+  const request = () => api.secondFactorDisable(value("second-factor-password"), value("second-factor-code"));
+  run($("second-factor-disable"), "Turning off…", request, (reply) => {
+    state.profile = { ...state.profile, second_factor: false, recovery_codes_left: 0 };
+    go("profile", { say: reply.detail });
+  });
 }
 
 function submitExport() {

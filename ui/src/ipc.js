@@ -44,6 +44,11 @@ const api = {
   sessions: () => call("list_sessions"),
   revokeSession: (id) => call("revoke_session", { id }),
   revokeOtherSessions: () => call("revoke_other_sessions"),
+  loginSecondFactor: (challenge, code) => call("login_second_factor", { challenge, code }),
+  secondFactorSetup: (password) => call("second_factor_setup", { password }),
+  secondFactorConfirm: (code) => call("second_factor_confirm", { code }),
+  secondFactorDisable: (password, code) => call("second_factor_disable", { password, code }),
+  secondFactorRecoveryCodes: (password, code) => call("second_factor_recovery_codes", { password, code }),
   exportData: (password) => call("export_data", { password }),
   activity: (before) => call("list_activity", { before: before ?? null }),
 };

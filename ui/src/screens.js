@@ -13,6 +13,8 @@ const state = {
   signupId: "", // the pending sign-up this window started: it proves, with the code, who started it
   resetEmail: "", // the address a password-reset code went to
   resetId: "", // the reset this window asked for: only it can enter the code
+  challenge: "", // a right password waiting for its second factor's code
+  enrolling: false, // a second-factor set-up waiting for its first code
 };
 
 const SESSION_ENDED =
@@ -77,6 +79,19 @@ const SCREENS = {
   },
   devices: { signedIn: true, enter: enterDevices },
   activity: { signedIn: true, enter: enterActivity },
+  "login-code": {
+    fields: { code: "login-code" },
+    focusOn: { invalid_second_factor: "login-code" },
+    onError: (error) => {
+      if (error.code === "no_pending_sign_in") go("login", { say: error.detail, code: error.code });
+    },
+  },
+  "second-factor": {
+    signedIn: true,
+    enter: enterSecondFactor,
+    fields: { password: "second-factor-password", code: "second-factor-code" },
+    marks: { wrong_password: "second-factor-password", invalid_second_factor: "second-factor-code" },
+  },
   export: { signedIn: true, fields: { password: "export-password" }, marks: { wrong_password: "export-password" } },
   delete: {
     signedIn: true,
@@ -177,6 +192,12 @@ function fail(error, button) {
   }
   if (error.code === "signed_out_elsewhere") {
     signedOut(error.detail, error.code);
+    return;
+  }
+  if (error.code === "second_factor_required" && error.challenge) {
+    // A right password (or a reset) for an account with two-step sign-in: its code comes next.
+    state.challenge = error.challenge;
+    go("login-code");
     return;
   }
   screen.onError?.(error);

@@ -13,6 +13,7 @@ use crate::store::{DeviceRow, EventRow, Store};
 use crate::auth::account::{self, EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::export::{self, Exported};
 use crate::auth::login::{self, Startup};
+use crate::auth::second_factor::{self, Enrolment, RecoveryCodes};
 use crate::auth::secret::Token;
 use crate::auth::signup::{self, CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{activity, devices, Device, NewSession, Profile, Timestamp};
@@ -104,6 +105,36 @@ pub trait Accounts: Send + Sync {
     fn revoke_session(&self, token: Option<&Token>, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Ends every session of the account but this one; how many.
     fn revoke_other_sessions(&self, token: Option<&Token>) -> impl Future<Output = Result<u64>> + Send;
+    /// The second step of a sign-in that answered `second_factor_required`.
+    fn login_second_factor(
+        &self,
+        challenge: &str,
+        code: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send;
+    fn second_factor_setup(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+    ) -> impl Future<Output = Result<Enrolment>> + Send;
+    fn second_factor_confirm(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl Future<Output = Result<RecoveryCodes>> + Send;
+    /// Whether the notice was sent.
+    fn second_factor_disable(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn second_factor_recovery_codes(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl Future<Output = Result<RecoveryCodes>> + Send;
     /// Everything kept about the account, for its owner (the password again; a notice is mailed).
     fn export_data(&self, token: Option<&Token>, password: &str) -> impl Future<Output = Result<Exported>> + Send;
     /// The account's security events of the last 90 days, newest first, a page at a time.
@@ -265,5 +296,48 @@ impl<S: Store> Accounts for DatabaseAccounts<S> {
 
     fn export_data(&self, token: Option<&Token>, password: &str) -> impl Future<Output = Result<Exported>> + Send {
         export::export(&self.pool, &self.mailer, token, password, self.now())
+    }
+
+    fn login_second_factor(
+        &self,
+        challenge: &str,
+        code: &str,
+        device: Device<'_>,
+    ) -> impl Future<Output = Result<NewSession>> + Send {
+        second_factor::sign_in(&self.pool, &self.mailer, challenge, code, device, self.now())
+    }
+
+    fn second_factor_setup(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+    ) -> impl Future<Output = Result<Enrolment>> + Send {
+        second_factor::setup(&self.pool, token, password, self.now())
+    }
+
+    fn second_factor_confirm(
+        &self,
+        token: Option<&Token>,
+        code: &str,
+    ) -> impl Future<Output = Result<RecoveryCodes>> + Send {
+        second_factor::confirm(&self.pool, &self.mailer, token, code, self.now())
+    }
+
+    fn second_factor_disable(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        second_factor::disable(&self.pool, &self.mailer, token, password, code, self.now())
+    }
+
+    fn second_factor_recovery_codes(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> impl Future<Output = Result<RecoveryCodes>> + Send {
+        second_factor::regenerate(&self.pool, &self.mailer, token, password, code, self.now())
     }
 }

@@ -32,6 +32,19 @@ pub enum Error {
     /// The session was ended from another device (Devices, "Sign out").
     #[error("You were signed out from another device. Sign in again to continue.")]
     SignedOutElsewhere,
+    /// A right password for an account with a second factor: the sign-in waits for its code.
+    #[error("Enter the 6-digit code from your authenticator app, or one of your recovery codes.")]
+    SecondFactorRequired { challenge: String },
+    #[error("That code is not right, or it was used already. Enter the code your app shows now.")]
+    InvalidSecondFactor,
+    #[error("This sign-in waited too long for its code, or was finished already. Sign in again.")]
+    NoPendingSignIn,
+    #[error("Two-step sign-in is already on. Turn it off first to set it up again.")]
+    SecondFactorAlreadyOn,
+    #[error("Two-step sign-in is not on.")]
+    SecondFactorNotOn,
+    #[error("There is no set-up waiting for its first code. Start again.")]
+    NoSecondFactorSetup,
     /// A session id that is not one of this account's sessions (whoever's it is).
     #[error("That device is not signed in to your account (it may have signed out already).")]
     NoSuchSession,
@@ -79,6 +92,12 @@ impl Error {
             Error::NotAuthenticated => "not_authenticated",
             Error::SignedOutElsewhere => "signed_out_elsewhere",
             Error::NoSuchSession => "no_such_session",
+            Error::SecondFactorRequired { .. } => "second_factor_required",
+            Error::InvalidSecondFactor => "invalid_second_factor",
+            Error::NoPendingSignIn => "no_pending_sign_in",
+            Error::SecondFactorAlreadyOn => "second_factor_already_on",
+            Error::SecondFactorNotOn => "second_factor_not_on",
+            Error::NoSecondFactorSetup => "no_second_factor_setup",
             Error::LoginThrottled { .. } => "login_throttled",
             Error::WrongPassword => "wrong_password",
             Error::NoPendingReset => "no_pending_reset",
@@ -155,6 +174,14 @@ impl Error {
             "not_authenticated" => Error::NotAuthenticated,
             "signed_out_elsewhere" => Error::SignedOutElsewhere,
             "no_such_session" => Error::NoSuchSession,
+            "second_factor_required" => {
+                Error::SecondFactorRequired { challenge: reply["challenge"].as_str().unwrap_or_default().to_string() }
+            }
+            "invalid_second_factor" => Error::InvalidSecondFactor,
+            "no_pending_sign_in" => Error::NoPendingSignIn,
+            "second_factor_already_on" => Error::SecondFactorAlreadyOn,
+            "second_factor_not_on" => Error::SecondFactorNotOn,
+            "no_second_factor_setup" => Error::NoSecondFactorSetup,
             "login_throttled" => Error::LoginThrottled { seconds },
             "wrong_password" => Error::WrongPassword,
             "no_pending_reset" => Error::NoPendingReset,
@@ -252,7 +279,7 @@ impl Serialize for Error {
         let extra = match self {
             Error::InvalidInput { .. } | Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } => 1,
             Error::RateLimited { .. } | Error::Busy { .. } => 1,
-            Error::InvalidCode { .. } => 1,
+            Error::InvalidCode { .. } | Error::SecondFactorRequired { .. } => 1,
             _ => 0,
         };
         let mut s = serializer.serialize_struct("Error", 3 + extra)?;
@@ -266,6 +293,7 @@ impl Serialize for Error {
             Error::RateLimited { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::Busy { seconds } => s.serialize_field("retry_after", seconds)?,
             Error::InvalidCode { attempts_left } => s.serialize_field("attempts_left", attempts_left)?,
+            Error::SecondFactorRequired { challenge } => s.serialize_field("challenge", challenge)?,
             _ => {}
         }
         s.end()

@@ -74,6 +74,13 @@ pub enum Letter<'a> {
         masked_new_address: &'a str,
     },
     AccountDeleted,
+    SecondFactorOn,
+    SecondFactorOff,
+    RecoveryCodesRegenerated,
+    /// A recovery code signed in; `left` remain.
+    RecoveryCodeUsed {
+        left: i64,
+    },
     /// The owner downloaded a copy of the account's data.
     DataExported,
     /// A sign-in from a device and network not seen on the account in 90 days.
@@ -384,6 +391,34 @@ fn compose(name: &str, letter: Letter<'_>) -> Text {
                 ],
             )
         }
+        Letter::SecondFactorOn => (
+            "Two-step sign-in is on for your Latchkey account",
+            vec![
+                Para("Signing in to your Latchkey account now needs a code from your authenticator app (or one of your recovery codes) after the password.".into()),
+                Aside(not_you.into()),
+            ],
+        ),
+        Letter::SecondFactorOff => (
+            "Two-step sign-in was turned off for your Latchkey account",
+            vec![
+                Para("Two-step sign-in was turned off: your Latchkey account now signs in with its password alone.".into()),
+                Aside(not_you.into()),
+            ],
+        ),
+        Letter::RecoveryCodesRegenerated => (
+            "New recovery codes for your Latchkey account",
+            vec![
+                Para("New recovery codes were made for your Latchkey account; the old ones no longer work.".into()),
+                Aside(not_you.into()),
+            ],
+        ),
+        Letter::RecoveryCodeUsed { left } => (
+            "A recovery code was used to sign in to your Latchkey account",
+            vec![
+                Para(format!("A recovery code was just used to sign in to your Latchkey account. {left} recovery codes are left; make new ones in Profile, Two-step sign-in, when few are left.")),
+                Aside(not_you.into()),
+            ],
+        ),
         Letter::DataExported => (
             "A copy of your Latchkey data was downloaded",
             vec![
@@ -516,6 +551,10 @@ mod tests {
             (Letter::EmailChanged { masked_new_address: "ne***@example.org" }, "ne***@example.org"),
             (Letter::AccountDeleted, "were deleted"),
             (Letter::DataExported, "was just downloaded"),
+            (Letter::SecondFactorOn, "needs a code from your authenticator app"),
+            (Letter::SecondFactorOff, "was turned off"),
+            (Letter::RecoveryCodesRegenerated, "the old ones no longer work"),
+            (Letter::RecoveryCodeUsed { left: 9 }, "9 recovery codes are left"),
             (
                 Letter::NewSignIn { at: 0, device: "Firefox on Linux", from: Some("192.0.2.7") },
                 "Firefox on Linux, from the address 192.0.2.7, on Thu, 01 Jan 1970 00:00:00 GMT",

@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::export::Exported;
 use crate::auth::login::{Screen, Startup};
+use crate::auth::second_factor::{Enrolment, RecoveryCodes};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{Device, NewSession, Profile};
@@ -407,8 +408,46 @@ impl Accounts for Remote {
 
     async fn export_data(&self, token: Option<&Token>, password: &str) -> Result<Exported> {
         let token = token.ok_or(Error::NotAuthenticated)?;
-        let fields = wire::ExportFields { password };
+        let fields = wire::PasswordFields { password };
         self.call(path::EXPORT, Some(&fields), Some(token), Flow::Signup).await
+    }
+
+    async fn login_second_factor(&self, challenge: &str, code: &str, device: Device<'_>) -> Result<NewSession> {
+        let fields = wire::ChallengeFields { challenge, code };
+        let reply: wire::SessionReply =
+            self.call_from(path::LOGIN_SECOND_FACTOR, Some(&fields), None, Some(device), Flow::Signup).await?;
+        Ok(reply.into_session())
+    }
+
+    async fn second_factor_setup(&self, token: Option<&Token>, password: &str) -> Result<Enrolment> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::PasswordFields { password };
+        self.call(path::SECOND_FACTOR_SETUP, Some(&fields), Some(token), Flow::Signup).await
+    }
+
+    async fn second_factor_confirm(&self, token: Option<&Token>, code: &str) -> Result<RecoveryCodes> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::CodeFields { code };
+        self.call(path::SECOND_FACTOR_CONFIRM, Some(&fields), Some(token), Flow::Signup).await
+    }
+
+    async fn second_factor_disable(&self, token: Option<&Token>, password: &str, code: &str) -> Result<bool> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::PasswordCodeFields { password, code };
+        let reply: wire::Notified =
+            self.call(path::SECOND_FACTOR_DISABLE, Some(&fields), Some(token), Flow::Signup).await?;
+        Ok(reply.notice_sent)
+    }
+
+    async fn second_factor_recovery_codes(
+        &self,
+        token: Option<&Token>,
+        password: &str,
+        code: &str,
+    ) -> Result<RecoveryCodes> {
+        let token = token.ok_or(Error::NotAuthenticated)?;
+        let fields = wire::PasswordCodeFields { password, code };
+        self.call(path::SECOND_FACTOR_RECOVERY_CODES, Some(&fields), Some(token), Flow::Signup).await
     }
 
     async fn revoke_other_sessions(&self, token: Option<&Token>) -> Result<u64> {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::export::Exported;
 use crate::auth::policy::PasswordCheck;
+use crate::auth::second_factor::{Enrolment, RecoveryCodes};
 use crate::auth::secret::Token;
 use crate::auth::signup::{CodeSent, SignupCredentials, SignupRequest};
 use crate::auth::{Device, NewSession, Profile};
@@ -48,6 +49,11 @@ pub mod path {
     pub const SESSIONS_REVOKE_OTHERS: &str = "/users/sessions/revoke_others/";
     pub const ACTIVITY: &str = "/users/activity/";
     pub const EXPORT: &str = "/users/export/";
+    pub const LOGIN_SECOND_FACTOR: &str = "/users/login/second_factor/";
+    pub const SECOND_FACTOR_SETUP: &str = "/users/second_factor/setup/";
+    pub const SECOND_FACTOR_CONFIRM: &str = "/users/second_factor/confirm/";
+    pub const SECOND_FACTOR_DISABLE: &str = "/users/second_factor/disable/";
+    pub const SECOND_FACTOR_RECOVERY_CODES: &str = "/users/second_factor/recovery_codes/";
     pub const HEALTH: &str = "/healthz";
 }
 
@@ -128,7 +134,9 @@ fields!(PasswordChangeFields { current_password, new_password });
 fields!(EmailChangeFields { password, new_email });
 fields!(CodeFields { code });
 fields!(DeleteFields { password, confirm });
-fields!(ExportFields { password });
+fields!(PasswordFields { password });
+fields!(ChallengeFields { challenge, code });
+fields!(PasswordCodeFields { password, code });
 fields!(
     /// A session's public id, as the devices list gives it.
     SessionIdFields { id }
@@ -199,6 +207,12 @@ pub struct Deleted {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Empty {}
+
+/// A change whose only news is whether its security notice went out.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Notified {
+    pub notice_sent: bool,
+}
 
 /// The desktop's "Download my data": where the file was saved; `None` when the person cancelled.
 #[derive(Debug, Serialize, Deserialize)]
@@ -452,12 +466,63 @@ pub async fn activity(accounts: &impl Accounts, page: &ActivityPage, token: Opti
 }
 
 pub async fn export_data(accounts: &impl Accounts, r: &Request, token: Option<&Token>) -> Result<Reply<Exported>> {
-    let exported = accounts.export_data(token, ExportFields::parse(r)?.password).await?;
+    let exported = accounts.export_data(token, PasswordFields::parse(r)?.password).await?;
     let detail = with_notice(
         "Here is a copy of everything Latchkey keeps about your account.".to_string(),
         exported.notice_sent,
     );
     reply(detail, exported)
+}
+
+/// The second step of a sign-in: the challenge `login` answered with, and a code.
+pub async fn login_second_factor(accounts: &impl Accounts, r: &Request, device: Device<'_>) -> Result<Signed> {
+    let f = ChallengeFields::parse(r)?;
+    let session = accounts.login_second_factor(f.challenge, f.code, device).await?;
+    let greeting = format!("Signed in as {}.", session.profile.username);
+    Ok(Signed { session, greeting })
+}
+
+pub async fn second_factor_setup(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+) -> Result<Reply<Enrolment>> {
+    let enrolment = accounts.second_factor_setup(token, PasswordFields::parse(r)?.password).await?;
+    reply(
+        "Add this key to your authenticator app, then enter the code it shows to turn two-step sign-in on.",
+        enrolment,
+    )
+}
+
+pub async fn second_factor_confirm(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+) -> Result<Reply<RecoveryCodes>> {
+    let codes = accounts.second_factor_confirm(token, CodeFields::parse(r)?.code).await?;
+    let done = "Two-step sign-in is on. Save your recovery codes now: they are shown only once.".to_string();
+    reply(with_notice(done, codes.notice_sent), codes)
+}
+
+pub async fn second_factor_disable(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+) -> Result<Reply<Notified>> {
+    let f = PasswordCodeFields::parse(r)?;
+    let notice_sent = accounts.second_factor_disable(token, f.password, f.code).await?;
+    reply(with_notice("Two-step sign-in is off.".to_string(), notice_sent), Notified { notice_sent })
+}
+
+pub async fn second_factor_recovery_codes(
+    accounts: &impl Accounts,
+    r: &Request,
+    token: Option<&Token>,
+) -> Result<Reply<RecoveryCodes>> {
+    let f = PasswordCodeFields::parse(r)?;
+    let codes = accounts.second_factor_recovery_codes(token, f.password, f.code).await?;
+    let done = "Here are your new recovery codes; the old ones no longer work. Save them now.".to_string();
+    reply(with_notice(done, codes.notice_sent), codes)
 }
 
 fn code_sent_detail(sent: &CodeSent, again: bool) -> String {

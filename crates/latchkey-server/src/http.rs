@@ -57,6 +57,11 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
         .route(path::SESSIONS_REVOKE_OTHERS, post(revoke_other_sessions::<S>))
         .route(path::ACTIVITY, get(activity::<S>))
         .route(path::EXPORT, hashing(export_data::<S>))
+        .route(path::LOGIN_SECOND_FACTOR, hashing(login_second_factor::<S>))
+        .route(path::SECOND_FACTOR_SETUP, hashing(second_factor_setup::<S>))
+        .route(path::SECOND_FACTOR_CONFIRM, hashing(second_factor_confirm::<S>))
+        .route(path::SECOND_FACTOR_DISABLE, hashing(second_factor_disable::<S>))
+        .route(path::SECOND_FACTOR_RECOVERY_CODES, hashing(second_factor_recovery_codes::<S>))
         .route(path::HEALTH, get(healthz::<S>))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(service.clone(), guard_and_log::<S>))
@@ -175,7 +180,11 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::UsernameTaken | Error::EmailTaken => StatusCode::CONFLICT,
         // As the original: an unknown user and a wrong password are both "not found".
         Error::InvalidCredentials => StatusCode::NOT_FOUND,
-        Error::NotAuthenticated | Error::SignedOutElsewhere => StatusCode::UNAUTHORIZED,
+        Error::NotAuthenticated | Error::SignedOutElsewhere | Error::SecondFactorRequired { .. } => {
+            StatusCode::UNAUTHORIZED
+        }
+        Error::InvalidSecondFactor | Error::NoPendingSignIn | Error::NoSecondFactorSetup => StatusCode::BAD_REQUEST,
+        Error::SecondFactorAlreadyOn | Error::SecondFactorNotOn => StatusCode::CONFLICT,
         Error::NoSuchSession => StatusCode::NOT_FOUND,
         Error::WrongPassword => StatusCode::FORBIDDEN,
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
@@ -363,6 +372,30 @@ async fn revoke_session<S: Store>(State(s): Shared<S>, session: Session, Fields(
 
 async fn revoke_other_sessions<S: Store>(State(s): Shared<S>, session: Session) -> Answer {
     ok(wire::revoke_other_sessions(&s.accounts, session.token()).await)
+}
+
+async fn login_second_factor<S: Store>(
+    State(s): Shared<S>,
+    Extension(from): Extension<Client>,
+    Fields(r): Fields,
+) -> Answer {
+    signed_in(StatusCode::OK, wire::login_second_factor(&s.accounts, &r, from.device()).await?)
+}
+
+async fn second_factor_setup<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::second_factor_setup(&s.accounts, &r, session.token()).await)
+}
+
+async fn second_factor_confirm<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::second_factor_confirm(&s.accounts, &r, session.token()).await)
+}
+
+async fn second_factor_disable<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::second_factor_disable(&s.accounts, &r, session.token()).await)
+}
+
+async fn second_factor_recovery_codes<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {
+    ok(wire::second_factor_recovery_codes(&s.accounts, &r, session.token()).await)
 }
 
 async fn export_data<S: Store>(State(s): Shared<S>, session: Session, Fields(r): Fields) -> Answer {

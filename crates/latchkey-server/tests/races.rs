@@ -128,10 +128,11 @@ impl<S: Store> AccountStore for Gated<S> {
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> Result<ProfileRow> {
+        session: Option<&NewSessionRow<'_>>,
+        now: i64,
+    ) -> Result<Option<ProfileRow>> {
         self.gate("replace_password").await;
-        self.inner.replace_password(seen, password_hash, code, throttle_key, session).await
+        self.inner.replace_password(seen, password_hash, code, throttle_key, session, now).await
     }
     async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
         self.gate("change_email").await;
@@ -140,6 +141,42 @@ impl<S: Store> AccountStore for Gated<S> {
     async fn delete_account(&self, seen: Seen<'_>, throttle_key: &str, now: i64) -> Result<()> {
         self.gate("delete_account").await;
         self.inner.delete_account(seen, throttle_key, now).await
+    }
+}
+
+impl<S: Store> SecondFactorStore for Gated<S> {
+    async fn start_second_factor(&self, user_id: i64, secret: &[u8], now: i64) -> Result<bool> {
+        self.inner.start_second_factor(user_id, secret, now).await
+    }
+    async fn find_second_factor(&self, user_id: i64) -> Result<Option<SecondFactorRow>> {
+        self.inner.find_second_factor(user_id).await
+    }
+    async fn change_second_factor(
+        &self,
+        user_id: i64,
+        proof: Proof<'_>,
+        change: FactorChange<'_>,
+        event: &NewEvent<'_>,
+    ) -> Result<bool> {
+        self.gate("change_second_factor").await;
+        self.inner.change_second_factor(user_id, proof, change, event).await
+    }
+    async fn add_login_challenge(&self, challenge_hash: &[u8], seen: Seen<'_>, expires_at: i64) -> Result<()> {
+        self.inner.add_login_challenge(challenge_hash, seen, expires_at).await
+    }
+    async fn find_login_challenge(&self, challenge_hash: &[u8], now: i64) -> Result<Option<ChallengeRow>> {
+        self.inner.find_login_challenge(challenge_hash, now).await
+    }
+    async fn complete_second_factor_login(
+        &self,
+        challenge_hash: &[u8],
+        throttle_key: &str,
+        seen: Seen<'_>,
+        proof: Proof<'_>,
+        session: &NewSessionRow<'_>,
+    ) -> Result<SecondFactorSignIn> {
+        self.gate("complete_second_factor_login").await;
+        self.inner.complete_second_factor_login(challenge_hash, throttle_key, seen, proof, session).await
     }
 }
 

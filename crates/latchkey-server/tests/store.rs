@@ -10,6 +10,7 @@ use latchkey_core::store::{
     CodeRow, CodeState, CodeTable, LockPolicy, MailLimits, NewCode, NewPending, NewSessionRow, PendingRow, Reservation,
     Seen, Store, Subject, UserRow,
 };
+use latchkey_core::store::{EventKind, FactorChange, NewEvent, Proof, SecondFactorSignIn};
 use latchkey_testkit::TestDatabase;
 
 /// Each test once per engine: `on_sqlite::name` and `on_postgresql::name`. PostgreSQL's fail when
@@ -57,6 +58,7 @@ on_both_engines!(
     purge_removes_exactly_what_expired,
     devices_are_listed_ended_one_or_all_others_and_remembered_as_ended,
     a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once,
+    a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at_once,
 );
 
 const T0: i64 = 1_900_000_000;
@@ -295,7 +297,7 @@ async fn a_changed_password_hash_refuses_every_write_on_the_account_read(store: 
     assert!(store.find_session_profile(&[2; 32], T0).await.unwrap().is_none());
     assert_eq!(db.number("SELECT failures FROM login_throttle").await, 1);
 
-    let result = store.replace_password(stale, "new", None, "user:ann", &session(&[3; 32], T0)).await;
+    let result = store.replace_password(stale, "new", None, "user:ann", Some(&session(&[3; 32], T0)), T0).await;
     assert!(matches!(result, Err(Error::NotAuthenticated)), "{result:?}");
     store.replace_account_code(&email_change(&ann, "new@example.org", "c", T0), 60).await.unwrap().unwrap();
     let code = store.find_account_code(Subject::EmailChange(ann.id)).await.unwrap().unwrap();
@@ -329,19 +331,24 @@ async fn a_password_change_consumes_its_code_and_ends_every_session(store: &impl
 
     // A code replaced meanwhile: nothing changes, not even the hash written before it was checked.
     let stale = CodeRow { code_hash: "replaced".into(), ..code.clone() };
-    let result = store.replace_password(ann.seen(), "new", Some(&stale), "user:ann", &session(&[2; 32], T0)).await;
+    let result =
+        store.replace_password(ann.seen(), "new", Some(&stale), "user:ann", Some(&session(&[2; 32], T0)), T0).await;
     assert!(matches!(result, Err(Error::NoPendingReset)), "{result:?}");
     // A code sent to an address the account no longer has: nothing either.
     let elsewhere = CodeRow { email_key: "old@example.org".into(), ..code.clone() };
-    let result = store.replace_password(ann.seen(), "new", Some(&elsewhere), "user:ann", &session(&[2; 32], T0)).await;
+    let result =
+        store.replace_password(ann.seen(), "new", Some(&elsewhere), "user:ann", Some(&session(&[2; 32], T0)), T0).await;
     assert!(matches!(result, Err(Error::NotAuthenticated)), "{result:?}");
     assert_eq!(store.find_user(ann.id).await.unwrap().unwrap().password_hash, "hash-of-ann");
     assert!(store.find_session_profile(&[2; 32], T0).await.unwrap().is_none());
 
     store.reserve_login_attempt("user:ann", POLICY, T0).await.unwrap();
     store.replace_account_code(&email_change(&ann, "new@example.org", "c", T0), 60).await.unwrap().unwrap();
-    let profile =
-        store.replace_password(ann.seen(), "new", Some(&code), "user:ann", &session(&[2; 32], T0 + 1)).await.unwrap();
+    let profile = store
+        .replace_password(ann.seen(), "new", Some(&code), "user:ann", Some(&session(&[2; 32], T0 + 1)), T0 + 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((profile.username.as_str(), profile.session_expires_at), ("ann", T0 + 1 + DAY));
     assert_eq!(store.find_user(ann.id).await.unwrap().unwrap().password_hash, "new");
     // Only this window's new session; the reset and every other code of the account are gone.
@@ -353,7 +360,10 @@ async fn a_password_change_consumes_its_code_and_ends_every_session(store: &impl
 
     // Without a code (signed in): the same, from the account as read now.
     let now = store.find_user(ann.id).await.unwrap().unwrap();
-    store.replace_password(now.seen(), "newer", None, "user:ann", &session(&[3; 32], T0 + 2)).await.unwrap();
+    store
+        .replace_password(now.seen(), "newer", None, "user:ann", Some(&session(&[3; 32], T0 + 2)), T0 + 2)
+        .await
+        .unwrap();
     assert!(store.find_session_profile(&[2; 32], T0 + 2).await.unwrap().is_none());
     assert_eq!(db.number("SELECT count(*) FROM sessions").await, 1);
 }
@@ -628,4 +638,49 @@ async fn a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once(store
         .await
         .unwrap());
     assert_eq!(db.number("SELECT count(*) FROM known_devices WHERE user_id = 1 OR user_id > 0").await, 3);
+}
+
+/// The attacker's race: a stolen password and one code (or one recovery code), tried at once
+/// with many challenges. One sign-in, on either engine.
+async fn a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at_once(
+    store: &impl Store,
+    db: &TestDatabase,
+) {
+    let ann = account(store, "ann", "ann@example.org", 1, T0).await;
+    assert!(store.start_second_factor(ann.id, &[9; 20], T0).await.unwrap());
+    let on =
+        NewEvent { user_id: ann.id, at: T0, kind: EventKind::SecondFactorOn, device: None, ip: None, session_id: None };
+    let recovery = [[5u8; 32], [6u8; 32]];
+    assert!(store.change_second_factor(ann.id, Proof::Step(10), FactorChange::TurnOn(&recovery), &on).await.unwrap());
+    // The enrolment's step is used up, and the factor is on now: enrolling again is refused.
+    assert!(!store.start_second_factor(ann.id, &[8; 20], T0).await.unwrap());
+    futures::future::join_all((0..16).map(|_| store.ping())).await;
+
+    for (round, proof) in [Proof::Step(10), Proof::Step(11), Proof::Recovery(&recovery[0])].into_iter().enumerate() {
+        let challenges: Vec<[u8; 32]> = (0..8).map(|i| [100 + (round * 8 + i) as u8; 32]).collect();
+        for c in &challenges {
+            store.add_login_challenge(c, ann.seen(), T0 + 300).await.unwrap();
+        }
+        let tokens: Vec<[u8; 32]> = (0..8).map(|i| [200 - (round * 8 + i) as u8; 32]).collect();
+        let rows: Vec<_> = tokens.iter().map(|t| session(t, T0 + 1)).collect();
+        let at_once = challenges
+            .iter()
+            .zip(&rows)
+            .map(|(c, row)| store.complete_second_factor_login(c, "user:ann", ann.seen(), proof, row));
+        let done = futures::future::join_all(at_once).await;
+        let signed_in = done.iter().filter(|r| matches!(r, Ok(SecondFactorSignIn::Done(_)))).count();
+        // Step 10 was the enrolment's: no sign-in. Step 11 and the recovery code: exactly one.
+        assert_eq!(signed_in, usize::from(round > 0), "round {round}: {done:?}");
+    }
+    assert_eq!(db.number("SELECT count(*) FROM recovery_codes").await, 1);
+    // A used challenge does not sign in again, even with a new code.
+    store.add_login_challenge(&[99; 32], ann.seen(), T0 + 300).await.unwrap();
+    let first = store
+        .complete_second_factor_login(&[99; 32], "user:ann", ann.seen(), Proof::Step(12), &session(&[77; 32], T0))
+        .await;
+    assert!(matches!(first, Ok(SecondFactorSignIn::Done(_))), "{first:?}");
+    let again = store
+        .complete_second_factor_login(&[99; 32], "user:ann", ann.seen(), Proof::Step(13), &session(&[78; 32], T0))
+        .await;
+    assert!(matches!(again, Ok(SecondFactorSignIn::Stale)), "{again:?}");
 }

@@ -265,3 +265,15 @@ impl TestDatabase {
         }
     }
 }
+
+/// What a person's authenticator app shows for this base32 key (as the set-up screen gives it,
+/// dashes and all) at `unix_time`: RFC 6238, SHA-1, 6 digits, 30-second steps.
+pub fn authenticator_code(key: &str, unix_time: u64) -> String {
+    let secret = totp_rs::Secret::Encoded(key.replace(['-', ' '], "")).to_bytes().expect("a base32 key");
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret, None, String::new()).generate(unix_time)
+}
+
+/// Seconds since the Unix epoch now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -94,9 +94,20 @@ impl Window {
         self.0.wait().at_most(WAIT).for_element(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"))
     }
 
+    /// Types into the input, once it takes typing: a screen that is still being shown, or a
+    /// form made inert while its request runs, refuses keys for a moment.
     pub async fn fill(&self, id: &str, text: &str) {
         let input = self.el(id).await;
-        input.clear().await.unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            match input.clear().await {
+                Ok(()) => break,
+                Err(e) if std::time::Instant::now() < deadline && format!("{e:?}").contains("NotInteractable") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("#{id}: {e}"),
+            }
+        }
         input.send_keys(text).await.unwrap();
     }
 
@@ -120,6 +131,15 @@ impl Window {
 
     pub async fn visible(&self, id: &str) -> bool {
         self.el(id).await.is_displayed().await.unwrap_or(false)
+    }
+
+    /// Waits until the element with this id is shown.
+    pub async fn wait_visible(&self, id: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !self.visible(id).await {
+            assert!(std::time::Instant::now() < deadline, "{id} was never shown");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the screen with this id is the one shown.

@@ -140,6 +140,9 @@ async fn check_credentials(
             }
             user.password_hash = rehashed;
         }
+        if super::second_factor::is_on(pool, user.id).await? {
+            return Err(super::second_factor::challenge(pool, &user, now).await);
+        }
         let minted = Minted::new(device)?;
         // One step, only if the account is still the one whose password was checked: the session
         // begins and this account's count is cleared (never another's).

@@ -10,6 +10,7 @@ pub mod export;
 pub mod guess;
 pub mod login;
 pub mod policy;
+pub mod second_factor;
 pub mod secret;
 pub mod signup;
 mod skeleton;

@@ -9,9 +9,10 @@
 use super::{Db, Pool};
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountStore, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, EventKind, EventRow, EventStore, LimitStore,
-    LockPolicy, MailLimits, NewCode, NewEvent, NewPending, NewSessionRow, PendingRow, ProfileRow, Reservation, Seen,
-    SessionStore, Store, Subject, UserRow,
+    AccountStore, ChallengeRow, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, EventKind, EventRow, EventStore,
+    FactorChange, LimitStore, LockPolicy, MailLimits, NewCode, NewEvent, NewPending, NewSessionRow, PendingRow,
+    ProfileRow, Proof, Reservation, SecondFactorRow, SecondFactorSignIn, SecondFactorStore, Seen, SessionStore, Store,
+    Subject, UserRow,
 };
 
 /// A connection, a pool or a transaction of this engine.
@@ -572,6 +573,151 @@ pub mod events {
     }
 }
 
+pub mod second_factor {
+    use super::*;
+    use crate::store::second_factor::{
+        ADD_CHALLENGE, ADD_RECOVERY, CLAIM_STEP, CLEAR_RECOVERY, DELETE_EXPIRED_CHALLENGES, ENABLE, FIND,
+        FIND_CHALLENGE, REMOVE, START, USE_CHALLENGE, USE_RECOVERY,
+    };
+    use crate::store::sessions::INSERT_IF_SEEN;
+
+    pub async fn start<'e>(ex: impl Ex<'e>, user_id: i64, secret: &[u8], now: i64) -> Result<bool> {
+        Ok(sqlx::query(START).bind(user_id).bind(secret).bind(now).execute(ex).await?.rows_affected() == 1)
+    }
+
+    pub async fn find<'e>(ex: impl Ex<'e>, user_id: i64) -> Result<Option<SecondFactorRow>> {
+        Ok(sqlx::query_as(FIND).bind(user_id).fetch_optional(ex).await?)
+    }
+
+    /// Spends the proof inside `tx`: claims the step (on a factor that is on, or, with
+    /// `enrolling`, one waiting for its first code) or uses the recovery code. Whether it was good.
+    async fn spend(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        user_id: i64,
+        proof: Proof<'_>,
+        enrolling: bool,
+    ) -> Result<bool> {
+        let done = match proof {
+            Proof::Step(step) => {
+                sqlx::query(CLAIM_STEP).bind(user_id).bind(step).bind(!enrolling).execute(&mut **tx).await?
+            }
+            Proof::Recovery(_) if enrolling => return Ok(false),
+            Proof::Recovery(hash) => sqlx::query(USE_RECOVERY).bind(user_id).bind(hash).execute(&mut **tx).await?,
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_recovery_codes(tx: &mut sqlx::Transaction<'_, Db>, user_id: i64, hashes: &[[u8; 32]]) -> Result<()> {
+        sqlx::query(CLEAR_RECOVERY).bind(user_id).execute(&mut **tx).await?;
+        for hash in hashes {
+            sqlx::query(ADD_RECOVERY).bind(user_id).bind(&hash[..]).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn change(
+        pool: &Pool,
+        user_id: i64,
+        proof: Proof<'_>,
+        change: FactorChange<'_>,
+        event: &NewEvent<'_>,
+    ) -> Result<bool> {
+        let mut tx = pool.begin().await?;
+        let enrolling = matches!(change, FactorChange::TurnOn(_));
+        if !spend(&mut tx, user_id, proof, enrolling).await? {
+            return Ok(false);
+        }
+        match change {
+            FactorChange::TurnOn(hashes) => {
+                sqlx::query(ENABLE).bind(user_id).bind(event.at).execute(&mut *tx).await?;
+                add_recovery_codes(&mut tx, user_id, hashes).await?;
+            }
+            FactorChange::TurnOff => {
+                sqlx::query(REMOVE).bind(user_id).execute(&mut *tx).await?;
+                sqlx::query(CLEAR_RECOVERY).bind(user_id).execute(&mut *tx).await?;
+            }
+            FactorChange::NewRecoveryCodes(hashes) => add_recovery_codes(&mut tx, user_id, hashes).await?,
+        }
+        events::insert(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn add_challenge<'e>(
+        ex: impl Ex<'e>,
+        challenge_hash: &[u8],
+        seen: Seen<'_>,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(ADD_CHALLENGE)
+            .bind(challenge_hash)
+            .bind(seen.id)
+            .bind(seen.password_hash)
+            .bind(expires_at)
+            .execute(ex)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_challenge<'e>(ex: impl Ex<'e>, challenge_hash: &[u8], now: i64) -> Result<Option<ChallengeRow>> {
+        Ok(sqlx::query_as(FIND_CHALLENGE).bind(challenge_hash).bind(now).fetch_optional(ex).await?)
+    }
+
+    /// The challenge goes first (a write: SQLite's one write lock from the first statement; on
+    /// PostgreSQL a second use of it waits for this one and then finds nothing). A wrong proof
+    /// rolls everything back, so the challenge stays for a right code.
+    pub async fn complete_login(
+        pool: &Pool,
+        challenge_hash: &[u8],
+        throttle_key: &str,
+        seen: Seen<'_>,
+        proof: Proof<'_>,
+        session: &NewSessionRow<'_>,
+    ) -> Result<SecondFactorSignIn> {
+        let mut tx = pool.begin().await?;
+        if sqlx::query(USE_CHALLENGE).bind(challenge_hash).execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(SecondFactorSignIn::Stale);
+        }
+        if !spend(&mut tx, seen.id, proof, false).await? {
+            return Ok(SecondFactorSignIn::WrongCode);
+        }
+        let started = sqlx::query(INSERT_IF_SEEN)
+            .bind(session.token_hash)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .bind(seen.id)
+            .bind(seen.password_hash)
+            .bind(session.public_id)
+            .bind(session.device)
+            .bind(session.ip)
+            .execute(&mut *tx)
+            .await?;
+        if started.rows_affected() != 1 {
+            return Ok(SecondFactorSignIn::Stale);
+        }
+        login_throttle::clear(&mut *tx, throttle_key).await?;
+        events::insert_for_session(&mut *tx, seen.id, EventKind::SignIn, session).await?;
+        if let Proof::Recovery(_) = proof {
+            let used = NewEvent {
+                user_id: seen.id,
+                at: session.now,
+                kind: EventKind::RecoveryCodeUsed,
+                device: Some(session.device),
+                ip: session.ip,
+                session_id: Some(session.public_id),
+            };
+            events::insert(&mut *tx, &used).await?;
+        }
+        let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
+        tx.commit().await?;
+        profile.map(SecondFactorSignIn::Done).ok_or_else(|| Error::internal("second factor", "no new session"))
+    }
+
+    pub async fn delete_expired_challenges<'e>(ex: impl Ex<'e>, now: i64) -> Result<u64> {
+        Ok(sqlx::query(DELETE_EXPIRED_CHALLENGES).bind(now).execute(ex).await?.rows_affected())
+    }
+}
+
 /// The transactions that change an existing account or make a new one, all or nothing, and only
 /// on the account the request read (`Seen`). Each locks the account's row before any code row
 /// (PostgreSQL's order; two of them never wait on each other), and begins with a write (SQLite's
@@ -628,8 +774,9 @@ pub mod lifecycle {
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> Result<ProfileRow> {
+        session: Option<&NewSessionRow<'_>>,
+        now: i64,
+    ) -> Result<Option<ProfileRow>> {
         let mut tx = pool.begin().await?;
         let address = code.map(|c| c.email_key.as_str());
         if !users::replace_password_hash(&mut *tx, seen, address, password_hash).await? {
@@ -642,7 +789,15 @@ pub mod lifecycle {
         }
         login_throttle::clear(&mut *tx, throttle_key).await?;
         let kind = if code.is_some() { EventKind::PasswordReset } else { EventKind::PasswordChanged };
-        renew(tx, seen.id, session, kind).await
+        let Some(session) = session else {
+            sessions::delete_for_user(&mut *tx, seen.id).await?;
+            account_codes::delete_for_user(&mut *tx, seen.id).await?;
+            let event = NewEvent { user_id: seen.id, at: now, kind, device: None, ip: None, session_id: None };
+            events::insert(&mut *tx, &event).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        renew(tx, seen.id, session, kind).await.map(Some)
     }
 
     /// Consumes the email-change code and moves the account to the new address; every other code
@@ -711,7 +866,8 @@ pub async fn purge_expired(pool: &Pool, now: i64) -> Result<u64> {
     let throttles = login_throttle::delete_stale(pool, now, crate::limits::LOGIN_HARD_LIMIT).await?;
     let codes = account_codes::delete_expired(pool, now).await?;
     let mails = mail_sends::delete_expired(pool, now).await?;
-    Ok(pending + sessions + throttles + codes + mails)
+    let challenges = second_factor::delete_expired_challenges(pool, now).await?;
+    Ok(pending + sessions + throttles + codes + mails + challenges)
 }
 
 impl Store for Pool {
@@ -766,9 +922,10 @@ impl AccountStore for Pool {
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> Result<ProfileRow> {
-        lifecycle::replace_password(self, seen, password_hash, code, throttle_key, session).await
+        session: Option<&NewSessionRow<'_>>,
+        now: i64,
+    ) -> Result<Option<ProfileRow>> {
+        lifecycle::replace_password(self, seen, password_hash, code, throttle_key, session, now).await
     }
     async fn change_email(&self, seen: Seen<'_>, code: &CodeRow, session: &NewSessionRow<'_>) -> Result<ProfileRow> {
         lifecycle::change_email(self, seen, code, session).await
@@ -843,6 +1000,40 @@ impl CodeStore for Pool {
     }
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
         account_codes::refund_attempt(self, id, code_hash).await
+    }
+}
+
+impl SecondFactorStore for Pool {
+    async fn start_second_factor(&self, user_id: i64, secret: &[u8], now: i64) -> Result<bool> {
+        second_factor::start(self, user_id, secret, now).await
+    }
+    async fn find_second_factor(&self, user_id: i64) -> Result<Option<SecondFactorRow>> {
+        second_factor::find(self, user_id).await
+    }
+    async fn change_second_factor(
+        &self,
+        user_id: i64,
+        proof: Proof<'_>,
+        change: FactorChange<'_>,
+        event: &NewEvent<'_>,
+    ) -> Result<bool> {
+        second_factor::change(self, user_id, proof, change, event).await
+    }
+    async fn add_login_challenge(&self, challenge_hash: &[u8], seen: Seen<'_>, expires_at: i64) -> Result<()> {
+        second_factor::add_challenge(self, challenge_hash, seen, expires_at).await
+    }
+    async fn find_login_challenge(&self, challenge_hash: &[u8], now: i64) -> Result<Option<ChallengeRow>> {
+        second_factor::find_challenge(self, challenge_hash, now).await
+    }
+    async fn complete_second_factor_login(
+        &self,
+        challenge_hash: &[u8],
+        throttle_key: &str,
+        seen: Seen<'_>,
+        proof: Proof<'_>,
+        session: &NewSessionRow<'_>,
+    ) -> Result<SecondFactorSignIn> {
+        second_factor::complete_login(self, challenge_hash, throttle_key, seen, proof, session).await
     }
 }
 

@@ -18,6 +18,10 @@ pub enum EventKind {
     NewDevice,
     AccountDeleted,
     DataExported,
+    SecondFactorOn,
+    SecondFactorOff,
+    RecoveryCodesRegenerated,
+    RecoveryCodeUsed,
 }
 
 impl EventKind {
@@ -35,6 +39,10 @@ impl EventKind {
             EventKind::NewDevice => "new_device",
             EventKind::AccountDeleted => "account_deleted",
             EventKind::DataExported => "data_exported",
+            EventKind::SecondFactorOn => "second_factor_on",
+            EventKind::SecondFactorOff => "second_factor_off",
+            EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod pending_signups;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod second_factor;
 pub mod sessions;
 pub mod sqlite;
 pub mod users;
@@ -110,6 +111,7 @@ pub use lifecycle::NewSessionRow;
 pub use login_throttle::{LockPolicy, Reservation};
 pub use mail_sends::MailLimits;
 pub use pending_signups::{NewPending, PendingRow};
+pub use second_factor::{ChallengeRow, FactorChange, Proof, SecondFactorRow, SecondFactorSignIn};
 pub use sessions::{DeviceRow, ProfileRow};
 pub use users::{Seen, UserRow};
 
@@ -118,7 +120,7 @@ pub use users::{Seen, UserRow};
 /// concern in the four traits below; `Store` is all of them, the one bound the domain uses.
 /// Implemented for SQLite's pool (`sqlite`) and PostgreSQL's (`postgres`).
 pub trait Store:
-    AccountStore + SessionStore + CodeStore + LimitStore + EventStore + Clone + Send + Sync + 'static
+    AccountStore + SessionStore + CodeStore + LimitStore + EventStore + SecondFactorStore + Clone + Send + Sync + 'static
 {
     /// Removes expired pending sign-ups, sessions, codes, mail counts and stale login counters.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
@@ -157,14 +159,17 @@ pub trait AccountStore: Send + Sync {
         username_skeleton: &str,
         session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<ProfileRow>> + Send;
+    /// With `session` (this window's, begun in the same transaction) its profile; without (a
+    /// reset of an account with a second factor, which signs in with its code) `None`.
     fn replace_password(
         &self,
         seen: Seen<'_>,
         password_hash: &str,
         code: Option<&CodeRow>,
         throttle_key: &str,
-        session: &NewSessionRow<'_>,
-    ) -> impl Future<Output = Result<ProfileRow>> + Send;
+        session: Option<&NewSessionRow<'_>>,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
     fn change_email(
         &self,
         seen: Seen<'_>,
@@ -254,6 +259,45 @@ pub trait CodeStore: Send + Sync {
         cooldown: i64,
     ) -> impl Future<Output = Result<std::result::Result<i64, i64>>> + Send;
     fn refund_code_attempt(&self, id: i64, code_hash: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The second factor: enrolment, its changes (each behind a proof), and the sign-ins waiting for
+/// it. Every proof is spent in the transaction of what it allows.
+pub trait SecondFactorStore: Send + Sync {
+    /// A new secret waiting for its first code; `false` (nothing changed) when one is already on.
+    fn start_second_factor(&self, user_id: i64, secret: &[u8], now: i64) -> impl Future<Output = Result<bool>> + Send;
+    fn find_second_factor(&self, user_id: i64) -> impl Future<Output = Result<Option<SecondFactorRow>>> + Send;
+    /// Spends `proof` and makes `change`, recording `event`, all or nothing; `false` when the
+    /// proof was not good (a used step, a used or unknown recovery code, the factor not in the
+    /// state the change needs).
+    fn change_second_factor(
+        &self,
+        user_id: i64,
+        proof: Proof<'_>,
+        change: FactorChange<'_>,
+        event: &NewEvent<'_>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn add_login_challenge(
+        &self,
+        challenge_hash: &[u8],
+        seen: Seen<'_>,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn find_login_challenge(
+        &self,
+        challenge_hash: &[u8],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<ChallengeRow>>> + Send;
+    /// In one transaction: uses the challenge, spends the proof, starts the session (only if the
+    /// account is still the one `seen` read), clears the login count and records the sign-in.
+    fn complete_second_factor_login(
+        &self,
+        challenge_hash: &[u8],
+        throttle_key: &str,
+        seen: Seen<'_>,
+        proof: Proof<'_>,
+        session: &NewSessionRow<'_>,
+    ) -> impl Future<Output = Result<SecondFactorSignIn>> + Send;
 }
 
 /// Security activity and the devices accounts signed in from.

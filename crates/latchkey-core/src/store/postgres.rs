@@ -65,7 +65,9 @@ const COMPLETE_LOGIN: &str =
      SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
        (SELECT c.new_email FROM account_codes c
         WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email,
-       s.last_seen_at
+       s.last_seen_at,
+       EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.enabled_at IS NOT NULL) AS second_factor,
+       (SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id) AS recovery_codes_left
      FROM s JOIN users u ON u.id = s.user_id
      WHERE u.is_active";
 

@@ -16,6 +16,11 @@ pub struct ProfileRow {
     /// list shows it, the profile does not.
     #[serde(skip)]
     pub last_seen_at: i64,
+    /// Whether signing in needs an authenticator code (or a recovery code) after the password.
+    #[serde(default)]
+    pub second_factor: bool,
+    #[serde(default)]
+    pub recovery_codes_left: i64,
 }
 
 /// One session of an account, as its owner's devices list shows it.
@@ -37,12 +42,21 @@ pub(crate) const INSERT: &str =
     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $3)";
 
+/// A session, only if the account is still the one read (same id, same hash, active). Binds $1
+/// token hash, $2 now, $3 expiry, $4 account, $5 password hash, $6 public id, $7 device, $8
+/// address.
+pub(crate) const INSERT_IF_SEEN: &str =
+    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
+     SELECT $1, id, $2, $3, $6, $7, $8, $2 FROM users WHERE id = $4 AND password_hash = $5 AND is_active";
+
 /// Binds $1 token hash, $2 now.
 pub(crate) const FIND_PROFILE: &str = "SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined,
        s.expires_at AS session_expires_at,
        (SELECT c.new_email FROM account_codes c
         WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $2) AS pending_email,
-       s.last_seen_at
+       s.last_seen_at,
+       EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.enabled_at IS NOT NULL) AS second_factor,
+       (SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id) AS recovery_codes_left
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.is_active";
 

@@ -69,9 +69,17 @@ async fn replace_password(
     now: Timestamp,
 ) -> Result<NewSession> {
     let hash = secret::hash_blocking(password).await?;
-    let minted = Minted::new(device)?;
     let key = account_throttle_key(user.id);
-    let profile = pool.replace_password(user.seen(), &hash, code, &key, &minted.row(device, now)).await?;
+    // A reset does not sign in an account with a second factor: the mailbox alone must not open
+    // it. The password changes and every session ends; signing in takes the code (a challenge).
+    if code.is_some() && super::second_factor::is_on(pool, user.id).await? {
+        pool.replace_password(user.seen(), &hash, code, &key, None, now).await?;
+        let changed = UserRow { password_hash: hash, ..user.clone() };
+        return Err(super::second_factor::challenge(pool, &changed, now).await);
+    }
+    let minted = Minted::new(device)?;
+    let profile = pool.replace_password(user.seen(), &hash, code, &key, Some(&minted.row(device, now)), now).await?;
+    let profile = profile.ok_or_else(|| Error::internal("password change", "no new session"))?;
     Ok(minted.into_session(profile))
 }
 

@@ -125,6 +125,11 @@ pub async fn reset_password(
     // Only while the account is still the one read and still has the address the code went to.
     let session = match replace_password(pool, &user, password, Some(&row), device, now).await {
         Err(Error::NotAuthenticated) => return Err(Error::NoPendingReset),
+        // Reset, and signed out everywhere; signing in takes the second factor's code.
+        Err(e @ Error::SecondFactorRequired { .. }) => {
+            notify(mailer, &user, Letter::PasswordReset).await;
+            return Err(e);
+        }
         other => other?,
     };
     let notice_sent = notify(mailer, &user, Letter::PasswordReset).await;
