@@ -104,6 +104,36 @@ async fn suite(accounts: &impl Accounts, smtp: &SmtpServer, db: &TestDatabase) {
     assert!(matches!(accounts.whoami(Some(&token)).await, Err(Error::NotAuthenticated)));
     let token = changed.session.token;
 
+    // Devices: this one, then a second sign-in, ended from here.
+    let elsewhere = accounts.login("ann", RESET, HERE).await.unwrap();
+    let devices = accounts.sessions(Some(&token)).await.unwrap();
+    assert_eq!(devices.iter().filter(|d| d.current).count(), 1);
+    let other = devices.iter().find(|d| !d.current).unwrap();
+    accounts.revoke_session(Some(&token), &other.id).await.unwrap();
+    assert!(matches!(accounts.whoami(Some(&elsewhere.token)).await, Err(Error::SignedOutElsewhere)));
+    assert!(matches!(accounts.revoke_session(Some(&token), "nobody's").await, Err(Error::NoSuchSession)));
+    let kinds: Vec<String> =
+        accounts.activity(Some(&token), None, None).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("session_revoked"), "{kinds:?}");
+
+    // A second factor: the password then waits for a code; the code signs in once.
+    let enrolment = accounts.second_factor_setup(Some(&token), RESET).await.unwrap();
+    let now = latchkey_testkit::unix_now();
+    let enrol_code = latchkey_testkit::authenticator_code(&enrolment.secret, now - 30);
+    let codes = accounts.second_factor_confirm(Some(&token), &enrol_code).await.unwrap();
+    assert_eq!(codes.recovery_codes.len(), 10);
+    let challenge = match accounts.login("ann", RESET, HERE).await {
+        Err(Error::SecondFactorRequired { challenge }) => challenge,
+        other => panic!("{other:?}"),
+    };
+    assert!(challenge.len() >= 40);
+    let refused = accounts.login_second_factor(&challenge, &enrol_code, HERE).await;
+    assert!(matches!(refused, Err(Error::InvalidSecondFactor)), "{refused:?}");
+    let code = latchkey_testkit::authenticator_code(&enrolment.secret, now);
+    let signed = accounts.login_second_factor(&challenge, &code, HERE).await.unwrap();
+    assert!(signed.profile.second_factor);
+    assert!(accounts.second_factor_disable(Some(&token), RESET, &codes.recovery_codes[0]).await.unwrap());
+
     // Delete: the name is free again.
     let refused = accounts.delete_account(Some(&token), RESET, "someone").await.unwrap_err();
     assert!(matches!(refused, Error::InvalidInput { field: "confirm", .. }), "{refused:?}");

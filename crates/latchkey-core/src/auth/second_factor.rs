@@ -237,7 +237,7 @@ async fn password_and_code(
     if !recovery && matches!(typed, Typed::Recovery(_)) {
         return Err(Error::invalid("code", "Enter the 6-digit code your authenticator app shows now."));
     }
-    if !pool.find_second_factor(user.id).await?.is_some_and(|f| f.enabled_at.is_some()) {
+    if !is_on(pool, user.id).await? {
         return Err(Error::SecondFactorNotOn);
     }
     confirm_password(pool, &user, password, now).await?;
