@@ -21,7 +21,7 @@ use latchkey_core::store::{self, Store};
 use sqlx::SqlitePool;
 
 use limits::ClientLimit;
-pub use settings::{Database, Settings};
+pub use settings::{Database, MailTo, Settings};
 
 /// What every request needs: the accounts (database, mailer, clock), the service's settings and
 /// its per-client limit. Generic over the store: SQLite or PostgreSQL, as `DATABASE_URL` says.
@@ -33,7 +33,16 @@ pub struct Service<S = SqlitePool> {
 
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
-        let mailer = Mailer::smtp(&settings.smtp, &settings.mail_from)?;
+        let mailer = match &settings.mail {
+            MailTo::Smtp(smtp) => Mailer::smtp(smtp, &settings.mail_from)?,
+            MailTo::Outbox(dir) => {
+                log::warn!(
+                    "mail is not sent: every message, codes included, is written as an .eml file in {} (LATCHKEY_OUTBOX)",
+                    dir.display()
+                );
+                Mailer::outbox(dir, &settings.mail_from)?
+            }
+        };
         // One queue per process: the last service started in it sets its places. The threads are
         // started at the first hash, so a thread count must come before it.
         if let Some(threads) = settings.argon2_threads {

@@ -63,11 +63,20 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Where the service's mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTo {
+    Smtp(SmtpSettings),
+    /// `LATCHKEY_OUTBOX`: written as `.eml` files in this folder, for trying the service on one
+    /// machine. Only while the service listens on loopback: nobody else can read the codes there.
+    Outbox(std::path::PathBuf),
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub database: Database,
-    pub smtp: SmtpSettings,
+    pub mail: MailTo,
     pub mail_from: String,
     /// Behind a reverse proxy: the header it puts the client's address in. Unset, the peer's address.
     pub client_ip_header: Option<HeaderName>,
@@ -107,8 +116,22 @@ impl Settings {
             format!("LATCHKEY_LISTEN must be an address and port such as {DEFAULT_LISTEN}, not {listen_text:?}")
         })?;
         let database = database(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE.to_string()))?;
-        // A server's mail goes to people on other computers: a file in its outbox would reach nobody.
-        let smtp = mail.smtp.ok_or("the service sends codes by mail: set SMTP_HOST (and SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME, SMTP_PASSWORD as needed)")?;
+        // A server's mail goes to people on other computers: a file in an outbox reaches only
+        // someone at this machine, so the outbox is for trying the service on loopback alone.
+        let mail_to = match (get("LATCHKEY_OUTBOX"), mail.smtp) {
+            (Some(_), Some(_)) => {
+                return Err("set SMTP_HOST or LATCHKEY_OUTBOX, not both: mail goes one way".to_string());
+            }
+            (Some(dir), None) if !std::net::SocketAddr::ip(&listen).is_loopback() => {
+                return Err(format!(
+                    "LATCHKEY_OUTBOX ({dir}) writes every mail, codes included, to files on this machine, so it is \
+                     only for a service on loopback; LATCHKEY_LISTEN is {listen}. Set SMTP_HOST to serve others."
+                ));
+            }
+            (Some(dir), None) => MailTo::Outbox(dir.into()),
+            (None, Some(smtp)) => MailTo::Smtp(smtp),
+            (None, None) => return Err("the service sends codes by mail: set SMTP_HOST (and SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME, SMTP_PASSWORD as needed), or LATCHKEY_OUTBOX=DIR to try it on this machine".to_string()),
+        };
         let client_ip_header = match get("LATCHKEY_CLIENT_IP_HEADER") {
             None => None,
             Some(name) => Some(
@@ -165,7 +188,7 @@ impl Settings {
         Ok(Settings {
             listen,
             database,
-            smtp,
+            mail: mail_to,
             mail_from: mail.mail_from,
             client_ip_header,
             ip_limit_per_minute,
@@ -287,6 +310,17 @@ mod tests {
         }
         assert!(with(("LATCHKEY_CLIENT_IP_HEADER", "bad header")).contains("LATCHKEY_CLIENT_IP_HEADER"));
         assert!(settings(&[]).unwrap_err().contains("SMTP_HOST"));
+        // The outbox, for trying it on one machine: on loopback only, and never beside SMTP.
+        let outbox = settings(&[("LATCHKEY_OUTBOX", "/tmp/out")]).unwrap();
+        assert!(matches!(outbox.mail, MailTo::Outbox(ref dir) if dir.ends_with("out")));
+        let v6 = settings(&[("LATCHKEY_OUTBOX", "/tmp/out"), ("LATCHKEY_LISTEN", "[::1]:8000")]).unwrap();
+        assert!(matches!(v6.mail, MailTo::Outbox(_)));
+        for public in ["0.0.0.0:8000", "192.0.2.4:8000", "[::]:8000"] {
+            let e = settings(&[("LATCHKEY_OUTBOX", "/tmp/out"), ("LATCHKEY_LISTEN", public)]).unwrap_err();
+            assert!(e.contains("only for a service on loopback") && e.contains(public), "{e}");
+        }
+        let both = settings(&[("LATCHKEY_OUTBOX", "/tmp/out"), ("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")]);
+        assert!(both.unwrap_err().contains("not both"));
     }
 
     #[test]

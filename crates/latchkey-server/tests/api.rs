@@ -1078,3 +1078,44 @@ async fn challenges(w: &World, other: &Server, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// `make serve`'s way to try the service: no mail server, every mail an `.eml` file in
+/// `LATCHKEY_OUTBOX`, which is refused at start on any address but loopback.
+#[tokio::test]
+async fn the_outbox_lets_one_machine_try_the_service_and_is_refused_on_a_public_address() {
+    let db = TestDatabase::sqlite();
+    let outbox = tempfile::tempdir().unwrap();
+    let start = |listen: String| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-server"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LATCHKEY_LISTEN", listen)
+            .env("DATABASE_URL", db.url())
+            .env("LATCHKEY_OUTBOX", outbox.path());
+        command
+    };
+    // A public address: refused at once, saying why.
+    let refused = start(format!("0.0.0.0:{}", latchkey_testkit::free_port())).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("only for a service on loopback"), "{said}");
+
+    let port = latchkey_testkit::free_port();
+    let mut command = start(format!("127.0.0.1:{port}"));
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = latchkey_testkit::Group::spawn(&mut command);
+    latchkey_testkit::wait_for_port(port, "latchkey-server");
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let body = json!({"username": "ann", "email": "ann@example.org", "password": PASSWORD});
+    let sent = http.post(url("/users/signup/")).json(&body).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    let mail = std::fs::read_dir(outbox.path()).unwrap().flatten().next().expect("an .eml file in the outbox");
+    assert_eq!(mail.path().extension().and_then(|e| e.to_str()), Some("eml"));
+    let code = code_in(&std::fs::read_to_string(mail.path()).unwrap());
+    let body = json!({"email": "ann@example.org", "otp": code, "username": "ann", "password": PASSWORD});
+    let made = http.post(url("/users/verification/")).json(&body).send().await.unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    child.stop();
+}
