@@ -53,6 +53,8 @@ pub const ACTIVITY_SHOWN_SECS: i64 = 90 * 24 * 60 * 60;
 pub const THROTTLED_EVENT_EVERY_SECS: i64 = 60;
 /// A device and network not seen on an account for 90 days is new again.
 pub const KNOWN_DEVICE_SECS: i64 = 90 * 24 * 60 * 60;
+/// A known device's last use is written at most once a day (a sign-in from it is then a read).
+pub const KNOWN_DEVICE_TOUCH_SECS: i64 = 24 * 60 * 60;
 /// No new-device notice in the first 10 minutes after sign-up (the sign-up's own devices).
 pub const NEW_DEVICE_QUIET_SECS: i64 = 10 * 60;
 

@@ -104,8 +104,7 @@ pub async fn serve<S: Store>(
                     log::warn!("purging expired rows: {e}");
                 }
                 let events_before = now - service.settings.event_retention_days * 86_400;
-                let devices_before = now - latchkey_core::limits::KNOWN_DEVICE_SECS;
-                if let Err(e) = service.accounts.pool.purge_events(events_before, devices_before).await {
+                if let Err(e) = service.accounts.pool.purge_events(events_before, events_before).await {
                     log::warn!("purging old security events: {e}");
                 }
             }

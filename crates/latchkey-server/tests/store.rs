@@ -637,7 +637,12 @@ async fn a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once(store
         .note_device(ann.id, "Stolen laptop", "203.0.113.0/24", much_later, much_later - 90 * DAY)
         .await
         .unwrap());
-    assert_eq!(db.number("SELECT count(*) FROM known_devices WHERE user_id = 1 OR user_id > 0").await, 3);
+    assert_eq!(db.number("SELECT count(*) FROM known_devices").await, 3);
+    // An account with no device noted yet (one from before devices were noted): its first
+    // device is where it starts, not news; the next new one is.
+    db.execute("DELETE FROM known_devices").await;
+    assert!(!store.note_device(ann.id, "Old laptop", "this computer", much_later, known_since).await.unwrap());
+    assert!(store.note_device(ann.id, "Phone", "this computer", much_later, known_since).await.unwrap());
 }
 
 /// The attacker's race: a stolen password and one code (or one recovery code), tried at once

@@ -232,7 +232,7 @@ where
 {
     pool.purge_expired(now).await?;
     let events_before = now - crate::limits::EVENT_RETENTION_DAYS * 86_400;
-    pool.purge_events(events_before, now - crate::limits::KNOWN_DEVICE_SECS).await?;
+    pool.purge_events(events_before, events_before).await?;
     super::signup::sweep_outbox(pool, mailer).await?;
     if pool.count_users().await? == 0 {
         return Ok(Startup { screen: Screen::Signup, profile: None, stale_token: false, signed_out_elsewhere: false });

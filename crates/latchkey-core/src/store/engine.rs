@@ -136,6 +136,23 @@ pub mod sessions {
         Ok(())
     }
 
+    /// Starts the session only if the account is still the one `seen` read (same id, same hash,
+    /// active); whether it started.
+    pub async fn insert_if_seen<'e>(ex: impl Ex<'e>, seen: Seen<'_>, session: &NewSessionRow<'_>) -> Result<bool> {
+        let started = sqlx::query(crate::store::sessions::INSERT_IF_SEEN)
+            .bind(session.token_hash)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .bind(seen.id)
+            .bind(seen.password_hash)
+            .bind(session.public_id)
+            .bind(session.device)
+            .bind(session.ip)
+            .execute(ex)
+            .await?;
+        Ok(started.rows_affected() == 1)
+    }
+
     /// The profile behind a live session of an active account.
     pub async fn find_profile<'e>(ex: impl Ex<'e>, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         Ok(sqlx::query_as(FIND_PROFILE).bind(token_hash).bind(now).fetch_optional(ex).await?)
@@ -479,19 +496,26 @@ pub mod mail_sends {
 pub mod events {
     use super::*;
     use crate::store::events::{
-        ADD_KNOWN_DEVICE, DELETE_OLD, DELETE_STALE_DEVICES, INSERT, INSERT_AT_MOST_EVERY, LIST, TOUCH_KNOWN_DEVICE,
+        ADD_KNOWN_DEVICE, DELETE_OLD, DELETE_STALE_DEVICES, HAS_KNOWN_DEVICES, INSERT, INSERT_AT_MOST_EVERY,
+        KNOWN_DEVICE_SEEN, LIST, TOUCH_KNOWN_DEVICE,
     };
 
-    pub async fn insert<'e>(ex: impl Ex<'e>, event: &NewEvent<'_>) -> Result<()> {
-        sqlx::query(INSERT)
+    /// `sql` with the event's six binds, $1 to $6.
+    fn bound<'q>(
+        sql: &'q str,
+        event: &NewEvent<'q>,
+    ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+        sqlx::query(sql)
             .bind(event.user_id)
             .bind(event.at)
             .bind(event.kind.as_str())
             .bind(event.device)
             .bind(event.ip)
             .bind(event.session_id)
-            .execute(ex)
-            .await?;
+    }
+
+    pub async fn insert<'e>(ex: impl Ex<'e>, event: &NewEvent<'_>) -> Result<()> {
+        bound(INSERT, event).execute(ex).await?;
         Ok(())
     }
 
@@ -515,16 +539,7 @@ pub mod events {
     }
 
     pub async fn insert_at_most_every<'e>(ex: impl Ex<'e>, event: &NewEvent<'_>, every: i64) -> Result<()> {
-        sqlx::query(INSERT_AT_MOST_EVERY)
-            .bind(event.user_id)
-            .bind(event.at)
-            .bind(event.kind.as_str())
-            .bind(event.device)
-            .bind(event.ip)
-            .bind(event.session_id)
-            .bind(every)
-            .execute(ex)
-            .await?;
+        bound(INSERT_AT_MOST_EVERY, event).bind(every).execute(ex).await?;
         Ok(())
     }
 
@@ -532,8 +547,11 @@ pub mod events {
         Ok(sqlx::query_as(LIST).bind(user_id).bind(since).bind(before).bind(limit).fetch_all(ex).await?)
     }
 
-    /// Under the account's lock (PostgreSQL; SQLite's first write takes its one write lock): a
-    /// recent pair is touched, anything else added and reported new.
+    /// A pair seen within the last day: known, with one read and no write (most sign-ins).
+    /// Otherwise under the account's lock (PostgreSQL; SQLite's first write takes its one write
+    /// lock): a pair seen since `known_since` is touched, anything else added, and reported new
+    /// if the account had a device noted before (the first one noted, at sign-up or the first
+    /// sign-in after devices were first noted, is where the account starts, not news).
     pub async fn note_device(
         pool: &Pool,
         user_id: i64,
@@ -542,6 +560,11 @@ pub mod events {
         now: i64,
         known_since: i64,
     ) -> Result<bool> {
+        let seen: Option<i64> =
+            sqlx::query_scalar(KNOWN_DEVICE_SEEN).bind(user_id).bind(device).bind(network).fetch_optional(pool).await?;
+        if seen.is_some_and(|at| at >= known_since && now - at < crate::limits::KNOWN_DEVICE_TOUCH_SECS) {
+            return Ok(false);
+        }
         let mut tx = pool.begin().await?;
         super::super::lock(&mut tx, || format!("devices:{user_id}")).await?;
         let known = sqlx::query(TOUCH_KNOWN_DEVICE)
@@ -554,11 +577,13 @@ pub mod events {
             .await?
             .rows_affected()
             == 1;
+        let mut new = false;
         if !known {
+            new = sqlx::query_scalar(HAS_KNOWN_DEVICES).bind(user_id).fetch_one(&mut *tx).await?;
             sqlx::query(ADD_KNOWN_DEVICE).bind(user_id).bind(device).bind(network).bind(now).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(!known)
+        Ok(new)
     }
 
     pub async fn purge(pool: &Pool, before: i64, devices_before: i64) -> Result<u64> {
@@ -579,7 +604,6 @@ pub mod second_factor {
         ADD_CHALLENGE, ADD_RECOVERY, CLAIM_STEP, CLEAR_RECOVERY, DELETE_EXPIRED_CHALLENGES, ENABLE, FIND,
         FIND_CHALLENGE, REMOVE, START, USE_CHALLENGE, USE_RECOVERY,
     };
-    use crate::store::sessions::INSERT_IF_SEEN;
 
     pub async fn start<'e>(ex: impl Ex<'e>, user_id: i64, secret: &[u8], now: i64) -> Result<bool> {
         Ok(sqlx::query(START).bind(user_id).bind(secret).bind(now).execute(ex).await?.rows_affected() == 1)
@@ -681,18 +705,7 @@ pub mod second_factor {
         if !spend(&mut tx, seen.id, proof, false).await? {
             return Ok(SecondFactorSignIn::WrongCode);
         }
-        let started = sqlx::query(INSERT_IF_SEEN)
-            .bind(session.token_hash)
-            .bind(session.now)
-            .bind(session.expires_at)
-            .bind(seen.id)
-            .bind(seen.password_hash)
-            .bind(session.public_id)
-            .bind(session.device)
-            .bind(session.ip)
-            .execute(&mut *tx)
-            .await?;
-        if started.rows_affected() != 1 {
+        if !sessions::insert_if_seen(&mut *tx, seen, session).await? {
             return Ok(SecondFactorSignIn::Stale);
         }
         login_throttle::clear(&mut *tx, throttle_key).await?;

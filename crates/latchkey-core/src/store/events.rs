@@ -93,6 +93,13 @@ pub(crate) const LIST: &str = "SELECT id, kind, at, device, ip FROM security_eve
 pub(crate) const TOUCH_KNOWN_DEVICE: &str = "UPDATE known_devices SET last_seen_at = $4
      WHERE user_id = $1 AND device = $2 AND network = $3 AND last_seen_at >= $5";
 
+/// When this account last signed in from this pair. Binds $1 account, $2 device, $3 network.
+pub(crate) const KNOWN_DEVICE_SEEN: &str =
+    "SELECT last_seen_at FROM known_devices WHERE user_id = $1 AND device = $2 AND network = $3";
+
+/// Whether the account has signed in from any device since devices were noted. Binds $1 account.
+pub(crate) const HAS_KNOWN_DEVICES: &str = "SELECT count(*) > 0 FROM known_devices WHERE user_id = $1";
+
 /// Binds $1 account, $2 device, $3 network, $4 now.
 pub(crate) const ADD_KNOWN_DEVICE: &str = "INSERT INTO known_devices (user_id, device, network, last_seen_at)
      VALUES ($1, $2, $3, $4)

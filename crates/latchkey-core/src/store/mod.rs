@@ -315,8 +315,8 @@ pub trait EventStore: Send + Sync {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
     /// Records a sign-in from `device` on `network`; true when the pair was not seen on the
-    /// account since `known_since` (or ever). One at a time per account, so two sign-ins from
-    /// one new device at once make one "new".
+    /// account since `known_since` (or ever) and the account had another device noted before.
+    /// One at a time per account, so two sign-ins from one new device at once make one "new".
     fn note_device(
         &self,
         user_id: i64,
@@ -326,7 +326,8 @@ pub trait EventStore: Send + Sync {
         known_since: i64,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Removes events older than `before` (one bounded batch) and devices not seen since
-    /// `devices_before`; how many rows.
+    /// `devices_before` (kept as long as the events: an account's devices are its baseline for
+    /// what is new); how many rows.
     fn purge_events(&self, before: i64, devices_before: i64) -> impl Future<Output = Result<u64>> + Send;
 }
 

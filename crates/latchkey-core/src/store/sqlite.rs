@@ -49,21 +49,7 @@ async fn complete_login(
     session: &NewSessionRow<'_>,
 ) -> Result<Option<ProfileRow>> {
     let mut tx = pool.begin().await?;
-    let started = sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
-         SELECT $1, id, $2, $3, $6, $7, $8, $2 FROM users WHERE id = $4 AND password_hash = $5 AND is_active",
-    )
-    .bind(session.token_hash)
-    .bind(session.now)
-    .bind(session.expires_at)
-    .bind(seen.id)
-    .bind(seen.password_hash)
-    .bind(session.public_id)
-    .bind(session.device)
-    .bind(session.ip)
-    .execute(&mut *tx)
-    .await?;
-    if started.rows_affected() != 1 {
+    if !sessions::insert_if_seen(&mut *tx, seen, session).await? {
         return Ok(None);
     }
     login_throttle::clear(&mut *tx, throttle_key).await?;
