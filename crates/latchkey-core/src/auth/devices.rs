@@ -9,6 +9,21 @@ use crate::limits::{KNOWN_DEVICE_SECS, NEW_DEVICE_QUIET_SECS};
 use crate::mail::{Letter, Mailer, Recipient};
 use crate::store::{DeviceRow, EventKind, NewEvent, Store, UserRow};
 
+/// `note_sign_in` after the answer: the person waits for the sign-in only, never for this.
+pub(crate) fn note_sign_in_later(
+    pool: &impl Store,
+    mailer: &Mailer,
+    user: UserRow,
+    device: Device<'_>,
+    now: Timestamp,
+) {
+    let (pool, mailer) = (pool.clone(), mailer.clone());
+    let (label, ip) = (device.label.to_string(), device.ip.map(str::to_string));
+    tokio::spawn(async move {
+        note_sign_in(&pool, &mailer, &user, Device { label: &label, ip: ip.as_deref() }, now).await;
+    });
+}
+
 /// After a sign-in: remembers its device and network, and when the pair is new to the account
 /// (not seen in 90 days, and the account is older than 10 minutes) records `new_device` and mails
 /// the owner, in the background. Nothing here can fail the sign-in: a failure is logged.

@@ -25,7 +25,7 @@ pub async fn sign_in(
     now: Timestamp,
 ) -> Result<NewSession> {
     let (session, user) = authenticate(pool, identifier, password, device, now).await?;
-    super::devices::note_sign_in(pool, mailer, &user, device, now).await;
+    super::devices::note_sign_in_later(pool, mailer, user, device, now);
     Ok(session)
 }
 

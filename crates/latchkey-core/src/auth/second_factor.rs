@@ -284,7 +284,7 @@ pub async fn sign_in(
     let minted = Minted::new(device)?;
     match pool.complete_second_factor_login(&digest, &key, seen, proof, &minted.row(device, now)).await? {
         SecondFactorSignIn::Done(profile) => {
-            devices::note_sign_in(pool, mailer, &user, device, now).await;
+            devices::note_sign_in_later(pool, mailer, user.clone(), device, now);
             if let Proof::Recovery(_) = proof {
                 let left = profile.recovery_codes_left;
                 mailer.send_detached(
