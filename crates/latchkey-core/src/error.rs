@@ -45,6 +45,9 @@ pub enum Error {
     SecondFactorNotOn,
     #[error("There is no set-up waiting for its first code. Start again.")]
     NoSecondFactorSetup,
+    /// The operator's commands: no account has that username or address.
+    #[error("No account has that username or email address.")]
+    NoSuchAccount,
     /// A session id that is not one of this account's sessions (whoever's it is).
     #[error("That device is not signed in to your account (it may have signed out already).")]
     NoSuchSession,
@@ -98,6 +101,7 @@ impl Error {
             Error::SecondFactorAlreadyOn => "second_factor_already_on",
             Error::SecondFactorNotOn => "second_factor_not_on",
             Error::NoSecondFactorSetup => "no_second_factor_setup",
+            Error::NoSuchAccount => "no_such_account",
             Error::LoginThrottled { .. } => "login_throttled",
             Error::WrongPassword => "wrong_password",
             Error::NoPendingReset => "no_pending_reset",

@@ -74,6 +74,10 @@ pub enum Letter<'a> {
         masked_new_address: &'a str,
     },
     AccountDeleted,
+    /// An operator changed the account; `what` finishes "Your Latchkey account …".
+    ByAdministrator {
+        what: &'a str,
+    },
     SecondFactorOn,
     SecondFactorOff,
     RecoveryCodesRegenerated,
@@ -391,6 +395,13 @@ fn compose(name: &str, letter: Letter<'_>) -> Text {
                 ],
             )
         }
+        Letter::ByAdministrator { what } => (
+            "An administrator changed your Latchkey account",
+            vec![
+                Para(format!("Your Latchkey account {what}, by an administrator of this Latchkey service.")),
+                Aside("If you did not expect this, reply to the service's administrators.".into()),
+            ],
+        ),
         Letter::SecondFactorOn => (
             "Two-step sign-in is on for your Latchkey account",
             vec![
@@ -552,6 +563,7 @@ mod tests {
             (Letter::AccountDeleted, "were deleted"),
             (Letter::DataExported, "was just downloaded"),
             (Letter::SecondFactorOn, "needs a code from your authenticator app"),
+            (Letter::ByAdministrator { what: "was unlocked" }, "was unlocked, by an administrator"),
             (Letter::SecondFactorOff, "was turned off"),
             (Letter::RecoveryCodesRegenerated, "the old ones no longer work"),
             (Letter::RecoveryCodeUsed { left: 9 }, "9 recovery codes are left"),

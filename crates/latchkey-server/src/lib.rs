@@ -3,6 +3,7 @@
 //! under the same prefix, through the same `Accounts` contract as the desktop app. Handlers are
 //! thin: parse the request, ask the accounts, word the reply with `latchkey_core::wire`.
 
+pub mod admin;
 mod devices;
 pub mod extractors;
 pub mod http;
@@ -31,18 +32,23 @@ pub struct Service<S = SqlitePool> {
     pub limit: ClientLimit,
 }
 
+/// The mailer the settings name (the service's, and the admin commands' notices).
+pub fn mailer(settings: &Settings) -> Result<Mailer, String> {
+    match &settings.mail {
+        MailTo::Smtp(smtp) => Mailer::smtp(smtp, &settings.mail_from),
+        MailTo::Outbox(dir) => {
+            log::warn!(
+                "mail is not sent: every message, codes included, is written as an .eml file in {} (LATCHKEY_OUTBOX)",
+                dir.display()
+            );
+            Mailer::outbox(dir, &settings.mail_from)
+        }
+    }
+}
+
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
-        let mailer = match &settings.mail {
-            MailTo::Smtp(smtp) => Mailer::smtp(smtp, &settings.mail_from)?,
-            MailTo::Outbox(dir) => {
-                log::warn!(
-                    "mail is not sent: every message, codes included, is written as an .eml file in {} (LATCHKEY_OUTBOX)",
-                    dir.display()
-                );
-                Mailer::outbox(dir, &settings.mail_from)?
-            }
-        };
+        let mailer = mailer(&settings)?;
         // One queue per process: the last service started in it sets its places. The threads are
         // started at the first hash, so a thread count must come before it.
         if let Some(threads) = settings.argon2_threads {

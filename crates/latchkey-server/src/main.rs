@@ -5,6 +5,12 @@ use latchkey_server::Settings;
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("admin") {
+        // The operator reads the command's own output; the log says only what went wrong.
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+        std::process::exit(latchkey_server::admin::run(&args[1..]).await);
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(|buf, record| {
             use std::io::Write;

@@ -144,6 +144,19 @@ impl<S: Store> AccountStore for Gated<S> {
     }
 }
 
+impl<S: Store> AdminStore for Gated<S> {
+    async fn search_users(&self, prefix: &str, after: i64, limit: i64, now: i64) -> Result<Vec<AdminUserRow>> {
+        self.inner.search_users(prefix, after, limit, now).await
+    }
+    async fn show_user(&self, user_id: i64, now: i64) -> Result<Option<AdminUserRow>> {
+        self.inner.show_user(user_id, now).await
+    }
+    async fn admin_act(&self, user_id: i64, action: AdminAction, event: &NewEvent<'_>) -> Result<u64> {
+        self.gate("admin_act").await;
+        self.inner.admin_act(user_id, action, event).await
+    }
+}
+
 impl<S: Store> SecondFactorStore for Gated<S> {
     async fn start_second_factor(&self, user_id: i64, secret: &[u8], now: i64) -> Result<bool> {
         self.inner.start_second_factor(user_id, secret, now).await

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod admin;
 mod code;
 mod common_passwords;
 pub mod devices;

@@ -9,10 +9,10 @@
 use super::{Db, Pool};
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountStore, ChallengeRow, CodeRow, CodeState, CodeStore, CodeTable, DeviceRow, EventKind, EventRow, EventStore,
-    FactorChange, LimitStore, LockPolicy, MailLimits, NewCode, NewEvent, NewPending, NewSessionRow, PendingRow,
-    ProfileRow, Proof, Reservation, SecondFactorRow, SecondFactorSignIn, SecondFactorStore, Seen, SessionStore, Store,
-    Subject, UserRow,
+    AccountStore, AdminAction, AdminStore, AdminUserRow, ChallengeRow, CodeRow, CodeState, CodeStore, CodeTable,
+    DeviceRow, EventKind, EventRow, EventStore, FactorChange, LimitStore, LockPolicy, MailLimits, NewCode, NewEvent,
+    NewPending, NewSessionRow, PendingRow, ProfileRow, Proof, Reservation, SecondFactorRow, SecondFactorSignIn,
+    SecondFactorStore, Seen, SessionStore, Store, Subject, UserRow,
 };
 
 /// A connection, a pool or a transaction of this engine.
@@ -731,6 +731,59 @@ pub mod second_factor {
     }
 }
 
+pub mod admin {
+    use super::*;
+    use crate::store::admin::{SEARCH, SET_ACTIVE, SET_ADMIN, SHOW};
+    use crate::store::second_factor::{CLEAR_RECOVERY, REMOVE};
+
+    pub async fn search<'e>(
+        ex: impl Ex<'e>,
+        prefix: &str,
+        after: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<AdminUserRow>> {
+        // LIKE's own characters in what the operator typed match only themselves.
+        let escaped: String =
+            prefix.chars().flat_map(|c| if "\\%_".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
+        let pattern = format!("{}%", escaped.to_lowercase());
+        Ok(sqlx::query_as(SEARCH).bind(pattern).bind(after).bind(limit).bind(now).fetch_all(ex).await?)
+    }
+
+    pub async fn show<'e>(ex: impl Ex<'e>, user_id: i64, now: i64) -> Result<Option<AdminUserRow>> {
+        Ok(sqlx::query_as(SHOW).bind(user_id).bind(now).fetch_optional(ex).await?)
+    }
+
+    pub async fn act(pool: &Pool, user_id: i64, action: AdminAction, event: &NewEvent<'_>) -> Result<u64> {
+        let mut tx = pool.begin().await?;
+        let changed = match action {
+            AdminAction::Deactivate => {
+                let done = sqlx::query(SET_ACTIVE).bind(user_id).bind(false).execute(&mut *tx).await?.rows_affected();
+                done + sessions::delete_for_user(&mut *tx, user_id).await?
+            }
+            AdminAction::Reactivate => {
+                sqlx::query(SET_ACTIVE).bind(user_id).bind(true).execute(&mut *tx).await?.rows_affected()
+            }
+            AdminAction::GrantAdmin | AdminAction::RevokeAdmin => {
+                let admin = action == AdminAction::GrantAdmin;
+                sqlx::query(SET_ADMIN).bind(user_id).bind(admin).execute(&mut *tx).await?.rows_affected()
+            }
+            AdminAction::Unlock => {
+                let key = crate::auth::login::account_throttle_key(user_id);
+                sqlx::query(crate::store::login_throttle::CLEAR).bind(key).execute(&mut *tx).await?.rows_affected()
+            }
+            AdminAction::RevokeSessions => sessions::delete_for_user(&mut *tx, user_id).await?,
+            AdminAction::ResetSecondFactor => {
+                sqlx::query(CLEAR_RECOVERY).bind(user_id).execute(&mut *tx).await?;
+                sqlx::query(REMOVE).bind(user_id).execute(&mut *tx).await?.rows_affected()
+            }
+        };
+        events::insert(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
 /// The transactions that change an existing account or make a new one, all or nothing, and only
 /// on the account the request read (`Seen`). Each locks the account's row before any code row
 /// (PostgreSQL's order; two of them never wait on each other), and begins with a write (SQLite's
@@ -1013,6 +1066,18 @@ impl CodeStore for Pool {
     }
     async fn refund_code_attempt(&self, id: i64, code_hash: &str) -> Result<()> {
         account_codes::refund_attempt(self, id, code_hash).await
+    }
+}
+
+impl AdminStore for Pool {
+    async fn search_users(&self, prefix: &str, after: i64, limit: i64, now: i64) -> Result<Vec<AdminUserRow>> {
+        admin::search(self, prefix, after, limit, now).await
+    }
+    async fn show_user(&self, user_id: i64, now: i64) -> Result<Option<AdminUserRow>> {
+        admin::show(self, user_id, now).await
+    }
+    async fn admin_act(&self, user_id: i64, action: AdminAction, event: &NewEvent<'_>) -> Result<u64> {
+        admin::act(self, user_id, action, event).await
     }
 }
 

@@ -22,6 +22,13 @@ pub enum EventKind {
     SecondFactorOff,
     RecoveryCodesRegenerated,
     RecoveryCodeUsed,
+    AdminDeactivated,
+    AdminReactivated,
+    AdminGranted,
+    AdminRevoked,
+    AdminUnlocked,
+    AdminRevokedSessions,
+    AdminResetSecondFactor,
 }
 
 impl EventKind {
@@ -43,6 +50,13 @@ impl EventKind {
             EventKind::SecondFactorOff => "second_factor_off",
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::AdminDeactivated => "admin_deactivated",
+            EventKind::AdminReactivated => "admin_reactivated",
+            EventKind::AdminGranted => "admin_granted",
+            EventKind::AdminRevoked => "admin_revoked",
+            EventKind::AdminUnlocked => "admin_unlocked",
+            EventKind::AdminRevokedSessions => "admin_revoked_sessions",
+            EventKind::AdminResetSecondFactor => "admin_reset_second_factor",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! and one-statement sign-in, the upsert and hex functions each writes differently).
 
 pub mod account_codes;
+pub mod admin;
 pub mod codes;
 pub mod events;
 pub mod lifecycle;
@@ -105,6 +106,7 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
 }
 
 pub use account_codes::{CodeRow, NewCode, Subject};
+pub use admin::{AdminAction, AdminUserRow};
 pub use codes::{CodeState, CodeTable};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use lifecycle::NewSessionRow;
@@ -120,7 +122,17 @@ pub use users::{Seen, UserRow};
 /// concern in the four traits below; `Store` is all of them, the one bound the domain uses.
 /// Implemented for SQLite's pool (`sqlite`) and PostgreSQL's (`postgres`).
 pub trait Store:
-    AccountStore + SessionStore + CodeStore + LimitStore + EventStore + SecondFactorStore + Clone + Send + Sync + 'static
+    AccountStore
+    + SessionStore
+    + CodeStore
+    + LimitStore
+    + EventStore
+    + SecondFactorStore
+    + AdminStore
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
     /// Removes expired pending sign-ups, sessions, codes, mail counts and stale login counters.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
@@ -298,6 +310,26 @@ pub trait SecondFactorStore: Send + Sync {
         proof: Proof<'_>,
         session: &NewSessionRow<'_>,
     ) -> impl Future<Output = Result<SecondFactorSignIn>> + Send;
+}
+
+/// The operator's commands (`latchkey-server admin`).
+pub trait AdminStore: Send + Sync {
+    /// Accounts whose username or address starts with `prefix`, after the id `after`, at most `limit`.
+    fn search_users(
+        &self,
+        prefix: &str,
+        after: i64,
+        limit: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<AdminUserRow>>> + Send;
+    fn show_user(&self, user_id: i64, now: i64) -> impl Future<Output = Result<Option<AdminUserRow>>> + Send;
+    /// Makes the change and records `event`, all or nothing; how many rows it changed.
+    fn admin_act(
+        &self,
+        user_id: i64,
+        action: AdminAction,
+        event: &NewEvent<'_>,
+    ) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// Security activity and the devices accounts signed in from.
