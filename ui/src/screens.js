@@ -44,7 +44,7 @@ const SCREENS = {
   verify: { fields: { code: "verify-code" }, focusOn: { invalid_code: "verify-code" }, resend: "verify-resend" },
   login: {
     fields: { identifier: "login-username", password: "login-password" },
-    focusOn: { login_throttled: "to-forgot" },
+    focusOn: { login_throttled: "to-forgot", password_reset_required: "to-forgot" },
   },
   forgot: { fields: { email: "forgot-email" }, enter: enterForgot },
   reset: {

@@ -45,6 +45,9 @@ pub enum Error {
     SecondFactorNotOn,
     #[error("There is no set-up waiting for its first code. Start again.")]
     NoSecondFactorSetup,
+    /// The operator required a new password: sign-in waits for an emailed reset.
+    #[error("This account needs a new password before it can sign in. Use \"Forgot password?\" to get a code by email and choose one.")]
+    PasswordResetRequired,
     /// The operator's commands: no account has that username or address.
     #[error("No account has that username or email address.")]
     NoSuchAccount,
@@ -102,6 +105,7 @@ impl Error {
             Error::SecondFactorNotOn => "second_factor_not_on",
             Error::NoSecondFactorSetup => "no_second_factor_setup",
             Error::NoSuchAccount => "no_such_account",
+            Error::PasswordResetRequired => "password_reset_required",
             Error::LoginThrottled { .. } => "login_throttled",
             Error::WrongPassword => "wrong_password",
             Error::NoPendingReset => "no_pending_reset",
@@ -186,6 +190,7 @@ impl Error {
             "second_factor_already_on" => Error::SecondFactorAlreadyOn,
             "second_factor_not_on" => Error::SecondFactorNotOn,
             "no_second_factor_setup" => Error::NoSecondFactorSetup,
+            "password_reset_required" => Error::PasswordResetRequired,
             "login_throttled" => Error::LoginThrottled { seconds },
             "wrong_password" => Error::WrongPassword,
             "no_pending_reset" => Error::NoPendingReset,

@@ -15,6 +15,7 @@ pub const USAGE: &str = "usage: latchkey-server admin <command> [--json]
   grant-admin NAME | revoke-admin NAME
   unlock NAME                                         clear the login throttle, the lock for good included
   revoke-sessions NAME                                sign out every device
+  require-reset NAME                                  sign out every device; sign-in needs an emailed reset first
   reset-second-factor NAME                            turn two-step sign-in off (lost app and recovery codes)";
 
 /// What the operator asked for.
@@ -54,6 +55,7 @@ fn parse(args: &[String]) -> Result<(Command, bool), String> {
                 "unlock" => AdminAction::Unlock,
                 "revoke-sessions" => AdminAction::RevokeSessions,
                 "reset-second-factor" => AdminAction::ResetSecondFactor,
+                "require-reset" => AdminAction::RequireReset,
                 other => return Err(format!("unknown command {other}")),
             };
             Command::Act(action, value(name)?)

@@ -186,7 +186,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::InvalidSecondFactor | Error::NoPendingSignIn | Error::NoSecondFactorSetup => StatusCode::BAD_REQUEST,
         Error::SecondFactorAlreadyOn | Error::SecondFactorNotOn => StatusCode::CONFLICT,
         Error::NoSuchSession | Error::NoSuchAccount => StatusCode::NOT_FOUND,
-        Error::WrongPassword => StatusCode::FORBIDDEN,
+        Error::WrongPassword | Error::PasswordResetRequired => StatusCode::FORBIDDEN,
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }

@@ -150,8 +150,28 @@ async fn every_admin_command(db: TestDatabase) {
     assert_eq!(who_am_i(&server, &token).await, StatusCode::UNAUTHORIZED);
     json_of(&admin(&db, &smtp, &["reset-second-factor", "ann", "--json"]));
 
+    // Require a reset: signed out everywhere; the right password is refused until an emailed reset.
+    let (_, signed) = post(&server, "/users/login/", json!({"username": "ann", "password": PASSWORD}), None).await;
+    let token = signed["token"].as_str().unwrap().to_string();
+    json_of(&admin(&db, &smtp, &["require-reset", "ann", "--json"]));
+    assert_eq!(who_am_i(&server, &token).await, StatusCode::UNAUTHORIZED);
+    let refused = post(&server, "/users/login/", json!({"username": "ann", "password": PASSWORD}), None).await;
+    assert_eq!((refused.0, refused.1["code"].clone()), (StatusCode::FORBIDDEN, json!("password_reset_required")));
+    let wrong = post(&server, "/users/login/", json!({"username": "ann", "password": "wrong password!"}), None).await;
+    assert_eq!(wrong.1["code"], "invalid_credentials", "a wrong password still says nothing more");
+    db.execute("UPDATE mail_sends SET sent_at = sent_at - 3600").await;
+    let (_, asked) = post(&server, "/users/password/reset/", json!({"email": "ann@example.org"}), None).await;
+    let code = code_in(&smtp.wait_for_mail("ann@example.org", "password reset code").await);
+    let reset_id = asked["reset_id"].as_str().unwrap();
+    let body = json!({"reset_id": reset_id, "code": code, "password": "violet tundra marble 9"});
+    let (status, _) = post(&server, "/users/password/reset/confirm/", body, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let after =
+        post(&server, "/users/login/", json!({"username": "ann", "password": "violet tundra marble 9"}), None).await;
+    assert_eq!(after.0, StatusCode::OK);
+
     // Each action is in the account's activity, naming the operator.
     let kinds =
         db.number("SELECT count(*) FROM security_events WHERE kind LIKE 'admin_%' AND device = 'operator opal'").await;
-    assert_eq!(kinds, 7);
+    assert_eq!(kinds, 8);
 }

@@ -155,6 +155,9 @@ impl<S: Store> AdminStore for Gated<S> {
         self.gate("admin_act").await;
         self.inner.admin_act(user_id, action, event).await
     }
+    async fn reset_required(&self, user_id: i64) -> Result<bool> {
+        self.inner.reset_required(user_id).await
+    }
 }
 
 impl<S: Store> SecondFactorStore for Gated<S> {

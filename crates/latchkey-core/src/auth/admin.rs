@@ -44,6 +44,7 @@ fn kind(action: AdminAction) -> EventKind {
         AdminAction::Unlock => EventKind::AdminUnlocked,
         AdminAction::RevokeSessions => EventKind::AdminRevokedSessions,
         AdminAction::ResetSecondFactor => EventKind::AdminResetSecondFactor,
+        AdminAction::RequireReset => EventKind::AdminRequiredReset,
     }
 }
 
@@ -57,6 +58,9 @@ fn words(action: AdminAction) -> &'static str {
         AdminAction::Unlock => "was unlocked after too many failed sign-ins",
         AdminAction::RevokeSessions => "was signed out on every device",
         AdminAction::ResetSecondFactor => "no longer asks for a second factor: set up two-step sign-in again",
+        AdminAction::RequireReset => {
+            "needs a new password: every device was signed out, and signing in takes \"Forgot password?\" first"
+        }
     }
 }
 

@@ -133,6 +133,10 @@ async fn check_credentials(
             failed.push(user.id);
             continue;
         }
+        // The operator's `require-reset`: the right password alone no longer signs in.
+        if pool.reset_required(user.id).await? {
+            return Err(Error::PasswordResetRequired);
+        }
         if secret::needs_rehash(&user.password_hash) {
             let rehashed = secret::hash_blocking(password.clone()).await?;
             if !pool.rehash_password(user.seen(), &rehashed).await? {

@@ -29,6 +29,8 @@ pub enum AdminAction {
     Unlock,
     RevokeSessions,
     ResetSecondFactor,
+    /// Every session ends and sign-in is refused until an emailed password reset.
+    RequireReset,
 }
 
 /// Binds $1 the prefix (LIKE-escaped, with `%`), $2 the id to start after, $3 how many, $4 now.
@@ -47,5 +49,9 @@ pub(crate) const SHOW: &str = "SELECT u.id, u.username, u.email, u.is_active, u.
      FROM users u WHERE u.id = $1";
 
 pub(crate) const SET_ACTIVE: &str = "UPDATE users SET is_active = $2 WHERE id = $1";
+
+pub(crate) const SET_RESET_REQUIRED: &str = "UPDATE users SET reset_required = $2 WHERE id = $1";
+
+pub(crate) const RESET_REQUIRED: &str = "SELECT reset_required FROM users WHERE id = $1";
 
 pub(crate) const SET_ADMIN: &str = "UPDATE users SET is_admin = $2 WHERE id = $1";

@@ -733,7 +733,7 @@ pub mod second_factor {
 
 pub mod admin {
     use super::*;
-    use crate::store::admin::{SEARCH, SET_ACTIVE, SET_ADMIN, SHOW};
+    use crate::store::admin::{RESET_REQUIRED, SEARCH, SET_ACTIVE, SET_ADMIN, SET_RESET_REQUIRED, SHOW};
     use crate::store::second_factor::{CLEAR_RECOVERY, REMOVE};
 
     pub async fn search<'e>(
@@ -748,6 +748,10 @@ pub mod admin {
             prefix.chars().flat_map(|c| if "\\%_".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
         let pattern = format!("{}%", escaped.to_lowercase());
         Ok(sqlx::query_as(SEARCH).bind(pattern).bind(after).bind(limit).bind(now).fetch_all(ex).await?)
+    }
+
+    pub async fn reset_required<'e>(ex: impl Ex<'e>, user_id: i64) -> Result<bool> {
+        Ok(sqlx::query_scalar(RESET_REQUIRED).bind(user_id).fetch_optional(ex).await?.unwrap_or(false))
     }
 
     pub async fn show<'e>(ex: impl Ex<'e>, user_id: i64, now: i64) -> Result<Option<AdminUserRow>> {
@@ -773,6 +777,11 @@ pub mod admin {
                 sqlx::query(crate::store::login_throttle::CLEAR).bind(key).execute(&mut *tx).await?.rows_affected()
             }
             AdminAction::RevokeSessions => sessions::delete_for_user(&mut *tx, user_id).await?,
+            AdminAction::RequireReset => {
+                let done =
+                    sqlx::query(SET_RESET_REQUIRED).bind(user_id).bind(true).execute(&mut *tx).await?.rows_affected();
+                done + sessions::delete_for_user(&mut *tx, user_id).await?
+            }
             AdminAction::ResetSecondFactor => {
                 sqlx::query(CLEAR_RECOVERY).bind(user_id).execute(&mut *tx).await?;
                 sqlx::query(REMOVE).bind(user_id).execute(&mut *tx).await?.rows_affected()
@@ -1078,6 +1087,9 @@ impl AdminStore for Pool {
     }
     async fn admin_act(&self, user_id: i64, action: AdminAction, event: &NewEvent<'_>) -> Result<u64> {
         admin::act(self, user_id, action, event).await
+    }
+    async fn reset_required(&self, user_id: i64) -> Result<bool> {
+        admin::reset_required(self, user_id).await
     }
 }
 

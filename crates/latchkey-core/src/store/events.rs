@@ -29,6 +29,7 @@ pub enum EventKind {
     AdminUnlocked,
     AdminRevokedSessions,
     AdminResetSecondFactor,
+    AdminRequiredReset,
 }
 
 impl EventKind {
@@ -57,6 +58,7 @@ impl EventKind {
             EventKind::AdminUnlocked => "admin_unlocked",
             EventKind::AdminRevokedSessions => "admin_revoked_sessions",
             EventKind::AdminResetSecondFactor => "admin_reset_second_factor",
+            EventKind::AdminRequiredReset => "admin_required_reset",
         }
     }
 }

@@ -330,6 +330,8 @@ pub trait AdminStore: Send + Sync {
         action: AdminAction,
         event: &NewEvent<'_>,
     ) -> impl Future<Output = Result<u64>> + Send;
+    /// Whether the operator asked for an emailed password reset before the next sign-in.
+    fn reset_required(&self, user_id: i64) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Security activity and the devices accounts signed in from.

@@ -108,7 +108,9 @@ pub(crate) const UPDATE_EMAIL: &str =
 pub(crate) const DELETE: &str = "DELETE FROM users WHERE id = $1 AND password_hash = $2";
 
 /// Binds $1 the new hash, the `Seen` account ($2 id, $3 password hash), $4 the address key or NULL.
-pub(crate) const REPLACE_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $1
+/// A new password also lifts the operator's `require-reset` (a rehash never runs while it is set:
+/// sign-in refuses before it).
+pub(crate) const REPLACE_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $1, reset_required = (1 = 0)
      WHERE id = $2 AND password_hash = $3 AND ($4 IS NULL OR email_key = $4)";
 
 pub(crate) const COUNT: &str = "SELECT count(*) FROM users";
