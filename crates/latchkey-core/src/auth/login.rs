@@ -264,6 +264,7 @@ mod tests {
     use super::*;
     use crate::auth::signup::{self, tests::outbox_mailer, SignupRequest};
     use crate::auth::SESSION_TTL_SECS;
+    use crate::auth::TEST_DEVICE;
     use crate::auth::THIS_WINDOW;
     use crate::store::test_support::{test_db, TestDb};
 
@@ -279,9 +280,7 @@ mod tests {
         let sent = signup::request_code(&db.pool, &outbox_mailer(db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0)
-            .await
-            .unwrap()
+        signup::verify(&db.pool, &outbox_mailer(db), sent.signup_id(), &code, TEST_DEVICE, T0).await.unwrap()
     }
 
     #[tokio::test]
@@ -289,7 +288,7 @@ mod tests {
         let db = test_db().await;
         account(&db).await;
         for id in ["Ann", "ann", " ANN ", "ann@example.com", "Ann@Example.COM"] {
-            let s = login(&db.pool, id, "correct horse battery", crate::auth::TEST_DEVICE, T0 + 5).await.unwrap();
+            let s = login(&db.pool, id, "correct horse battery", TEST_DEVICE, T0 + 5).await.unwrap();
             assert_eq!(s.profile.username, "Ann", "{id}");
             assert_eq!(s.profile.session_expires_at, T0 + 5 + SESSION_TTL_SECS);
         }
@@ -299,12 +298,10 @@ mod tests {
     async fn failures_are_indistinguishable() {
         let db = test_db().await;
         account(&db).await;
-        let wrong_password =
-            login(&db.pool, "ann", "wrong horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
-        let unknown_user =
-            login(&db.pool, "nobody", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
+        let wrong_password = login(&db.pool, "ann", "wrong horse battery", TEST_DEVICE, T0).await.unwrap_err();
+        let unknown_user = login(&db.pool, "nobody", "correct horse battery", TEST_DEVICE, T0).await.unwrap_err();
         sqlx::query("UPDATE users SET is_active = 0").execute(&db.pool).await.unwrap();
-        let inactive = login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap_err();
+        let inactive = login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, T0).await.unwrap_err();
         let shapes: Vec<_> =
             [wrong_password, unknown_user, inactive].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
         assert!(shapes.iter().all(|s| s == &shapes[0]), "{shapes:?}");
@@ -312,7 +309,7 @@ mod tests {
     }
 
     async fn fail(db: &TestDb, id: &str, at: Timestamp) -> Error {
-        login(&db.pool, id, "wrong horse battery", crate::auth::TEST_DEVICE, at).await.unwrap_err()
+        login(&db.pool, id, "wrong horse battery", TEST_DEVICE, at).await.unwrap_err()
     }
 
     #[tokio::test]
@@ -323,7 +320,7 @@ mod tests {
             assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
         }
         // Locked for 30 s: even the right password is not checked.
-        match login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 1).await {
+        match login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, T0 + 1).await {
             Err(Error::LoginThrottled { seconds }) => assert_eq!(seconds, Some(29)),
             other => panic!("expected login_throttled, got {other:?}"),
         }
@@ -338,7 +335,7 @@ mod tests {
             at += expected;
         }
         // A success resets the counter.
-        login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, at).await.unwrap();
+        login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, at).await.unwrap();
         assert!(matches!(fail(&db, "ann", at).await, Error::InvalidCredentials));
     }
 
@@ -358,7 +355,7 @@ mod tests {
         // Per account: the account's email shares the username's count, so the two names do not
         // give 5 + 5 guesses.
         assert!(matches!(
-            login(&db.pool, "ANN@example.com", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 10).await,
+            login(&db.pool, "ANN@example.com", "correct horse battery", TEST_DEVICE, T0 + 10).await,
             Err(Error::LoginThrottled { .. })
         ));
     }
@@ -381,7 +378,7 @@ mod tests {
             .map(|i| {
                 let pool = db.pool.clone();
                 let id = if i % 2 == 0 { "ann" } else { "ann@example.com" };
-                tokio::spawn(async move { login(&pool, id, "wrong horse battery", crate::auth::TEST_DEVICE, T0).await })
+                tokio::spawn(async move { login(&pool, id, "wrong horse battery", TEST_DEVICE, T0).await })
             })
             .collect();
         let mut checked = 0;
@@ -410,7 +407,7 @@ mod tests {
         assert!(matches!(fail(&db, "ann", T0).await, Error::InvalidCredentials));
         let later = T0 + 30 * 86_400;
         crate::store::purge_expired(&db.pool, later).await.unwrap();
-        match login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, later).await {
+        match login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, later).await {
             Err(e @ Error::LoginThrottled { seconds: None }) => {
                 assert!(e.to_string().contains("Forgot password?"), "{e}")
             }
@@ -422,7 +419,7 @@ mod tests {
     async fn identifiers_longer_than_any_name_are_refused_before_any_database_work() {
         let db = test_db().await;
         let long = "a".repeat(1_000_000);
-        match login(&db.pool, &long, "whatever", crate::auth::TEST_DEVICE, T0).await {
+        match login(&db.pool, &long, "whatever", TEST_DEVICE, T0).await {
             Err(Error::InvalidInput { field: "identifier", .. }) => {}
             other => panic!("expected invalid_input, got {other:?}"),
         }
@@ -440,7 +437,7 @@ mod tests {
         db.pool.close().await;
         let pool = crate::store::open(&db.path()).await.unwrap();
         assert!(matches!(
-            login(&pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 5).await,
+            login(&pool, "ann", "correct horse battery", TEST_DEVICE, T0 + 5).await,
             Err(Error::LoginThrottled { .. })
         ));
     }
@@ -458,10 +455,10 @@ mod tests {
         let salt = SaltString::encode_b64(&[9; 16]).unwrap();
         let old = weak.hash_password(b"correct horse battery", &salt).unwrap();
         sqlx::query("UPDATE users SET password_hash = ?").bind(old.to_string()).execute(&db.pool).await.unwrap();
-        login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await.unwrap();
+        login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, T0).await.unwrap();
         let now: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db.pool).await.unwrap();
         assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
-        assert!(login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0 + 1).await.is_ok());
+        assert!(login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, T0 + 1).await.is_ok());
     }
 
     #[tokio::test]
@@ -524,9 +521,7 @@ mod tests {
         let sent = signup::request_code(&db.pool, &outbox_mailer(&db), req, THIS_WINDOW, T0).await.unwrap();
         let crate::mail::Delivery::Outbox { path } = &sent.delivery else { panic!() };
         let code = signup::tests::code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0)
-            .await
-            .unwrap();
+        signup::verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, TEST_DEVICE, T0).await.unwrap();
         sqlx::query("UPDATE users SET username = 'ann@example.com', username_key = 'ann@example.com' WHERE username = 'mallory'")
             .execute(&db.pool)
             .await
@@ -534,22 +529,16 @@ mod tests {
 
         for round in 0..6 {
             for guess in 0..4 {
-                let _ = login(
-                    &db.pool,
-                    "ann@example.com",
-                    &format!("guess {round} {guess} at ann"),
-                    crate::auth::TEST_DEVICE,
-                    T0,
-                )
-                .await;
+                let _ =
+                    login(&db.pool, "ann@example.com", &format!("guess {round} {guess} at ann"), TEST_DEVICE, T0).await;
             }
-            let _ = login(&db.pool, "ann@example.com", "plum orchard lantern", crate::auth::TEST_DEVICE, T0).await;
+            let _ = login(&db.pool, "ann@example.com", "plum orchard lantern", TEST_DEVICE, T0).await;
         }
         // The 25th guess is Ann's password: her account stopped taking guesses after five.
-        let found = login(&db.pool, "ann@example.com", "correct horse battery", crate::auth::TEST_DEVICE, T0).await;
+        let found = login(&db.pool, "ann@example.com", "correct horse battery", TEST_DEVICE, T0).await;
         assert!(!matches!(&found, Ok(s) if s.profile.username == "Ann"), "guess 25 opened Ann's account");
         assert!(matches!(
-            login(&db.pool, "ann", "correct horse battery", crate::auth::TEST_DEVICE, T0).await,
+            login(&db.pool, "ann", "correct horse battery", TEST_DEVICE, T0).await,
             Err(Error::LoginThrottled { .. })
         ));
     }

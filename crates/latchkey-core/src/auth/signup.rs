@@ -305,6 +305,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::auth::login;
     use crate::auth::SESSION_TTL_SECS;
+    use crate::auth::TEST_DEVICE;
     use crate::auth::THIS_WINDOW;
     use crate::config::{SmtpSettings, DEFAULT_FROM};
     use crate::store::test_support::{test_db, TestDb};
@@ -360,10 +361,9 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "Ann@Example.com"), THIS_WINDOW, T0).await.unwrap();
         assert_eq!((sent.resend_at, sent.expires_at), (T0 + 60, T0 + 600));
-        let session =
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), crate::auth::TEST_DEVICE, T0 + 30)
-                .await
-                .unwrap();
+        let session = verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0 + 30)
+            .await
+            .unwrap();
         assert_eq!(session.profile.username, "Ann");
         assert_eq!(session.profile.session_expires_at, T0 + 30 + SESSION_TTL_SECS);
         assert!(!session.profile.is_admin && session.profile.is_active);
@@ -380,17 +380,16 @@ pub(crate) mod tests {
         let code = code_of(&sent);
         // One second before the edge a wrong code is still judged as wrong, not expired.
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), crate::auth::TEST_DEVICE, T0 + 599)
-                .await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), TEST_DEVICE, T0 + 599).await,
             Err(Error::InvalidCode { .. })
         ));
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0 + 600).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, TEST_DEVICE, T0 + 600).await,
             Err(Error::CodeExpired(Flow::Signup))
         ));
         // The expired row is gone.
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0 + 601).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, TEST_DEVICE, T0 + 601).await,
             Err(Error::NoPendingSignup)
         ));
     }
@@ -400,16 +399,9 @@ pub(crate) mod tests {
         let db = test_db().await;
         let sent =
             request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
-        assert!(verify(
-            &db.pool,
-            &outbox_mailer(&db),
-            sent.signup_id(),
-            &code_of(&sent),
-            crate::auth::TEST_DEVICE,
-            T0 + 599
-        )
-        .await
-        .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0 + 599)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -419,27 +411,17 @@ pub(crate) mod tests {
             request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         for left in (1..=4).rev() {
-            match verify(
-                &db.pool,
-                &outbox_mailer(&db),
-                sent.signup_id(),
-                &wrong(&code),
-                crate::auth::TEST_DEVICE,
-                T0 + 1,
-            )
-            .await
-            {
+            match verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), TEST_DEVICE, T0 + 1).await {
                 Err(Error::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
                 other => panic!("expected invalid_code, got {other:?}"),
             }
         }
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), crate::auth::TEST_DEVICE, T0 + 1)
-                .await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), TEST_DEVICE, T0 + 1).await,
             Err(Error::TooManyAttempts(Flow::Signup))
         ));
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0 + 2).await,
+            verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, TEST_DEVICE, T0 + 2).await,
             Err(Error::NoPendingSignup)
         ));
         assert_eq!(count(&db, "users").await, 0);
@@ -452,20 +434,11 @@ pub(crate) mod tests {
             request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let code = code_of(&sent);
         for _ in 0..4 {
-            assert!(verify(
-                &db.pool,
-                &outbox_mailer(&db),
-                sent.signup_id(),
-                &wrong(&code),
-                crate::auth::TEST_DEVICE,
-                T0 + 1
-            )
-            .await
-            .is_err());
+            assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &wrong(&code), TEST_DEVICE, T0 + 1)
+                .await
+                .is_err());
         }
-        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, crate::auth::TEST_DEVICE, T0 + 2)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code, TEST_DEVICE, T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
@@ -474,16 +447,9 @@ pub(crate) mod tests {
         let mailer = outbox_mailer(&db);
         let first = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let old = code_of(&first);
-        assert!(verify(
-            &db.pool,
-            &outbox_mailer(&db),
-            first.signup_id(),
-            &wrong(&old),
-            crate::auth::TEST_DEVICE,
-            T0 + 5
-        )
-        .await
-        .is_err());
+        assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &wrong(&old), TEST_DEVICE, T0 + 5)
+            .await
+            .is_err());
         match resend_code(&db.pool, &mailer, first.signup_id(), THIS_WINDOW, T0 + 59).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
@@ -493,14 +459,12 @@ pub(crate) mod tests {
         let new = code_of(&second);
         if new != old {
             assert!(matches!(
-                verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, crate::auth::TEST_DEVICE, T0 + 61).await,
+                verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, TEST_DEVICE, T0 + 61).await,
                 Err(Error::InvalidCode { attempts_left: 4 })
             ));
         }
         // The window restarted: valid past the first code's ten minutes.
-        assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &new, crate::auth::TEST_DEVICE, T0 + 650)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &new, TEST_DEVICE, T0 + 650).await.is_ok());
     }
 
     #[tokio::test]
@@ -515,12 +479,10 @@ pub(crate) mod tests {
         assert_ne!(first.signup_id(), second.signup_id());
         let new = code_of(&second);
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, crate::auth::TEST_DEVICE, T0 + 61).await,
+            verify(&db.pool, &outbox_mailer(&db), first.signup_id(), &old, TEST_DEVICE, T0 + 61).await,
             Err(Error::NoPendingSignup)
         ));
-        assert!(verify(&db.pool, &outbox_mailer(&db), second.signup_id(), &new, crate::auth::TEST_DEVICE, T0 + 62)
-            .await
-            .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), second.signup_id(), &new, TEST_DEVICE, T0 + 62).await.is_ok());
     }
 
     #[tokio::test]
@@ -538,17 +500,13 @@ pub(crate) mod tests {
         let second = request_code(&db.pool, &mailer, again, THIS_WINDOW, T0 + 60).await.unwrap();
         assert!(!path(&first).exists(), "replaced");
         assert_eq!(files(), 1);
-        verify(&db.pool, &mailer, second.signup_id(), &code_of(&second), crate::auth::TEST_DEVICE, T0 + 61)
-            .await
-            .unwrap();
+        verify(&db.pool, &mailer, second.signup_id(), &code_of(&second), TEST_DEVICE, T0 + 61).await.unwrap();
         assert_eq!(files(), 0, "verified");
         let bob = request_code(&db.pool, &mailer, req("bob", "bob@example.com"), THIS_WINDOW, T0 + 100).await.unwrap();
         let cyd = request_code(&db.pool, &mailer, req("cyd", "cyd@example.com"), THIS_WINDOW, T0 + 700).await.unwrap();
         assert!(!path(&bob).exists() && path(&cyd).exists(), "bob's sign-up expired and was purged");
         for _ in 0..5 {
-            let _ =
-                verify(&db.pool, &mailer, cyd.signup_id(), &wrong(&code_of(&cyd)), crate::auth::TEST_DEVICE, T0 + 701)
-                    .await;
+            let _ = verify(&db.pool, &mailer, cyd.signup_id(), &wrong(&code_of(&cyd)), TEST_DEVICE, T0 + 701).await;
         }
         assert_eq!(files(), 0, "cancelled by too many wrong codes");
     }
@@ -562,24 +520,18 @@ pub(crate) mod tests {
         let bob = request_code(&db.pool, &mailer, req("bob", "ann@example.com"), THIS_WINDOW, T0 + 60).await.unwrap();
         assert_eq!(count(&db, "pending_signups").await, 2, "Bob's request made its own, Ann's stays");
         // Bob cannot use Ann's code with his id, nor resend hers without her id.
-        let stolen =
-            verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&ann), crate::auth::TEST_DEVICE, T0 + 61)
-                .await;
+        let stolen = verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&ann), TEST_DEVICE, T0 + 61).await;
         assert!(code_of(&ann) == code_of(&bob) || matches!(stolen, Err(Error::InvalidCode { .. })));
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), "guessed-id", &code_of(&ann), crate::auth::TEST_DEVICE, T0 + 61)
-                .await,
+            verify(&db.pool, &outbox_mailer(&db), "guessed-id", &code_of(&ann), TEST_DEVICE, T0 + 61).await,
             Err(Error::NoPendingSignup)
         ));
         // Ann enters her code: the account on her address is hers.
         let session =
-            verify(&db.pool, &outbox_mailer(&db), ann.signup_id(), &code_of(&ann), crate::auth::TEST_DEVICE, T0 + 62)
-                .await
-                .unwrap();
+            verify(&db.pool, &outbox_mailer(&db), ann.signup_id(), &code_of(&ann), TEST_DEVICE, T0 + 62).await.unwrap();
         assert_eq!(session.profile.username, "ann");
         assert!(matches!(
-            verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&bob), crate::auth::TEST_DEVICE, T0 + 63)
-                .await,
+            verify(&db.pool, &outbox_mailer(&db), bob.signup_id(), &code_of(&bob), TEST_DEVICE, T0 + 63).await,
             Err(Error::EmailTaken)
         ));
     }
@@ -606,7 +558,7 @@ pub(crate) mod tests {
             let (pool, mailer) = (&db.pool, &mailer);
             async move {
                 let credentials = SignupCredentials { email: "ann@example.com", username: "ann", password };
-                verify_with_credentials(pool, mailer, credentials, &code, crate::auth::TEST_DEVICE, T0 + 200).await
+                verify_with_credentials(pool, mailer, credentials, &code, TEST_DEVICE, T0 + 200).await
             }
         };
 
@@ -658,9 +610,7 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("Ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
-        verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), crate::auth::TEST_DEVICE, T0)
-            .await
-            .unwrap();
+        verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0).await.unwrap();
         assert!(matches!(
             request_code(&db.pool, &mailer, req("aNN", "x@example.com"), THIS_WINDOW, T0).await,
             Err(Error::UsernameTaken)
@@ -676,7 +626,7 @@ pub(crate) mod tests {
         assert!(code_of_message(&notice).is_none(), "the owner gets no code");
         // The code step answers as for any wrong code, and no account can come of it.
         for code in ["000000", "123456", "999999"] {
-            let r = verify(&db.pool, &mailer, taken.signup_id(), code, crate::auth::TEST_DEVICE, T0 + 61).await;
+            let r = verify(&db.pool, &mailer, taken.signup_id(), code, TEST_DEVICE, T0 + 61).await;
             assert!(matches!(r, Err(Error::InvalidCode { .. })), "{r:?}");
         }
         assert_eq!(count(&db, "users").await, 1);
@@ -698,16 +648,9 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0 + 1)
             .await
             .unwrap();
-        assert!(verify(
-            &db.pool,
-            &outbox_mailer(&db),
-            sent.signup_id(),
-            &code_of(&sent),
-            crate::auth::TEST_DEVICE,
-            T0 + 2
-        )
-        .await
-        .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0 + 2)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -717,16 +660,9 @@ pub(crate) mod tests {
             request_code(&db.pool, &outbox_mailer(&db), req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let failed = resend_code(&db.pool, &broken_mailer(), sent.signup_id(), THIS_WINDOW, T0 + 60).await;
         assert!(matches!(failed, Err(Error::MailFailed(_))));
-        assert!(verify(
-            &db.pool,
-            &outbox_mailer(&db),
-            sent.signup_id(),
-            &code_of(&sent),
-            crate::auth::TEST_DEVICE,
-            T0 + 61
-        )
-        .await
-        .is_ok());
+        assert!(verify(&db.pool, &outbox_mailer(&db), sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0 + 61)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -778,7 +714,7 @@ pub(crate) mod tests {
             .map(|_| {
                 let (pool, code, id, mailer) =
                     (db.pool.clone(), code.clone(), sent.signup_id().to_string(), outbox_mailer(&db));
-                tokio::spawn(async move { verify(&pool, &mailer, &id, &code, crate::auth::TEST_DEVICE, T0 + 1).await })
+                tokio::spawn(async move { verify(&pool, &mailer, &id, &code, TEST_DEVICE, T0 + 1).await })
             })
             .collect();
         let mut ok = 0;
@@ -800,7 +736,7 @@ pub(crate) mod tests {
         let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
         let pending =
             request_code(&db.pool, &mailer, req("carol", "carol@example.com"), THIS_WINDOW, T0).await.unwrap();
-        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), crate::auth::TEST_DEVICE, T0).await.unwrap();
+        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0).await.unwrap();
         for (name, email) in [("Ann@Example.com", "x1@example.org"), ("carol@example.com", "x2@example.org")] {
             let r = request_code(&db.pool, &mailer, req(name, email), THIS_WINDOW, T0 + 1).await;
             assert!(matches!(r, Err(Error::UsernameTaken)), "{name}: {r:?}");
@@ -810,7 +746,7 @@ pub(crate) mod tests {
         let bob = request_code(&db.pool, &mailer, req("bob@example.org", "bob@example.com"), THIS_WINDOW, T0 + 1)
             .await
             .unwrap();
-        verify(&db.pool, &mailer, bob.signup_id(), &code_of(&bob), crate::auth::TEST_DEVICE, T0 + 1).await.unwrap();
+        verify(&db.pool, &mailer, bob.signup_id(), &code_of(&bob), TEST_DEVICE, T0 + 1).await.unwrap();
         let r = request_code(&db.pool, &mailer, req("eve", "Bob@Example.org"), THIS_WINDOW, T0 + 2).await;
         assert!(matches!(r, Err(Error::EmailTaken)), "{r:?}");
         assert!(pending.signup_id.is_some());
@@ -824,7 +760,7 @@ pub(crate) mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let sent = request_code(&db.pool, &mailer, req("ann", "ann@example.com"), THIS_WINDOW, T0).await.unwrap();
-        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), crate::auth::TEST_DEVICE, T0).await.unwrap();
+        verify(&db.pool, &mailer, sent.signup_id(), &code_of(&sent), TEST_DEVICE, T0).await.unwrap();
         for _ in 0..5 {
             let r = request_code(&db.pool, &mailer, req("ANN", "x@example.org"), "prober", T0 + 1).await;
             assert!(matches!(r, Err(Error::UsernameTaken)), "{r:?}");

@@ -108,6 +108,7 @@ mod tests {
     use crate::auth::login;
     use crate::auth::signup::CodeSent;
     use crate::auth::signup::{self, tests::code_in, tests::outbox_mailer, SignupRequest};
+    use crate::auth::TEST_DEVICE;
     use crate::auth::THIS_WINDOW;
     use crate::error::Flow;
     use crate::mail::Delivery;
@@ -128,7 +129,7 @@ mod tests {
         let sent = signup::request_code(&db.pool, mailer, req, THIS_WINDOW, at).await.unwrap();
         let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
         let code = code_in(&std::fs::read_to_string(path).unwrap());
-        signup::verify(&db.pool, mailer, sent.signup_id(), &code, crate::auth::TEST_DEVICE, at).await.unwrap()
+        signup::verify(&db.pool, mailer, sent.signup_id(), &code, TEST_DEVICE, at).await.unwrap()
     }
 
     /// The outbox's messages, oldest first. (Sign-up code files are gone once the sign-up is.)
@@ -169,10 +170,10 @@ mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let first = account(&db, &mailer).await;
-        let second = login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0 + 1).await.unwrap();
+        let second = login::login(&db.pool, "ann", PW, TEST_DEVICE, T0 + 1).await.unwrap();
         assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, 2);
         for _ in 0..3 {
-            let _ = login::login(&db.pool, "ann", "wrong horse battery", crate::auth::TEST_DEVICE, T0 + 2).await;
+            let _ = login::login(&db.pool, "ann", "wrong horse battery", TEST_DEVICE, T0 + 2).await;
         }
         request_email_change(&db.pool, &mailer, Some(&first.token), PW, "ann2@example.com", T0 + 3).await.unwrap();
 
@@ -182,10 +183,9 @@ mod tests {
         assert!(
             mail.contains("Subject: Your Latchkey password reset code") && mail.contains("To: Ann <ann@example.com>")
         );
-        let done =
-            reset_password(&db.pool, &mailer, reset(&sent, &code_in(&mail), NEW_PW), crate::auth::TEST_DEVICE, T0 + 20)
-                .await
-                .unwrap();
+        let done = reset_password(&db.pool, &mailer, reset(&sent, &code_in(&mail), NEW_PW), TEST_DEVICE, T0 + 20)
+            .await
+            .unwrap();
         assert!(done.notice_sent);
         assert_eq!(done.session.profile.username, "Ann");
         // Every earlier session ended; only this desktop's new one is left.
@@ -199,10 +199,10 @@ mod tests {
         assert_eq!(count(&db, "SELECT count(*) FROM login_throttle").await, 0);
         assert!(message(&db, 3).await.contains("Subject: Your Latchkey password was reset"));
         assert!(matches!(
-            login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0 + 30).await,
+            login::login(&db.pool, "ann", PW, TEST_DEVICE, T0 + 30).await,
             Err(Error::InvalidCredentials)
         ));
-        assert!(login::login(&db.pool, "ann", NEW_PW, crate::auth::TEST_DEVICE, T0 + 30).await.is_ok());
+        assert!(login::login(&db.pool, "ann", NEW_PW, TEST_DEVICE, T0 + 30).await.is_ok());
     }
 
     #[tokio::test]
@@ -243,10 +243,9 @@ mod tests {
         for sent in [&known, &unknown] {
             let mut seen = vec![];
             for _ in 0..6 {
-                let e =
-                    reset_password(&db.pool, &mailer, reset(sent, "000000", NEW_PW), crate::auth::TEST_DEVICE, T0 + 61)
-                        .await
-                        .unwrap_err();
+                let e = reset_password(&db.pool, &mailer, reset(sent, "000000", NEW_PW), TEST_DEVICE, T0 + 61)
+                    .await
+                    .unwrap_err();
                 seen.push(serde_json::to_value(e).unwrap());
             }
             answers.push(seen);
@@ -260,7 +259,7 @@ mod tests {
         }
         // An id nobody was given is no reset at all.
         let forged = CodeSent { reset_id: Some("forged".into()), ..known.clone() };
-        let e = reset_password(&db.pool, &mailer, reset(&forged, "000000", NEW_PW), crate::auth::TEST_DEVICE, T0 + 62)
+        let e = reset_password(&db.pool, &mailer, reset(&forged, "000000", NEW_PW), TEST_DEVICE, T0 + 62)
             .await
             .unwrap_err();
         assert!(matches!(e, Error::NoPendingReset), "{e:?}");
@@ -276,23 +275,15 @@ mod tests {
         for i in 0..5 {
             let theirs = request_reset(&db.pool, &mailer, "ann@example.com", "attacker", T0 + 60 * i).await.unwrap();
             for _ in 0..5 {
-                let _ = reset_password(
-                    &db.pool,
-                    &mailer,
-                    reset(&theirs, "000000", NEW_PW),
-                    crate::auth::TEST_DEVICE,
-                    T0 + 60 * i,
-                )
-                .await;
+                let _ =
+                    reset_password(&db.pool, &mailer, reset(&theirs, "000000", NEW_PW), TEST_DEVICE, T0 + 60 * i).await;
             }
         }
         let refused = request_reset(&db.pool, &mailer, "ann@example.com", "attacker", T0 + 300).await;
         assert!(matches!(refused, Err(Error::ResendTooSoon { .. })), "{refused:?}");
         let mine = request_reset(&db.pool, &mailer, "ann@example.com", THIS_WINDOW, T0 + 300).await.unwrap();
         let code = code_in(&message(&db, 6).await);
-        let done = reset_password(&db.pool, &mailer, reset(&mine, &code, NEW_PW), crate::auth::TEST_DEVICE, T0 + 301)
-            .await
-            .unwrap();
+        let done = reset_password(&db.pool, &mailer, reset(&mine, &code, NEW_PW), TEST_DEVICE, T0 + 301).await.unwrap();
         assert_eq!(done.session.profile.username, "Ann");
     }
 
@@ -305,26 +296,18 @@ mod tests {
         let code = code_in(&message(&db, 1).await);
         // 10 minutes: a wrong code at 599 s is wrong, the right one at 600 s has expired.
         let at_599 =
-            reset_password(&db.pool, &mailer, reset(&first, &wrong(&code), NEW_PW), crate::auth::TEST_DEVICE, T0 + 599)
-                .await;
+            reset_password(&db.pool, &mailer, reset(&first, &wrong(&code), NEW_PW), TEST_DEVICE, T0 + 599).await;
         assert!(matches!(at_599, Err(Error::InvalidCode { attempts_left: 4 })));
-        let at_600 =
-            reset_password(&db.pool, &mailer, reset(&first, &code, NEW_PW), crate::auth::TEST_DEVICE, T0 + 600).await;
+        let at_600 = reset_password(&db.pool, &mailer, reset(&first, &code, NEW_PW), TEST_DEVICE, T0 + 600).await;
         assert!(matches!(at_600, Err(Error::CodeExpired(Flow::PasswordReset))));
 
         // One minute between codes; a resend replaces the code and restarts the attempts.
         let sent = request_reset(&db.pool, &mailer, "ann@example.com", THIS_WINDOW, T0 + 1000).await.unwrap();
         let id = sent.reset_id.clone().unwrap();
         let old = code_in(&message(&db, 2).await);
-        assert!(reset_password(
-            &db.pool,
-            &mailer,
-            reset(&sent, &wrong(&old), NEW_PW),
-            crate::auth::TEST_DEVICE,
-            T0 + 1001
-        )
-        .await
-        .is_err());
+        assert!(reset_password(&db.pool, &mailer, reset(&sent, &wrong(&old), NEW_PW), TEST_DEVICE, T0 + 1001)
+            .await
+            .is_err());
         match resend_reset(&db.pool, &mailer, &id, THIS_WINDOW, T0 + 1059).await {
             Err(Error::ResendTooSoon { seconds }) => assert_eq!(seconds, 1),
             other => panic!("expected resend_too_soon, got {other:?}"),
@@ -334,27 +317,13 @@ mod tests {
         let new = code_in(&message(&db, 3).await);
         // Five tries: the fifth wrong code voids the reset, after which the right code cannot work.
         for left in (1..=4).rev() {
-            let r = reset_password(
-                &db.pool,
-                &mailer,
-                reset(&sent, &wrong(&new), NEW_PW),
-                crate::auth::TEST_DEVICE,
-                T0 + 1061,
-            )
-            .await;
+            let r = reset_password(&db.pool, &mailer, reset(&sent, &wrong(&new), NEW_PW), TEST_DEVICE, T0 + 1061).await;
             assert!(matches!(r, Err(Error::InvalidCode { attempts_left }) if attempts_left == left), "{r:?}");
         }
-        let fifth =
-            reset_password(&db.pool, &mailer, reset(&sent, &wrong(&new), NEW_PW), crate::auth::TEST_DEVICE, T0 + 1062)
-                .await;
+        let fifth = reset_password(&db.pool, &mailer, reset(&sent, &wrong(&new), NEW_PW), TEST_DEVICE, T0 + 1062).await;
         assert!(matches!(fifth, Err(Error::TooManyAttempts(Flow::PasswordReset))));
-        assert!(reset_password(&db.pool, &mailer, reset(&sent, &new, NEW_PW), crate::auth::TEST_DEVICE, T0 + 1063)
-            .await
-            .is_err());
-        assert!(
-            login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0 + 1064).await.is_ok(),
-            "the password is unchanged"
-        );
+        assert!(reset_password(&db.pool, &mailer, reset(&sent, &new, NEW_PW), TEST_DEVICE, T0 + 1063).await.is_err());
+        assert!(login::login(&db.pool, "ann", PW, TEST_DEVICE, T0 + 1064).await.is_ok(), "the password is unchanged");
     }
 
     #[tokio::test]
@@ -365,16 +334,14 @@ mod tests {
         let sent = request_reset(&db.pool, &mailer, "ann@example.com", THIS_WINDOW, T0).await.unwrap();
         let code = code_in(&message(&db, 1).await);
         for (weak, words) in [("short", "at least 8"), ("password123", "common"), ("ann-and-her-cat", "username")] {
-            match reset_password(&db.pool, &mailer, reset(&sent, &code, weak), crate::auth::TEST_DEVICE, T0 + 1).await {
+            match reset_password(&db.pool, &mailer, reset(&sent, &code, weak), TEST_DEVICE, T0 + 1).await {
                 Err(Error::InvalidInput { field: "password", detail }) => assert!(detail.contains(words), "{detail}"),
                 other => panic!("{weak}: expected invalid_input, got {other:?}"),
             }
         }
         let attempts = count(&db, "SELECT attempts FROM account_codes").await;
         assert_eq!(attempts, 0, "no attempt was spent");
-        assert!(reset_password(&db.pool, &mailer, reset(&sent, &code, NEW_PW), crate::auth::TEST_DEVICE, T0 + 2)
-            .await
-            .is_ok());
+        assert!(reset_password(&db.pool, &mailer, reset(&sent, &code, NEW_PW), TEST_DEVICE, T0 + 2).await.is_ok());
     }
 
     #[tokio::test]
@@ -382,20 +349,18 @@ mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let here = account(&db, &mailer).await;
-        let elsewhere = login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0 + 1).await.unwrap();
+        let elsewhere = login::login(&db.pool, "ann", PW, TEST_DEVICE, T0 + 1).await.unwrap();
         let t = Some(&here.token);
-        let wrong =
-            change_password(&db.pool, &mailer, t, "wrong horse battery", NEW_PW, crate::auth::TEST_DEVICE, T0 + 2)
-                .await;
+        let wrong = change_password(&db.pool, &mailer, t, "wrong horse battery", NEW_PW, TEST_DEVICE, T0 + 2).await;
         assert!(matches!(wrong, Err(Error::WrongPassword)));
-        let same = change_password(&db.pool, &mailer, t, PW, PW, crate::auth::TEST_DEVICE, T0 + 3).await;
+        let same = change_password(&db.pool, &mailer, t, PW, PW, TEST_DEVICE, T0 + 3).await;
         assert!(matches!(same, Err(Error::InvalidInput { field: "new_password", .. })));
-        let weak = change_password(&db.pool, &mailer, t, PW, "password1", crate::auth::TEST_DEVICE, T0 + 3).await;
+        let weak = change_password(&db.pool, &mailer, t, PW, "password1", TEST_DEVICE, T0 + 3).await;
         assert!(matches!(weak, Err(Error::InvalidInput { field: "new_password", .. })));
-        let none = change_password(&db.pool, &mailer, None, PW, NEW_PW, crate::auth::TEST_DEVICE, T0 + 3).await;
+        let none = change_password(&db.pool, &mailer, None, PW, NEW_PW, TEST_DEVICE, T0 + 3).await;
         assert!(matches!(none, Err(Error::NotAuthenticated)));
 
-        let done = change_password(&db.pool, &mailer, t, PW, NEW_PW, crate::auth::TEST_DEVICE, T0 + 4).await.unwrap();
+        let done = change_password(&db.pool, &mailer, t, PW, NEW_PW, TEST_DEVICE, T0 + 4).await.unwrap();
         assert!(done.notice_sent);
         assert!(message(&db, 1).await.contains("Subject: Your Latchkey password was changed"));
         // This desktop has a fresh token; the old one and the other desktop's are gone.
@@ -404,7 +369,7 @@ mod tests {
         }
         assert!(login::whoami(&db.pool, Some(&done.session.token), T0 + 5).await.is_ok());
         assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, 1);
-        assert!(login::login(&db.pool, "ann", NEW_PW, crate::auth::TEST_DEVICE, T0 + 6).await.is_ok());
+        assert!(login::login(&db.pool, "ann", NEW_PW, TEST_DEVICE, T0 + 6).await.is_ok());
     }
 
     #[tokio::test]
@@ -413,23 +378,15 @@ mod tests {
         let mailer = outbox_mailer(&db);
         let here = account(&db, &mailer).await;
         for _ in 0..5 {
-            let r = change_password(
-                &db.pool,
-                &mailer,
-                Some(&here.token),
-                "wrong horse battery",
-                NEW_PW,
-                crate::auth::TEST_DEVICE,
-                T0,
-            )
-            .await;
+            let r =
+                change_password(&db.pool, &mailer, Some(&here.token), "wrong horse battery", NEW_PW, TEST_DEVICE, T0)
+                    .await;
             assert!(matches!(r, Err(Error::WrongPassword)));
         }
-        let locked =
-            change_password(&db.pool, &mailer, Some(&here.token), PW, NEW_PW, crate::auth::TEST_DEVICE, T0 + 1).await;
+        let locked = change_password(&db.pool, &mailer, Some(&here.token), PW, NEW_PW, TEST_DEVICE, T0 + 1).await;
         assert!(matches!(locked, Err(Error::LoginThrottled { seconds: Some(29) })));
         assert!(matches!(
-            login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0 + 1).await,
+            login::login(&db.pool, "ann", PW, TEST_DEVICE, T0 + 1).await,
             Err(Error::LoginThrottled { .. })
         ));
         let e = serde_json::to_value(locked.unwrap_err()).unwrap();
@@ -459,15 +416,14 @@ mod tests {
         // Cancelled, the code no longer works.
         let cancelled = cancel_email_change(&db.pool, t, T0 + 2).await.unwrap();
         assert_eq!(cancelled.pending_email, None);
-        let after = verify_email_change(&db.pool, &mailer, t, &code, crate::auth::TEST_DEVICE, T0 + 3).await;
+        let after = verify_email_change(&db.pool, &mailer, t, &code, TEST_DEVICE, T0 + 3).await;
         assert!(matches!(after, Err(Error::NoPendingEmailChange)));
 
         request_email_change(&db.pool, &mailer, t, PW, "Newname@Example.org", T0 + 100).await.unwrap();
         let code = code_in(&message(&db, 2).await);
-        let w = verify_email_change(&db.pool, &mailer, t, &wrong(&code), crate::auth::TEST_DEVICE, T0 + 101).await;
+        let w = verify_email_change(&db.pool, &mailer, t, &wrong(&code), TEST_DEVICE, T0 + 101).await;
         assert!(matches!(w, Err(Error::InvalidCode { attempts_left: 4 })));
-        let changed =
-            verify_email_change(&db.pool, &mailer, t, &code, crate::auth::TEST_DEVICE, T0 + 102).await.unwrap();
+        let changed = verify_email_change(&db.pool, &mailer, t, &code, TEST_DEVICE, T0 + 102).await.unwrap();
         assert_eq!(
             (changed.session.profile.email.as_str(), changed.session.profile.pending_email),
             ("Newname@Example.org", None)
@@ -476,9 +432,9 @@ mod tests {
         let notice = message(&db, 3).await;
         assert!(notice.contains("To: Ann <ann@example.com>"), "the notice goes to the old address");
         assert!(notice.contains("Ne*****@Example.org") && !notice.contains("Newname@"), "{notice}");
-        assert!(login::login(&db.pool, "newname@example.org", PW, crate::auth::TEST_DEVICE, T0 + 103).await.is_ok());
+        assert!(login::login(&db.pool, "newname@example.org", PW, TEST_DEVICE, T0 + 103).await.is_ok());
         assert!(matches!(
-            login::login(&db.pool, "ann@example.com", PW, crate::auth::TEST_DEVICE, T0 + 103).await,
+            login::login(&db.pool, "ann@example.com", PW, TEST_DEVICE, T0 + 103).await,
             Err(Error::InvalidCredentials)
         ));
     }
@@ -497,7 +453,7 @@ mod tests {
             &mailer,
             sent.signup_id(),
             &code_in(&std::fs::read_to_string(path).unwrap()),
-            crate::auth::TEST_DEVICE,
+            TEST_DEVICE,
             T0,
         )
         .await
@@ -508,7 +464,7 @@ mod tests {
         let notice = message(&db, 1).await;
         assert!(notice.contains("To: bob <bob@example.com>") && notice.contains("no code was sent"), "{notice}");
         assert!(signup::tests::code_of_message(&notice).is_none());
-        let w = verify_email_change(&db.pool, &mailer, t, "123456", crate::auth::TEST_DEVICE, T0 + 1).await;
+        let w = verify_email_change(&db.pool, &mailer, t, "123456", TEST_DEVICE, T0 + 1).await;
         assert!(matches!(w, Err(Error::InvalidCode { attempts_left: 4 })), "{w:?}");
         cancel_email_change(&db.pool, t, T0 + 1).await.unwrap();
 
@@ -516,21 +472,19 @@ mod tests {
         let code = code_in(&message(&db, 2).await);
         let soon = resend_email_change(&db.pool, &mailer, t, T0 + 61).await;
         assert!(matches!(soon, Err(Error::ResendTooSoon { seconds: 1 })));
-        let late = verify_email_change(&db.pool, &mailer, t, &code, crate::auth::TEST_DEVICE, T0 + 602).await;
+        let late = verify_email_change(&db.pool, &mailer, t, &code, TEST_DEVICE, T0 + 602).await;
         assert!(matches!(late, Err(Error::CodeExpired(Flow::EmailChange))));
         assert!(matches!(resend_email_change(&db.pool, &mailer, t, T0 + 603).await, Err(Error::NoPendingEmailChange)));
 
         request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0 + 700).await.unwrap();
         let code = code_in(&message(&db, 3).await);
         for _ in 0..4 {
-            assert!(verify_email_change(&db.pool, &mailer, t, &wrong(&code), crate::auth::TEST_DEVICE, T0 + 701)
-                .await
-                .is_err());
+            assert!(verify_email_change(&db.pool, &mailer, t, &wrong(&code), TEST_DEVICE, T0 + 701).await.is_err());
         }
-        let fifth = verify_email_change(&db.pool, &mailer, t, &wrong(&code), crate::auth::TEST_DEVICE, T0 + 701).await;
+        let fifth = verify_email_change(&db.pool, &mailer, t, &wrong(&code), TEST_DEVICE, T0 + 701).await;
         assert!(matches!(fifth, Err(Error::TooManyAttempts(Flow::EmailChange))));
         assert!(matches!(
-            verify_email_change(&db.pool, &mailer, t, &code, crate::auth::TEST_DEVICE, T0 + 702).await,
+            verify_email_change(&db.pool, &mailer, t, &code, TEST_DEVICE, T0 + 702).await,
             Err(Error::NoPendingEmailChange)
         ));
     }
@@ -540,9 +494,9 @@ mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let me = account(&db, &mailer).await;
-        let other = login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0).await.unwrap();
+        let other = login::login(&db.pool, "ann", PW, TEST_DEVICE, T0).await.unwrap();
         let t = Some(&me.token);
-        let _ = login::login(&db.pool, "ann@example.com", "wrong horse battery", crate::auth::TEST_DEVICE, T0).await;
+        let _ = login::login(&db.pool, "ann@example.com", "wrong horse battery", TEST_DEVICE, T0).await;
         request_email_change(&db.pool, &mailer, t, PW, "ann@new.example", T0).await.unwrap();
         let mismatch = delete_account(&db.pool, &mailer, t, PW, "anne", T0 + 1).await;
         assert!(matches!(mismatch, Err(Error::InvalidInput { field: "confirm", .. })));
@@ -566,13 +520,12 @@ mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let me = account(&db, &mailer).await;
-        let changed = change_password(&db.pool, &mailer, Some(&me.token), PW, NEW_PW, crate::auth::TEST_DEVICE, T0 + 1)
-            .await
-            .unwrap();
+        let changed =
+            change_password(&db.pool, &mailer, Some(&me.token), PW, NEW_PW, TEST_DEVICE, T0 + 1).await.unwrap();
         let t = Some(&changed.session.token);
         request_email_change(&db.pool, &mailer, t, NEW_PW, "ann@new.example", T0 + 2).await.unwrap();
         let code = code_in(&message(&db, 2).await);
-        let moved = verify_email_change(&db.pool, &mailer, t, &code, crate::auth::TEST_DEVICE, T0 + 3).await.unwrap();
+        let moved = verify_email_change(&db.pool, &mailer, t, &code, TEST_DEVICE, T0 + 3).await.unwrap();
         delete_account(&db.pool, &mailer, Some(&moved.session.token), NEW_PW, "ann", T0 + 4).await.unwrap();
         let all = outbox(&db);
         assert_eq!(all.len(), 4);
@@ -595,26 +548,18 @@ mod tests {
         let db = test_db().await;
         let mailer = outbox_mailer(&db);
         let me = account(&db, &mailer).await;
-        let elsewhere = login::login(&db.pool, "ann", PW, crate::auth::TEST_DEVICE, T0).await.unwrap();
+        let elsewhere = login::login(&db.pool, "ann", PW, TEST_DEVICE, T0).await.unwrap();
         let theirs = request_reset(&db.pool, &mailer, "ann@example.com", "old mailbox", T0 + 1).await.unwrap();
         let old_mailbox_code = code_in(&message(&db, 1).await);
         request_email_change(&db.pool, &mailer, Some(&me.token), PW, "ann@new.example", T0 + 2).await.unwrap();
         let code = code_in(&message(&db, 2).await);
-        assert!(verify_email_change(&db.pool, &mailer, Some(&me.token), &code, crate::auth::TEST_DEVICE, T0 + 3)
-            .await
-            .is_ok());
+        assert!(verify_email_change(&db.pool, &mailer, Some(&me.token), &code, TEST_DEVICE, T0 + 3).await.is_ok());
 
-        let late = reset_password(
-            &db.pool,
-            &mailer,
-            reset(&theirs, &old_mailbox_code, NEW_PW),
-            crate::auth::TEST_DEVICE,
-            T0 + 4,
-        )
-        .await;
+        let late =
+            reset_password(&db.pool, &mailer, reset(&theirs, &old_mailbox_code, NEW_PW), TEST_DEVICE, T0 + 4).await;
         assert!(late.is_err(), "the old address's reset still worked: {late:?}");
         assert!(
-            login::login(&db.pool, "ann@new.example", PW, crate::auth::TEST_DEVICE, T0 + 5).await.is_ok(),
+            login::login(&db.pool, "ann@new.example", PW, TEST_DEVICE, T0 + 5).await.is_ok(),
             "the password is unchanged"
         );
         assert_eq!(count(&db, "SELECT count(*) FROM account_codes WHERE user_id IS NOT NULL").await, 0);
@@ -637,7 +582,7 @@ mod tests {
             &mailer,
             sent.signup_id(),
             &code_in(&std::fs::read_to_string(path).unwrap()),
-            crate::auth::TEST_DEVICE,
+            TEST_DEVICE,
             T0,
         )
         .await
