@@ -432,25 +432,35 @@ async fn not_found() -> Response {
 
 /// Who sent a request: its bucket for the per-requester mail limits (an IPv4 address or an IPv6
 /// /64, as the per-client limit counts it), its address and its device label, which a new
-/// session records.
+/// session records. The label is read from the headers only by a request that starts a session
+/// (who-am-i never parses a User-Agent).
 #[derive(Clone)]
 struct Client {
     bucket: String,
     ip: String,
-    device: String,
+    headers: HeaderMap,
+    device: std::sync::OnceLock<String>,
 }
 
 impl Client {
     fn new(ip: IpAddr, headers: &HeaderMap) -> Self {
+        let mut named = HeaderMap::new();
+        for name in [header::USER_AGENT, header::HeaderName::from_static(wire::CLIENT_HEADER)] {
+            if let Some(value) = headers.get(&name) {
+                named.insert(name, value.clone());
+            }
+        }
         Client {
             bucket: crate::limits::bucket(ip).to_string(),
             ip: ip.to_string(),
-            device: crate::devices::label(headers),
+            headers: named,
+            device: std::sync::OnceLock::new(),
         }
     }
 
     fn device(&self) -> Device<'_> {
-        Device { label: &self.device, ip: Some(&self.ip) }
+        let label = self.device.get_or_init(|| crate::devices::label(&self.headers));
+        Device { label, ip: Some(&self.ip) }
     }
 }
 

@@ -155,8 +155,8 @@ impl<S: Store> AdminStore for Gated<S> {
         self.gate("admin_act").await;
         self.inner.admin_act(user_id, action, event).await
     }
-    async fn reset_required(&self, user_id: i64) -> Result<bool> {
-        self.inner.reset_required(user_id).await
+    async fn sign_in_gates(&self, user_id: i64) -> Result<SignInGates> {
+        self.inner.sign_in_gates(user_id).await
     }
 }
 

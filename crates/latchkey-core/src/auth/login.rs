@@ -133,8 +133,10 @@ async fn check_credentials(
             failed.push(user.id);
             continue;
         }
-        // The operator's `require-reset`: the right password alone no longer signs in.
-        if pool.reset_required(user.id).await? {
+        // What the right password must still pass, in one read: the operator's `require-reset`
+        // (the password alone no longer signs in) and a second factor (a code comes next).
+        let gates = pool.sign_in_gates(user.id).await?;
+        if gates.reset_required {
             return Err(Error::PasswordResetRequired);
         }
         if secret::needs_rehash(&user.password_hash) {
@@ -144,7 +146,7 @@ async fn check_credentials(
             }
             user.password_hash = rehashed;
         }
-        if super::second_factor::is_on(pool, user.id).await? {
+        if gates.second_factor {
             return Err(super::second_factor::challenge(pool, &user, now).await);
         }
         let minted = Minted::new(device)?;

@@ -191,13 +191,8 @@ pub async fn disable(
     code: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    let (user, proof_of) = password_and_code(pool, token, password, code, true, now).await?;
-    let off = event(&user, EventKind::SecondFactorOff, now);
-    let Some(proof) = proof(pool, user.id, &proof_of, now).await? else { return Err(Error::InvalidSecondFactor) };
-    if !pool.change_second_factor(user.id, proof, FactorChange::TurnOff, &off).await? {
-        return Err(Error::InvalidSecondFactor);
-    }
-    pool.clear_login_throttle(&account_throttle_key(user.id)).await?;
+    let (user, typed) = password_and_code(pool, token, password, code, true, now).await?;
+    change_with_code(pool, &user, &typed, FactorChange::TurnOff, EventKind::SecondFactorOff, now).await?;
     Ok(notify(mailer, &user, Letter::SecondFactorOff).await)
 }
 
@@ -210,16 +205,29 @@ pub async fn regenerate(
     code: &str,
     now: Timestamp,
 ) -> Result<RecoveryCodes> {
-    let (user, proof_of) = password_and_code(pool, token, password, code, false, now).await?;
-    let Some(proof) = proof(pool, user.id, &proof_of, now).await? else { return Err(Error::InvalidSecondFactor) };
+    let (user, typed) = password_and_code(pool, token, password, code, false, now).await?;
     let (codes, hashes) = new_recovery_codes()?;
-    let regenerated = event(&user, EventKind::RecoveryCodesRegenerated, now);
-    if !pool.change_second_factor(user.id, proof, FactorChange::NewRecoveryCodes(&hashes), &regenerated).await? {
-        return Err(Error::InvalidSecondFactor);
-    }
-    pool.clear_login_throttle(&account_throttle_key(user.id)).await?;
+    let change = FactorChange::NewRecoveryCodes(&hashes);
+    change_with_code(pool, &user, &typed, change, EventKind::RecoveryCodesRegenerated, now).await?;
     let notice_sent = notify(mailer, &user, Letter::RecoveryCodesRegenerated).await;
     Ok(RecoveryCodes { recovery_codes: codes, notice_sent })
+}
+
+/// Spends the typed code on `change` (recorded as `kind`) and, done, clears the count the code
+/// was checked under; `invalid_second_factor` when the code is not right or used already.
+async fn change_with_code(
+    pool: &impl Store,
+    user: &UserRow,
+    typed: &Typed,
+    change: FactorChange<'_>,
+    kind: EventKind,
+    now: Timestamp,
+) -> Result<()> {
+    let Some(proof) = proof(pool, user.id, typed, now).await? else { return Err(Error::InvalidSecondFactor) };
+    if !pool.change_second_factor(user.id, proof, change, &event(user, kind, now)).await? {
+        return Err(Error::InvalidSecondFactor);
+    }
+    pool.clear_login_throttle(&account_throttle_key(user.id)).await
 }
 
 /// The signed-in account with the factor on, its password checked, and what the code typed is

@@ -52,6 +52,18 @@ pub(crate) const SET_ACTIVE: &str = "UPDATE users SET is_active = $2 WHERE id = 
 
 pub(crate) const SET_RESET_REQUIRED: &str = "UPDATE users SET reset_required = $2 WHERE id = $1";
 
-pub(crate) const RESET_REQUIRED: &str = "SELECT reset_required FROM users WHERE id = $1";
+/// What a right password must still pass, in one read. Binds $1 account.
+pub(crate) const SIGN_IN_GATES: &str = "SELECT u.reset_required,
+       EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.enabled_at IS NOT NULL) AS second_factor
+     FROM users u WHERE u.id = $1";
+
+/// What stands between a right password and a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct SignInGates {
+    /// The operator's `require-reset`: an emailed reset comes first.
+    pub reset_required: bool,
+    /// Two-step sign-in: a code comes next.
+    pub second_factor: bool,
+}
 
 pub(crate) const SET_ADMIN: &str = "UPDATE users SET is_admin = $2 WHERE id = $1";

@@ -733,7 +733,7 @@ pub mod second_factor {
 
 pub mod admin {
     use super::*;
-    use crate::store::admin::{RESET_REQUIRED, SEARCH, SET_ACTIVE, SET_ADMIN, SET_RESET_REQUIRED, SHOW};
+    use crate::store::admin::{SignInGates, SEARCH, SET_ACTIVE, SET_ADMIN, SET_RESET_REQUIRED, SHOW, SIGN_IN_GATES};
     use crate::store::second_factor::{CLEAR_RECOVERY, REMOVE};
 
     pub async fn search<'e>(
@@ -750,8 +750,8 @@ pub mod admin {
         Ok(sqlx::query_as(SEARCH).bind(pattern).bind(after).bind(limit).bind(now).fetch_all(ex).await?)
     }
 
-    pub async fn reset_required<'e>(ex: impl Ex<'e>, user_id: i64) -> Result<bool> {
-        Ok(sqlx::query_scalar(RESET_REQUIRED).bind(user_id).fetch_optional(ex).await?.unwrap_or(false))
+    pub async fn sign_in_gates<'e>(ex: impl Ex<'e>, user_id: i64) -> Result<SignInGates> {
+        Ok(sqlx::query_as(SIGN_IN_GATES).bind(user_id).fetch_optional(ex).await?.unwrap_or_default())
     }
 
     pub async fn show<'e>(ex: impl Ex<'e>, user_id: i64, now: i64) -> Result<Option<AdminUserRow>> {
@@ -1088,8 +1088,8 @@ impl AdminStore for Pool {
     async fn admin_act(&self, user_id: i64, action: AdminAction, event: &NewEvent<'_>) -> Result<u64> {
         admin::act(self, user_id, action, event).await
     }
-    async fn reset_required(&self, user_id: i64) -> Result<bool> {
-        admin::reset_required(self, user_id).await
+    async fn sign_in_gates(&self, user_id: i64) -> Result<crate::store::SignInGates> {
+        admin::sign_in_gates(self, user_id).await
     }
 }
 

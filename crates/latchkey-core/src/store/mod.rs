@@ -106,7 +106,7 @@ pub(crate) fn map_user_conflict(e: sqlx::Error) -> Error {
 }
 
 pub use account_codes::{CodeRow, NewCode, Subject};
-pub use admin::{AdminAction, AdminUserRow};
+pub use admin::{AdminAction, AdminUserRow, SignInGates};
 pub use codes::{CodeState, CodeTable};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use lifecycle::NewSessionRow;
@@ -330,8 +330,8 @@ pub trait AdminStore: Send + Sync {
         action: AdminAction,
         event: &NewEvent<'_>,
     ) -> impl Future<Output = Result<u64>> + Send;
-    /// Whether the operator asked for an emailed password reset before the next sign-in.
-    fn reset_required(&self, user_id: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// What a right password must still pass (the operator's required reset, a second factor).
+    fn sign_in_gates(&self, user_id: i64) -> impl Future<Output = Result<SignInGates>> + Send;
 }
 
 /// Security activity and the devices accounts signed in from.
