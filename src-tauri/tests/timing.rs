@@ -31,13 +31,18 @@ async fn timer_account() -> (tempfile::TempDir, sqlx::SqlitePool, Mailer) {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("latchkey.db")).await.unwrap();
     let outbox = Mailer::outbox(&dir.path().join("outbox"), DEFAULT_FROM).unwrap();
-    let req =
-        signup::SignupRequest { username: "timer", email: "timer@example.com", password: PASSWORD, replaces: None };
-    let sent = signup::request_code(&pool, &outbox, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
+    add_account(&pool, &outbox, "timer").await;
+    (dir, pool, outbox)
+}
+
+/// The account NAME (NAME@example.com, password `PASSWORD`), signed up and verified.
+async fn add_account(pool: &sqlx::SqlitePool, outbox: &Mailer, name: &str) {
+    let email = format!("{name}@example.com");
+    let req = signup::SignupRequest { username: name, email: &email, password: PASSWORD, replaces: None };
+    let sent = signup::request_code(pool, outbox, req, latchkey_lib::auth::THIS_WINDOW, 1_000).await.unwrap();
     let Delivery::Outbox { path } = &sent.delivery else { panic!("outbox expected") };
     let code = common::code_in(&std::fs::read_to_string(path).unwrap());
-    signup::verify(&pool, &outbox, sent.signup_id(), &code, HERE, 1_000).await.unwrap();
-    (dir, pool, outbox)
+    signup::verify(pool, outbox, sent.signup_id(), &code, HERE, 1_000).await.unwrap();
 }
 
 /// A shared 2-core machine has bursts of other work (a build's pages being written back, another
@@ -90,6 +95,52 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
         let (k, u, ratio) = medians(known, unknown);
         println!(
             "figure: timing: median login {k:.1} ms for a wrong password, {u:.1} ms for an unknown user (ratio {ratio:.3}, 30 each, round {round})"
+        );
+        if alike(ratio) {
+            return;
+        }
+        ratios.push(ratio);
+    }
+    panic!("ratios {ratios:?}");
+}
+
+/// An operator's deactivation says nothing to someone trying the account: its right password
+/// answers as any wrong password does, in the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_account_answers_its_right_password_as_a_wrong_one_in_the_same_time() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (_dir, pool, outbox) = timer_account().await;
+    add_account(&pool, &outbox, "gone").await;
+    let deactivate = store::AdminAction::Deactivate;
+    latchkey_lib::auth::admin::act(&pool, &outbox, "gone", deactivate, "timing test", 1_000).await.unwrap();
+    let timed = |identifier: &'static str, password: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("DELETE FROM login_throttle").execute(&pool).await.unwrap();
+            let started = Instant::now();
+            let result = login::login(&pool, identifier, password, HERE, 1_000).await;
+            let elapsed = started.elapsed();
+            assert!(matches!(result, Err(Error::InvalidCredentials)), "{identifier}: {result:?}");
+            elapsed
+        }
+    };
+    timed("timer", "wrong horse battery").await;
+    timed("gone", PASSWORD).await;
+    let mut ratios = vec![];
+    for round in 1..=ROUNDS {
+        let (mut wrong, mut deactivated) = (vec![], vec![]);
+        for i in 0..30 {
+            if i % 2 == 0 {
+                wrong.push(timed("timer", "wrong horse battery").await);
+                deactivated.push(timed("gone", PASSWORD).await);
+            } else {
+                deactivated.push(timed("gone", PASSWORD).await);
+                wrong.push(timed("timer", "wrong horse battery").await);
+            }
+        }
+        let (w, d, ratio) = medians(wrong, deactivated);
+        println!(
+            "figure: deactivation timing: median login {w:.1} ms for a wrong password, {d:.1} ms for a deactivated account's right password (ratio {ratio:.3}, 30 each, round {round})"
         );
         if alike(ratio) {
             return;

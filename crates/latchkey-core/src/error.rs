@@ -51,6 +51,12 @@ pub enum Error {
     /// The operator's commands: no account has that username or address.
     #[error("No account has that username or email address.")]
     NoSuchAccount,
+    /// The service's admin port: the session's account is not an administrator (or no longer).
+    #[error("This account is not an administrator.")]
+    NotAdmin,
+    /// The service's admin port: the administrator's password was not entered in the last minutes.
+    #[error("Enter your password again (POST /admin/reauth/) to use the administrator's tools.")]
+    ReauthRequired,
     /// A session id that is not one of this account's sessions (whoever's it is).
     #[error("That device is not signed in to your account (it may have signed out already).")]
     NoSuchSession,
@@ -105,6 +111,8 @@ impl Error {
             Error::SecondFactorNotOn => "second_factor_not_on",
             Error::NoSecondFactorSetup => "no_second_factor_setup",
             Error::NoSuchAccount => "no_such_account",
+            Error::NotAdmin => "not_admin",
+            Error::ReauthRequired => "reauth_required",
             Error::PasswordResetRequired => "password_reset_required",
             Error::LoginThrottled { .. } => "login_throttled",
             Error::WrongPassword => "wrong_password",

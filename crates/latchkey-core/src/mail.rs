@@ -41,6 +41,17 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    watch: Option<Watch>,
+}
+
+/// Told of every message's outcome (the service's metrics).
+pub type Watch = std::sync::Arc<dyn Fn(MailOutcome) + Send + Sync>;
+
+/// One message's outcome: which code it carried (none for a notice) and whether it went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailOutcome {
+    pub code: Option<CodePurpose>,
+    pub delivered: bool,
 }
 
 /// Who a message is for.
@@ -56,6 +67,16 @@ pub enum CodePurpose {
     Signup,
     PasswordReset,
     EmailChange,
+}
+
+impl CodePurpose {
+    pub fn name(self) -> &'static str {
+        match self {
+            CodePurpose::Signup => "signup",
+            CodePurpose::PasswordReset => "password_reset",
+            CodePurpose::EmailChange => "email_change",
+        }
+    }
 }
 
 /// Every message Latchkey sends. Only code messages carry a code; none carries a password or a
@@ -101,6 +122,15 @@ pub enum Letter<'a> {
     AddressWanted,
 }
 
+impl Letter<'_> {
+    pub fn code_purpose(&self) -> Option<CodePurpose> {
+        match self {
+            Letter::Code { purpose, .. } => Some(*purpose),
+            _ => None,
+        }
+    }
+}
+
 /// What a sign-up code email says (the sign-up flow's shorthand for a code letter).
 pub struct CodeEmail<'a> {
     pub username: &'a str,
@@ -122,12 +152,17 @@ impl Mailer {
             let password = settings.password.clone().unwrap_or_default();
             builder = builder.credentials(Credentials::new(username.clone(), password));
         }
-        Ok(Mailer { transport: Transport::Smtp(builder.build()), from: parse_from(from)? })
+        Ok(Mailer { transport: Transport::Smtp(builder.build()), from: parse_from(from)?, watch: None })
     }
 
     /// The embedded default. The directory is created when the first message is written.
     pub fn outbox(dir: &Path, from: &str) -> Result<Self, String> {
-        Ok(Mailer { transport: Transport::Outbox(dir.to_path_buf()), from: parse_from(from)? })
+        Ok(Mailer { transport: Transport::Outbox(dir.to_path_buf()), from: parse_from(from)?, watch: None })
+    }
+
+    /// The same mailer, telling `watch` of every message's outcome.
+    pub fn watched(self, watch: Watch) -> Self {
+        Mailer { watch: Some(watch), ..self }
     }
 
     /// Where messages go, as far as can be said without sending one: the outbox folder, if any.
@@ -148,7 +183,7 @@ impl Mailer {
         let letter =
             Letter::Code { purpose: CodePurpose::Signup, code: email.code, valid_minutes: email.valid_minutes };
         let message = build_message(&self.from, Recipient { name: email.username, address: email.to }, letter)?;
-        self.deliver(message, tag).await
+        self.deliver(message, tag, Some(CodePurpose::Signup)).await
     }
 
     pub async fn send(&self, to: Recipient<'_>, letter: Letter<'_>) -> Result<Delivery> {
@@ -159,7 +194,7 @@ impl Mailer {
     /// goes when that sign-up does.
     pub async fn send_tagged(&self, to: Recipient<'_>, letter: Letter<'_>, tag: Option<&str>) -> Result<Delivery> {
         let message = build_message(&self.from, to, letter)?;
-        self.deliver(message, tag).await
+        self.deliver(message, tag, letter.code_purpose()).await
     }
 
     /// Outbox only: the sign-up code files there now, with the tag each was named after.
@@ -193,14 +228,23 @@ impl Mailer {
             Err(e) => return log::warn!("an email was not sent: {e}"),
         };
         let mailer = self.clone();
+        let code = letter.code_purpose();
         tokio::spawn(async move {
-            if let Err(e) = mailer.deliver(message, None).await {
+            if let Err(e) = mailer.deliver(message, None, code).await {
                 log::warn!("an email was not sent: {e}");
             }
         });
     }
 
-    async fn deliver(&self, message: Message, tag: Option<&str>) -> Result<Delivery> {
+    async fn deliver(&self, message: Message, tag: Option<&str>, code: Option<CodePurpose>) -> Result<Delivery> {
+        let result = self.transport(message, tag).await;
+        if let Some(watch) = &self.watch {
+            watch(MailOutcome { code, delivered: result.is_ok() });
+        }
+        result
+    }
+
+    async fn transport(&self, message: Message, tag: Option<&str>) -> Result<Delivery> {
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| mail_failed("SMTP", e))?;

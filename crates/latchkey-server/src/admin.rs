@@ -47,17 +47,7 @@ fn parse(args: &[String]) -> Result<(Command, bool), String> {
         }
         "show" => Command::Show(value("show")?),
         action => {
-            let action = match action {
-                "deactivate" => AdminAction::Deactivate,
-                "reactivate" => AdminAction::Reactivate,
-                "grant-admin" => AdminAction::GrantAdmin,
-                "revoke-admin" => AdminAction::RevokeAdmin,
-                "unlock" => AdminAction::Unlock,
-                "revoke-sessions" => AdminAction::RevokeSessions,
-                "reset-second-factor" => AdminAction::ResetSecondFactor,
-                "require-reset" => AdminAction::RequireReset,
-                other => return Err(format!("unknown command {other}")),
-            };
+            let action = AdminAction::named(action).ok_or(format!("unknown command {action}"))?;
             Command::Act(action, value(name)?)
         }
     };
@@ -123,13 +113,12 @@ async fn on(pool: &impl Store, mailer: &Mailer, command: Command, json: bool) ->
     };
     match command {
         Command::Users { search, limit, after } => {
-            let rows = admin::search(pool, &search, after, limit, now()).await.map_err(said)?;
-            let next = if rows.len() as i64 == limit { rows.last().map(|r| r.id) } else { None };
+            let page = admin::search(pool, &search, after, limit, now()).await.map_err(said)?;
             if json {
-                return Ok(serde_json::json!({"accounts": rows, "next": next}).to_string());
+                return Ok(serde_json::json!(page).to_string());
             }
-            let mut out = table(&rows);
-            if let Some(next) = next {
+            let mut out = table(&page.accounts);
+            if let Some(next) = page.next {
                 out.push_str(&format!("\nmore: --after {next}"));
             }
             Ok(out)

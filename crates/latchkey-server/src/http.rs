@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Extension, Request as HttpRequest, State};
+use axum::extract::{ConnectInfo, Extension, MatchedPath, Request as HttpRequest, State};
 use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -71,7 +71,7 @@ pub fn router<S: Store>(service: Arc<Service<S>>) -> Router {
 /// A POST endpoint whose work includes argon2: admitted to argon2's queue before it does anything
 /// else, or answered 503 `server_busy` at once when the queue is full, so a refused request has
 /// spent no login attempt, code attempt or mail slot and can simply be sent again.
-fn hashing<H, T, St>(handler: H) -> MethodRouter<St>
+pub(crate) fn hashing<H, T, St>(handler: H) -> MethodRouter<St>
 where
     H: Handler<T, St>,
     T: 'static,
@@ -186,7 +186,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::InvalidSecondFactor | Error::NoPendingSignIn | Error::NoSecondFactorSetup => StatusCode::BAD_REQUEST,
         Error::SecondFactorAlreadyOn | Error::SecondFactorNotOn => StatusCode::CONFLICT,
         Error::NoSuchSession | Error::NoSuchAccount => StatusCode::NOT_FOUND,
-        Error::WrongPassword | Error::PasswordResetRequired => StatusCode::FORBIDDEN,
+        Error::WrongPassword | Error::PasswordResetRequired | Error::NotAdmin | Error::ReauthRequired => {
+            StatusCode::FORBIDDEN
+        }
         Error::ResendTooSoon { .. } | Error::LoginThrottled { .. } | Error::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
@@ -197,6 +199,10 @@ pub fn status_of(e: &Error) -> StatusCode {
     }
 }
 
+/// An error answer's code, kept on the response for the metrics (the body is not read again).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let error = match self {
@@ -204,6 +210,7 @@ impl IntoResponse for Failure {
             Failure::Refused(refusal) => {
                 let body = serde_json::json!({"success": false, "code": refusal.code(), "detail": refusal.detail()});
                 let mut response = (refusal.status(), Json(body)).into_response();
+                response.extensions_mut().insert(ErrorCode(refusal.code()));
                 if matches!(refusal, Refusal::BodyTimeout | Refusal::BodyTooLarge | Refusal::BodyUnreadable) {
                     // The rest of the body may still be on its way: the connection cannot carry another request.
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -213,6 +220,7 @@ impl IntoResponse for Failure {
         };
         let status = status_of(&error);
         let mut response = (status, Json(&error)).into_response();
+        response.extensions_mut().insert(ErrorCode(error.code()));
         let retry = match &error {
             Error::ResendTooSoon { seconds } | Error::RateLimited { seconds } | Error::Busy { seconds } => {
                 Some(*seconds)
@@ -425,7 +433,7 @@ async fn healthz<S: Store>(State(s): Shared<S>) -> Response {
     }
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     let body = serde_json::json!({"success": false, "code": "not_found", "detail": "There is no such endpoint."});
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
@@ -476,6 +484,7 @@ async fn guard_and_log<S: Store>(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     let client = client_address(s.settings.client_ip_header.as_ref(), request.headers(), peer);
     // Who asks, for the handlers' per-requester mail limits and the sessions they start.
     if let Some(ip) = client {
@@ -490,6 +499,8 @@ async fn guard_and_log<S: Store>(
             Err(failure) => failure.into_response(),
         }
     };
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    s.metrics.request(&route, method.as_str(), response.status().as_u16(), code, started.elapsed());
     let line = serde_json::json!({
         "event": "request",
         "method": method.as_str(),

@@ -4,11 +4,13 @@
 //! thin: parse the request, ask the accounts, word the reply with `latchkey_core::wire`.
 
 pub mod admin;
+pub mod admin_http;
 mod devices;
 pub mod extractors;
 pub mod http;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod settings;
 
 use std::future::Future;
@@ -30,6 +32,10 @@ pub struct Service<S = SqlitePool> {
     pub accounts: DatabaseAccounts<S>,
     pub settings: Settings,
     pub limit: ClientLimit,
+    pub metrics: Arc<metrics::Metrics>,
+    /// The admin port's re-authentications: when each administrator's session (by its token's
+    /// hash) last entered its password. In memory: a restart asks again, which is the safe way.
+    pub reauthenticated: std::sync::Mutex<std::collections::HashMap<[u8; 32], Timestamp>>,
 }
 
 /// The mailer the settings name (the service's, and the admin commands' notices).
@@ -48,15 +54,19 @@ pub fn mailer(settings: &Settings) -> Result<Mailer, String> {
 
 impl<S: Store> Service<S> {
     pub fn new(pool: S, settings: Settings) -> Result<Arc<Self>, String> {
-        let mailer = mailer(&settings)?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let mailer = mailer(&settings)?.watched(metrics.mail_watch());
         // One queue per process: the last service started in it sets its places. The threads are
         // started at the first hash, so a thread count must come before it.
         if let Some(threads) = settings.argon2_threads {
             auth::secret::set_threads(threads).map_err(|e| format!("LATCHKEY_ARGON2_THREADS: {e}"))?;
         }
         auth::secret::set_queue_bound(settings.hash_queue);
+        auth::secret::watch_waits(metrics.wait_watch());
         let limit = ClientLimit::new(settings.ip_limit_per_minute);
-        Ok(Arc::new(Service { accounts: DatabaseAccounts { pool, mailer, clock: system_clock() }, settings, limit }))
+        let accounts = DatabaseAccounts { pool, mailer, clock: system_clock() };
+        let reauthenticated = Default::default();
+        Ok(Arc::new(Service { accounts, settings, limit, metrics, reauthenticated }))
     }
 
     pub fn now(&self) -> Timestamp {
@@ -65,10 +75,11 @@ impl<S: Store> Service<S> {
 }
 
 /// Opens the database `DATABASE_URL` names (creating and migrating it as needed), then serves
-/// until `shutdown` completes.
+/// (the admin port too, if `admin` is given) until `shutdown` completes.
 pub async fn open_and_serve(
     settings: Settings,
     listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     match settings.database.clone() {
@@ -76,12 +87,12 @@ pub async fn open_and_serve(
             let named = |e: &dyn std::fmt::Display| format!("database {}: {e}", path.display());
             let pool = store::open(&path).await.map_err(|e| named(&e))?;
             store::users::fill_skeletons(&pool, auth::validate::username_skeleton).await.map_err(|e| named(&e))?;
-            serve(listener, Service::new(pool, settings)?, shutdown).await
+            serve(listener, admin, Service::new(pool, settings)?, shutdown).await
         }
         Database::Postgres(url) => {
             // Never the URL in the message: it may hold a password.
             let pool = store::postgres::open(&url).await.map_err(|e| format!("database (PostgreSQL): {e}"))?;
-            serve(listener, Service::new(pool, settings)?, shutdown).await
+            serve(listener, admin, Service::new(pool, settings)?, shutdown).await
         }
     }
     .map_err(|e| format!("serving: {e}"))
@@ -92,10 +103,12 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// Clients whose per-client bucket is full again are forgotten this often.
 const FORGET_CLIENTS_EVERY: Duration = Duration::from_secs(60);
 
-/// Serves `service` on `listener` until `shutdown` completes (see `listener::run` for the
-/// connections' deadlines, the cap and how shutdown ends them), then closes the database pool.
+/// Serves `service` on `listener`, and the admin port on `admin` if given, until `shutdown`
+/// completes (see `listener::run` for the connections' deadlines, the cap and how shutdown ends
+/// them), then closes the database pool.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
     service: Arc<Service<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -126,8 +139,38 @@ pub async fn serve<S: Store>(
             }
         }
     });
+    // One shutdown for both ports.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    };
+    let admin_port = admin.map(|admin| {
+        let app = admin_http::router(service.clone());
+        tokio::spawn(listener::run(admin, app, service.settings.connections, stopped()))
+    });
+    let signal = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.send_replace(true);
+        }
+    });
     let app = http::router(service.clone());
-    let served = listener::run(listener, app, service.settings.connections, shutdown).await;
+    let served = listener::run(listener, app, service.settings.connections, stopped()).await;
+    signal.abort();
+    // The public port may also end by an error: the admin port ends with it.
+    stop.send_replace(true);
+    if let Some(admin_port) = admin_port {
+        match admin_port.await {
+            Ok(Err(e)) => log::warn!("the admin port: {e}"),
+            Err(e) => log::warn!("the admin port: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
     purger.abort();
     forgetter.abort();
     service.accounts.pool.close().await;

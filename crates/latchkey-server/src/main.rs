@@ -34,7 +34,15 @@ async fn serve() -> Result<(), String> {
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
     log::info!("listening on {listen}");
-    latchkey_server::open_and_serve(settings, listener, shutdown()).await?;
+    let admin = match settings.admin_listen {
+        None => None,
+        Some(at) => {
+            let admin = tokio::net::TcpListener::bind(at).await.map_err(|e| format!("the admin port {at}: {e}"))?;
+            log::info!("admin port (/metrics, /admin/) on {at}");
+            Some(admin)
+        }
+    };
+    latchkey_server::open_and_serve(settings, listener, admin, shutdown()).await?;
     log::info!("stopped");
     Ok(())
 }

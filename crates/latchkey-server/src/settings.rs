@@ -75,6 +75,9 @@ pub enum MailTo {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// `LATCHKEY_ADMIN_LISTEN`: the admin port (`/metrics`, `/admin/`). Unset: none. A bare port
+    /// is on loopback.
+    pub admin_listen: Option<SocketAddr>,
     pub database: Database,
     pub mail: MailTo,
     pub mail_from: String,
@@ -115,6 +118,10 @@ impl Settings {
         let listen = listen_text.parse().map_err(|_| {
             format!("LATCHKEY_LISTEN must be an address and port such as {DEFAULT_LISTEN}, not {listen_text:?}")
         })?;
+        let admin_listen = match get("LATCHKEY_ADMIN_LISTEN") {
+            None => None,
+            Some(text) => Some(admin_address(&text, listen)?),
+        };
         let database = database(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE.to_string()))?;
         // A server's mail goes to people on other computers: a file in an outbox reaches only
         // someone at this machine, so the outbox is for trying the service on loopback alone.
@@ -187,6 +194,7 @@ impl Settings {
         };
         Ok(Settings {
             listen,
+            admin_listen,
             database,
             mail: mail_to,
             mail_from: mail.mail_from,
@@ -198,6 +206,23 @@ impl Settings {
             event_retention_days,
         })
     }
+}
+
+/// A port alone is on loopback (the admin port is for this machine unless the operator names an
+/// address); never the public port's own address.
+fn admin_address(text: &str, public: SocketAddr) -> Result<SocketAddr, String> {
+    let address = match text.parse::<u16>() {
+        Ok(port) => SocketAddr::from(([127, 0, 0, 1], port)),
+        Err(_) => text.parse().map_err(|_| {
+            format!("LATCHKEY_ADMIN_LISTEN must be a port (on loopback) or an address and port such as 127.0.0.1:9090, not {text:?}")
+        })?,
+    };
+    if address.port() == public.port()
+        && (address.ip() == public.ip() || address.ip().is_unspecified() || public.ip().is_unspecified())
+    {
+        return Err(format!("LATCHKEY_ADMIN_LISTEN ({address}) must not be LATCHKEY_LISTEN's port: the admin port is never the public one"));
+    }
+    Ok(address)
 }
 
 fn database(url: &str) -> Result<Database, String> {
@@ -234,6 +259,7 @@ mod tests {
         assert_eq!(s.listen, DEFAULT_LISTEN.parse::<SocketAddr>().unwrap());
         assert_eq!(s.database, Database::Sqlite(PathBuf::from("latchkey-server.db")));
         assert_eq!(s.client_ip_header, None);
+        assert_eq!(s.admin_listen, None, "no admin port unless asked");
         assert_eq!(s.ip_limit_per_minute, DEFAULT_IP_LIMIT);
         let c = s.connections;
         assert_eq!(c.header_timeout, Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS));
@@ -321,6 +347,18 @@ mod tests {
         }
         let both = settings(&[("LATCHKEY_OUTBOX", "/tmp/out"), ("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")]);
         assert!(both.unwrap_err().contains("not both"));
+    }
+
+    #[test]
+    fn the_admin_port_is_on_loopback_unless_an_address_is_named_and_never_the_public_one() {
+        let mail = [("SMTP_HOST", "127.0.0.1"), ("SMTP_SECURITY", "none")];
+        let with = |value: &str| settings(&[mail[0], mail[1], ("LATCHKEY_ADMIN_LISTEN", value)]);
+        assert_eq!(with("9090").unwrap().admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(with("[::1]:9091").unwrap().admin_listen, Some("[::1]:9091".parse().unwrap()));
+        assert_eq!(with("10.0.0.5:9092").unwrap().admin_listen, Some("10.0.0.5:9092".parse().unwrap()));
+        for wrong in ["admin", "99999", "127.0.0.1:8080", "0.0.0.0:8080"] {
+            assert!(with(wrong).unwrap_err().contains("LATCHKEY_ADMIN_LISTEN"), "{wrong}");
+        }
     }
 
     #[test]

@@ -78,6 +78,9 @@ impl<S: Store> Store for Gated<S> {
         self.gate("close").await;
         self.inner.close().await
     }
+    fn connections(&self) -> latchkey_core::store::PoolUse {
+        self.inner.connections()
+    }
 }
 
 impl<S: Store> AccountStore for Gated<S> {

@@ -108,6 +108,6 @@ pub async fn start_server(smtp_port: u16, db: &TestDatabase) -> String {
     let lookup = |key: &str| env.get(key).cloned();
     let settings = latchkey_server::Settings::from_parts(lookup, Config::from_lookup(lookup).unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(latchkey_server::open_and_serve(settings, listener, std::future::pending()));
+    tokio::spawn(latchkey_server::open_and_serve(settings, listener, None, std::future::pending()));
     format!("http://127.0.0.1:{port}")
 }

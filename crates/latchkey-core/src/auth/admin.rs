@@ -3,7 +3,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::account::notify;
+use super::account::{confirm_password, notify, signed_in};
+use super::secret::Token;
 use super::Timestamp;
 use crate::error::{Error, Result};
 use crate::mail::{Letter, Mailer};
@@ -17,22 +18,49 @@ pub async fn find(pool: &impl Store, name: &str) -> Result<UserRow> {
     found.into_iter().next().ok_or(Error::NoSuchAccount)
 }
 
+/// The administrator a session belongs to (the service's admin port): `not_authenticated` without a
+/// live session, `not_admin` when its account is not (or no longer) an active administrator. Read
+/// on every request, so revoking the right takes effect at once.
+pub async fn administrator(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Result<UserRow> {
+    let user = signed_in(pool, token, now).await?;
+    if !(user.is_admin && user.is_active) {
+        return Err(Error::NotAdmin);
+    }
+    Ok(user)
+}
+
+/// An administrator enters their password again before the admin port acts for them: checked
+/// under the account's login throttle, so a stolen session cannot guess it at leisure.
+pub async fn reauthenticate(
+    pool: &impl Store,
+    token: Option<&Token>,
+    password: &str,
+    now: Timestamp,
+) -> Result<UserRow> {
+    let user = administrator(pool, token, now).await?;
+    confirm_password(pool, &user, password, now).await?;
+    Ok(user)
+}
+
 pub async fn show(pool: &impl Store, name: &str, now: Timestamp) -> Result<AdminUserRow> {
     let user = find(pool, name).await?;
     pool.show_user(user.id, now).await?.ok_or(Error::NoSuchAccount)
 }
 
-pub async fn search(
-    pool: &impl Store,
-    prefix: &str,
-    after: i64,
-    limit: i64,
-    now: Timestamp,
-) -> Result<Vec<AdminUserRow>> {
+/// One page of accounts, and the cursor of the next when this one is full.
+#[derive(Debug, serde::Serialize)]
+pub struct AccountsPage {
+    pub accounts: Vec<AdminUserRow>,
+    pub next: Option<i64>,
+}
+
+pub async fn search(pool: &impl Store, prefix: &str, after: i64, limit: i64, now: Timestamp) -> Result<AccountsPage> {
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "Ask for 1 to 1000 accounts at a time."));
     }
-    pool.search_users(prefix.trim(), after, limit, now).await
+    let accounts = pool.search_users(prefix.trim(), after, limit, now).await?;
+    let next = if accounts.len() as i64 == limit { accounts.last().map(|r| r.id) } else { None };
+    Ok(AccountsPage { accounts, next })
 }
 
 fn kind(action: AdminAction) -> EventKind {

@@ -82,6 +82,8 @@ struct Pool {
     /// Places taken: jobs waiting or running, and admitted requests.
     taken: Arc<AtomicUsize>,
     bound: AtomicUsize,
+    /// Jobs queued and not yet started by a thread.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// One place in the queue, given back when dropped.
@@ -123,6 +125,7 @@ impl Pool {
             threads: threads.max(1),
             taken: Arc::new(AtomicUsize::new(0)),
             bound: AtomicUsize::new(bound),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -149,7 +152,13 @@ impl Pool {
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<impl std::future::Future<Output = Result<T>>> {
         let (reply, result) = tokio::sync::oneshot::channel();
+        let (queued_at, waiting) = (std::time::Instant::now(), self.waiting.clone());
+        waiting.fetch_add(1, Ordering::AcqRel);
         let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            if let Some(watch) = WAIT_WATCH.read().ok().and_then(|w| w.clone()) {
+                watch(queued_at.elapsed());
+            }
             // Nobody waits for this answer any more (the client went away): no argon2 for nobody.
             if reply.is_closed() {
                 return;
@@ -179,6 +188,10 @@ impl Pool {
 }
 
 static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+/// Told how long each job waited for a thread (the service's metrics). Per process, as the pool.
+static WAIT_WATCH: std::sync::RwLock<Option<WaitWatch>> = std::sync::RwLock::new(None);
+
+pub type WaitWatch = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
 /// The thread count [`set_threads`] chose; 0: one per core.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -210,6 +223,24 @@ pub fn set_threads(n: usize) -> std::result::Result<(), String> {
 /// How many places argon2's queue has in this process (the service's `LATCHKEY_HASH_QUEUE`).
 pub fn set_queue_bound(places: usize) {
     pool().bound.store(places.max(1), Ordering::Release);
+}
+
+/// Tells `watch` how long each argon2 job waits for a thread, from now on (the last one set wins,
+/// as for the queue's places).
+pub fn watch_waits(watch: WaitWatch) {
+    if let Ok(mut slot) = WAIT_WATCH.write() {
+        *slot = Some(watch);
+    }
+}
+
+/// Argon2 jobs queued and not yet started, now.
+pub fn queue_length() -> usize {
+    POOL.get().map_or(0, |p| p.waiting.load(Ordering::Acquire))
+}
+
+/// Places in argon2's queue taken now (requests admitted and jobs), and how many there are.
+pub fn queue_places() -> (usize, usize) {
+    POOL.get().map_or((0, 0), |p| (p.taken.load(Ordering::Acquire), p.bound.load(Ordering::Acquire)))
 }
 
 /// Runs argon2 work on the argon2 threads, never on the async workers (the window stays

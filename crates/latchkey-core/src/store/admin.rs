@@ -33,6 +33,37 @@ pub enum AdminAction {
     RequireReset,
 }
 
+impl AdminAction {
+    pub const ALL: [AdminAction; 8] = [
+        AdminAction::Deactivate,
+        AdminAction::Reactivate,
+        AdminAction::GrantAdmin,
+        AdminAction::RevokeAdmin,
+        AdminAction::Unlock,
+        AdminAction::RevokeSessions,
+        AdminAction::ResetSecondFactor,
+        AdminAction::RequireReset,
+    ];
+
+    /// The action's name, as the operator's command line and the admin port's paths spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdminAction::Deactivate => "deactivate",
+            AdminAction::Reactivate => "reactivate",
+            AdminAction::GrantAdmin => "grant-admin",
+            AdminAction::RevokeAdmin => "revoke-admin",
+            AdminAction::Unlock => "unlock",
+            AdminAction::RevokeSessions => "revoke-sessions",
+            AdminAction::ResetSecondFactor => "reset-second-factor",
+            AdminAction::RequireReset => "require-reset",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<AdminAction> {
+        AdminAction::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
 /// Binds $1 the prefix (LIKE-escaped, with `%`), $2 the id to start after, $3 how many, $4 now.
 /// Keyset pages by id.
 pub(crate) const SEARCH: &str = "SELECT u.id, u.username, u.email, u.is_active, u.is_admin, u.date_joined,

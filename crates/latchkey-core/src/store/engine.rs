@@ -956,6 +956,10 @@ impl Store for Pool {
     async fn close(&self) {
         Pool::close(self).await
     }
+    fn connections(&self) -> crate::store::PoolUse {
+        let idle = u32::try_from(self.num_idle()).unwrap_or(u32::MAX);
+        crate::store::PoolUse { open: self.size(), idle, max: self.options().get_max_connections() }
+    }
 }
 
 impl AccountStore for Pool {

@@ -140,6 +140,16 @@ pub trait Store:
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
     /// Waits for the connections in use to be returned, then closes them all (at shutdown).
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// The pool's connections now, from its own counts (no query).
+    fn connections(&self) -> PoolUse;
+}
+
+/// A connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Accounts: look-ups, and each change to an account's life. The changes are all or nothing, and
