@@ -69,6 +69,16 @@ fn print_table(f: &Value) -> bool {
         format!("{:.1}/s ({:.2}x)", n("logins_per_s"), n("logins_per_s") / limit),
         Some(n("logins_per_s") >= 0.85 * limit),
     );
+    let cpu = &f["login_cpu_ms"];
+    let ms = |key: &str| cpu[key].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "  where a login's share of the machine went (CPU ms per login, {:.1} ms in all): argon2 threads {:.1} (bare verify {:.1}), the servers' other threads {:.1}, PostgreSQL {:.1}, the load generator {:.1}, anything else {:.1}, idle {:.1}",
+        ms("all_cores"), ms("argon2_threads"), n("bare_verify_ms"), ms("server_other_threads"), ms("postgres"), ms("load_generator"), ms("other"), ms("idle")
+    );
+    println!(
+        "  a login in the server (its /metrics): {:.1} ms from arrival to answer on average, of which {:.1} ms its hash waited for an argon2 thread",
+        ms("in_server"), ms("argon2_wait")
+    );
     let p99 = n("whoami_p99_ms");
     row("who-am-i p99 latency".into(), "< 2 ms".into(), format!("{p99:.2} ms"), Some(p99 < 2.0));
     let (p50, small50, small99) = (n("whoami_p50_ms"), n("whoami_1k_p50_ms"), n("whoami_1k_p99_ms"));
@@ -120,6 +130,8 @@ fn print_table(f: &Value) -> bool {
 
 struct Servers {
     urls: Vec<String>,
+    /// Each process's admin port, for its /metrics.
+    admin: Vec<String>,
     children: Vec<Child>,
 }
 
@@ -136,13 +148,14 @@ impl Drop for Servers {
 }
 
 fn start_servers(binary: &Path, db: &TestDatabase, smtp_port: &str) -> Servers {
-    let mut urls = vec![];
-    let mut children = vec![];
+    let (mut urls, mut admin, mut children) = (vec![], vec![], vec![]);
     for _ in 0..2 {
         let port = latchkey_testkit::free_port();
+        let admin_port = latchkey_testkit::free_port();
         let child = Command::new(binary)
             .env_clear()
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_ADMIN_LISTEN", admin_port.to_string())
             .env("DATABASE_URL", db.url())
             .env("SMTP_HOST", "127.0.0.1")
             .env("SMTP_PORT", smtp_port)
@@ -157,10 +170,12 @@ fn start_servers(binary: &Path, db: &TestDatabase, smtp_port: &str) -> Servers {
             .spawn()
             .unwrap();
         latchkey_testkit::wait_for_port(port, "latchkey-server");
+        latchkey_testkit::wait_for_port(admin_port, "the admin port");
         urls.push(format!("http://127.0.0.1:{port}"));
+        admin.push(format!("http://127.0.0.1:{admin_port}"));
         children.push(child);
     }
-    Servers { urls, children }
+    Servers { urls, admin, children }
 }
 
 /// A fresh database: PostgreSQL when the bench runs beside one, else a SQLite file.
@@ -384,6 +399,94 @@ async fn whoami_tracking(http: &reqwest::Client, url: &str, db: &TestDatabase, t
     (percentile(&times, 0.5), percentile(&times, 0.99), tokens.len() as f64 / times.len() as f64)
 }
 
+/// (sum, count) of a histogram over every process's /metrics, with these labels.
+async fn histogram(http: &reqwest::Client, admin: &[String], name: &str, with: &[(&str, &str)]) -> (f64, f64) {
+    let (mut sum, mut count) = (0.0, 0.0);
+    for base in admin {
+        let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        for sample in scrape.samples {
+            let labelled = with.iter().all(|(k, v)| sample.labels.get(k) == Some(*v));
+            let value = match sample.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => continue,
+            };
+            if labelled && sample.metric == format!("{name}_sum") {
+                sum += value;
+            } else if labelled && sample.metric == format!("{name}_count") {
+                count += value;
+            }
+        }
+    }
+    (sum, count)
+}
+
+/// CPU seconds used so far, read from /proc: one process's threads (those whose name starts with
+/// `threads`, or all), every PostgreSQL process, and the whole machine (busy, and all).
+struct Cpu {
+    tick: f64,
+}
+
+impl Cpu {
+    fn new() -> Cpu {
+        let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        Cpu { tick: 1.0 / String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap() }
+    }
+
+    /// (name, utime + stime in ticks) of a /proc stat line.
+    fn stat(text: &str) -> Option<(String, f64)> {
+        let (open, close) = (text.find('(')?, text.rfind(')')?);
+        let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some((text[open + 1..close].to_string(), ticks))
+    }
+
+    fn threads(&self, pid: u32, named: Option<&str>) -> f64 {
+        let mut ticks = 0.0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            if let Some((name, t)) = Cpu::stat(&text) {
+                if named.is_none_or(|prefix| name.starts_with(prefix)) {
+                    ticks += t;
+                }
+            }
+        }
+        ticks * self.tick
+    }
+
+    fn postgres(&self) -> f64 {
+        let mut ticks = 0.0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if let Some(("postgres", t)) = Cpu::stat(&text).as_ref().map(|(n, t)| (n.as_str(), *t)) {
+                ticks += t;
+            }
+        }
+        ticks * self.tick
+    }
+
+    /// (busy, all) CPU seconds of the machine, every core.
+    fn machine(&self) -> (f64, f64) {
+        let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<f64> =
+            text.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
+        let all: f64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+        ((all - idle) * self.tick, all * self.tick)
+    }
+
+    /// Everything at once: argon2 threads, the servers' other threads, PostgreSQL, this process,
+    /// the machine busy, the machine in all.
+    fn sample(&self, servers: &[u32]) -> [f64; 6] {
+        let argon2: f64 = servers.iter().map(|p| self.threads(*p, Some("argon2-"))).sum();
+        let all: f64 = servers.iter().map(|p| self.threads(*p, None)).sum();
+        let (busy, total) = self.machine();
+        [argon2, all - argon2, self.postgres(), self.threads(std::process::id(), None), busy, total]
+    }
+}
+
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -447,7 +550,32 @@ async fn run(binary: &Path, smtp_port: &str, maildir: &Path, accounts: usize) ->
             }
         }
     };
+    let cpu = Cpu::new();
+    let pids: Vec<u32> = servers.children.iter().map(Child::id).collect();
+    let login_route = [("route", "/users/login/")];
+    let waits_before = histogram(&http, &servers.admin, "latchkey_argon2_wait_seconds", &[]).await;
+    let served_before = histogram(&http, &servers.admin, "latchkey_http_request_duration_seconds", &login_route).await;
+    let before = cpu.sample(&pids);
+    let login_started = Instant::now();
     let logins = throughput(8, LOAD_SECS, login).await;
+    let login_count = logins * login_started.elapsed().as_secs_f64();
+    let after = cpu.sample(&pids);
+    let waits = histogram(&http, &servers.admin, "latchkey_argon2_wait_seconds", &[]).await;
+    let served = histogram(&http, &servers.admin, "latchkey_http_request_duration_seconds", &login_route).await;
+    let mean = |(s1, c1): (f64, f64), (s0, c0): (f64, f64)| 1000.0 * (s1 - s0) / (c1 - c0).max(1.0);
+    let spent: Vec<f64> = before.iter().zip(after).map(|(b, a)| (a - b) * 1000.0 / login_count).collect();
+    // Milliseconds of CPU per login: where the machine's time went while logins ran.
+    let per_login = json!({
+        "argon2_threads": spent[0],
+        "server_other_threads": spent[1],
+        "postgres": spent[2],
+        "load_generator": spent[3],
+        "other": spent[4] - spent[0] - spent[1] - spent[2] - spent[3],
+        "idle": spent[5] - spent[4],
+        "all_cores": spent[5],
+        "argon2_wait": mean(waits, waits_before),
+        "in_server": mean(served, served_before),
+    });
     let peaks_8: Vec<f64> = servers.children.iter().map(|c| peak_rss_mib(c.id())).collect();
 
     // 200 clients at once: memory stays bounded by argon2's threads, not by the clients.
@@ -526,6 +654,7 @@ async fn run(binary: &Path, smtp_port: &str, maildir: &Path, accounts: usize) ->
         "bare_verify_alone_ms": alone.as_secs_f64() * 1000.0,
         "argon2_limit_per_s": limit,
         "logins_per_s": logins,
+        "login_cpu_ms": per_login,
         "whoami_p50_ms": p50,
         "whoami_p99_ms": p99,
         "whoami_1k_p50_ms": small_p50,

@@ -94,12 +94,18 @@ async fn open_and_run(command: Command, json: bool) -> Result<String, String> {
     }
 }
 
-/// Who runs the command, for the account's activity.
+/// Who runs the command, for the account's activity: the login name, or the user id when the
+/// environment names nobody (a service manager's shell).
 fn operator() -> String {
-    ["SUDO_USER", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    let named = ["SUDO_USER", "USER", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    #[cfg(unix)]
+    let fallback = || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map_or_else(|_| "unknown".to_string(), |m| format!("uid {}", m.uid()))
+    };
+    #[cfg(not(unix))]
+    let fallback = || "unknown".to_string();
+    named.unwrap_or_else(fallback)
 }
 
 fn now() -> i64 {

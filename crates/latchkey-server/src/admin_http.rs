@@ -110,7 +110,8 @@ async fn users<S: Store>(State(s): Shared<S>, headers: HeaderMap, uri: axum::htt
     let page: Page = serde_urlencoded::from_str(uri.query().unwrap_or_default())
         .map_err(|_| Error::invalid("limit", "The page is `search`, `limit` and `after` (whole numbers)."))?;
     let found = admin::search(&s.accounts.pool, &page.search, page.after, page.limit, s.now()).await?;
-    success(format!("{} accounts.", found.accounts.len()), json!(found))
+    let n = found.accounts.len();
+    success(format!("{n} {}.", if n == 1 { "account" } else { "accounts" }), json!(found))
 }
 
 async fn show<S: Store>(State(s): Shared<S>, headers: HeaderMap, Path(name): Path<String>) -> Answer {
