@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
@@ -33,17 +33,62 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 /// A PHC-format argon2id hash with a fresh 16-byte salt.
 pub fn hash(secret: &str) -> Result<String> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| Error::internal("salt", e))?;
-    let hash = argon2()?.hash_password(secret.as_bytes(), &salt).map_err(|e| Error::internal("argon2", e))?;
+    let argon2 = argon2()?;
+    let salt = salt.as_salt();
+    let output = compute(&argon2, secret.as_bytes(), salt, Params::DEFAULT_OUTPUT_LEN)
+        .map_err(|e| Error::internal("argon2", e))?;
+    let params = ParamsString::try_from(argon2.params()).map_err(|e| Error::internal("argon2", e))?;
+    let version = Some(Version::V0x13.into());
+    let hash =
+        PasswordHash { algorithm: Algorithm::Argon2id.ident(), version, params, salt: Some(salt), hash: Some(output) };
     Ok(hash.to_string())
 }
 
-/// Constant-time check (the argon2 crate compares outputs with `subtle`).
+/// Constant-time check (`Output`'s comparison is constant-time). The hash carries its own
+/// algorithm, version and parameters, so older hashes keep verifying after a policy change.
 pub fn verify(secret: &str, phc: &str) -> Result<bool> {
     #[cfg(test)]
     counted::verifying(phc);
     let parsed = PasswordHash::new(phc).map_err(|e| Error::internal("stored hash", e))?;
-    // The hash carries its own parameters, so older hashes keep verifying after a policy change.
-    Ok(Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
+    // As the crate's own `verify_password`: a hash that cannot be checked does not match.
+    let checked = || -> password_hash::Result<bool> {
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Ok(false) };
+        let version = parsed.version.map(Version::try_from).transpose()?.unwrap_or_default();
+        let argon2 = Argon2::new(Algorithm::try_from(parsed.algorithm)?, version, Params::try_from(&parsed)?);
+        Ok(compute(&argon2, secret.as_bytes(), salt, expected.len())? == expected)
+    };
+    Ok(checked().unwrap_or(false))
+}
+
+thread_local! {
+    /// argon2's memory (19 MiB of blocks), kept by an argon2 thread from one job to the next
+    /// while more work waits, so a busy service does not allocate and zero it for every hash; an
+    /// idle thread gives it back (see `Pool::new`), and so does any other thread after each use.
+    /// argon2 writes every block before it reads it, so what a buffer held before never counts.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Set on the argon2 threads, which decide themselves when to give the memory back.
+    static POOLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The argon2 output of `len` bytes for `password` and `salt`, in this thread's blocks.
+fn compute(argon2: &Argon2<'_>, password: &[u8], salt: Salt<'_>, len: usize) -> password_hash::Result<Output> {
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let salt = salt.decode_b64(&mut salt_bytes)?;
+    let count = argon2.params().block_count();
+    let output = BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() != count {
+            *blocks = vec![Block::default(); count];
+        }
+        Output::init_with(len, |out| Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..])?))
+    });
+    if !POOLED.get() {
+        release_blocks();
+    }
+    output
+}
+
+fn release_blocks() {
+    BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new());
 }
 
 /// What an unknown user's password is checked against, so that a login for a missing account
@@ -104,16 +149,24 @@ impl Pool {
     fn new(threads: usize, bound: usize) -> Pool {
         let (sender, receiver) = std::sync::mpsc::channel::<Job>();
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let waiting = Arc::new(AtomicUsize::new(0));
         for n in 0..threads {
-            let receiver = receiver.clone();
-            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || loop {
-                let job = match receiver.lock() {
-                    Ok(queue) => queue.recv(),
-                    Err(_) => return,
-                };
-                match job {
-                    Ok(job) => job(),
-                    Err(_) => return, // the sender is gone: the process is ending
+            let (receiver, waiting) = (receiver.clone(), waiting.clone());
+            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                POOLED.set(true);
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the sender is gone: the process is ending
+                    }
+                    // Idle now: the memory goes back (the desktop app holds none between clicks).
+                    if waiting.load(Ordering::Acquire) == 0 {
+                        release_blocks();
+                    }
                 }
             });
             if let Err(e) = spawned {
@@ -125,7 +178,7 @@ impl Pool {
             threads: threads.max(1),
             taken: Arc::new(AtomicUsize::new(0)),
             bound: AtomicUsize::new(bound),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            waiting,
         }
     }
 
@@ -338,6 +391,33 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    #[test]
+    fn hashes_in_kept_memory_match_the_crates_own_and_a_used_buffer_changes_nothing() {
+        // As on an argon2 thread under load: the blocks are kept from one hash to the next.
+        POOLED.set(true);
+        let ours = hash("correct horse battery staple").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse battery staple", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"correct horse battery stapler", &parsed).is_err());
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let theirs = argon2().unwrap().hash_password(b"violet tundra marble", &salt).unwrap().to_string();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        for _ in 0..2 {
+            assert!(verify("violet tundra marble", &theirs).unwrap());
+            assert!(!verify("violet tundra marbles", &theirs).unwrap());
+            assert!(verify("correct horse battery staple", &ours).unwrap());
+        }
+        assert!(BLOCKS.with_borrow(|b| b.len()) > 0, "kept");
+        release_blocks();
+        POOLED.set(false);
+        assert!(verify("violet tundra marble", &theirs).unwrap());
+        assert_eq!(BLOCKS.with_borrow(|b| b.len()), 0, "given back by a thread outside the pool");
+        // A hash that cannot be checked does not match, as with the crate's own check.
+        let saltless = "$argon2id$v=19$m=19456,t=2,p=1";
+        assert!(!verify("x", saltless).unwrap_or(false));
+    }
 
     #[tokio::test]
     async fn the_thread_count_is_fixed_once_the_threads_have_started() {
