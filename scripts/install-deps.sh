@@ -21,8 +21,9 @@ APT_PACKAGES=(
   python3-aiosmtpd
   # The HTTP service's tests and bench: a real PostgreSQL server (a private cluster per run)
   postgresql
-  # make bench: the reference argon2 implementation the round trips are compared with
-  libargon2-1
+  # make bench: the reference argon2 implementation the round trips are compared with (Debian's
+  # build), and a private environment for argon2-cffi's build of it
+  libargon2-1 python3-venv
 )
 
 missing=()
@@ -66,4 +67,12 @@ if [ ! -f "$ROOT/.tools/node_modules/axe-core/axe.min.js" ]; then
   fi
   echo "Installing axe-core"
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" axe-core@4.14.1
+fi
+
+# make bench: argon2-cffi (the reference libargon2 as pip brings it) in its own environment in
+# .tools/, one of the bare hashes the round trips are compared with.
+if [ ! -x "$ROOT/.tools/argon2-cffi/bin/python" ] || ! "$ROOT/.tools/argon2-cffi/bin/python" -c "import argon2" 2>/dev/null; then
+  echo "Installing argon2-cffi"
+  python3 -m venv "$ROOT/.tools/argon2-cffi"
+  "$ROOT/.tools/argon2-cffi/bin/pip" install --quiet --disable-pip-version-check "argon2-cffi==25.1.0"
 fi

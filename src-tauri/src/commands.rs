@@ -13,8 +13,8 @@ use crate::error::Result;
 use crate::saving;
 use crate::state::{App, StartupFailure};
 use crate::wire::{
-    self, reply, Activity, Deleted, Empty, Notified, Renewal, Renewed, Reply, Request, Revoked, Saved, Sessions,
-    Signed, SignedIn, SignedInProfile,
+    self, reply, Activity, Deleted, Empty, Notified, Remembered, Renewal, Renewed, Reply, Request, Revoked, Saved,
+    Sessions, Signed, SignedIn, SignedInProfile,
 };
 
 /// The first call of the window. Takes the handle rather than `State<App>` because, when start-up
@@ -93,10 +93,18 @@ pub async fn second_factor_recovery_codes(
     wire::second_factor_recovery_codes(state.accounts(), &Request::parse(request)?, token.as_ref()).await
 }
 
-/// Keeps a new session in the keychain (or for this run only, when the keychain does not answer).
+/// Answers with the new session (already in the database) while the keychain keeps it; the page
+/// then asks `session_remembered`.
 async fn signed_in(state: &App, signed: Signed) -> Result<Reply<SignedIn>> {
-    let remembered = state.sign_in(signed.session.token.clone()).await;
-    reply(signed.detail(remembered), SignedIn { profile: signed.session.profile, remembered })
+    state.sign_in(signed.session.token.clone()).await;
+    reply(signed.detail(true), SignedIn { profile: signed.session.profile })
+}
+
+/// Whether the keychain keeps this window's session, once its write is done: when it could not,
+/// the session lasts for this run only, and the page says so.
+#[tauri::command]
+pub async fn session_remembered(state: State<'_, App>) -> Result<Reply<Remembered>> {
+    wire::remembered(state.remembered().await)
 }
 
 #[tauri::command]
@@ -131,12 +139,12 @@ pub async fn change_password(state: State<'_, App>, request: Option<Value>) -> R
     renewed(&state, wire::change_password(state.accounts(), &request, token.as_ref(), state.device()).await?).await
 }
 
-/// Keeps the fresh session of a password reset or change or an email change.
+/// Keeps the fresh session of a password reset or change or an email change, as `signed_in` does.
 async fn renewed(state: &App, renewal: Renewal) -> Result<Reply<Renewed>> {
-    let remembered = state.sign_in(renewal.done.session.token.clone()).await;
-    let detail = renewal.detail(remembered);
+    state.sign_in(renewal.done.session.token.clone()).await;
+    let detail = renewal.detail(true);
     let done = renewal.done;
-    reply(detail, Renewed { profile: done.session.profile, remembered, notice_sent: done.notice_sent })
+    reply(detail, Renewed { profile: done.session.profile, notice_sent: done.notice_sent })
 }
 
 #[tauri::command]

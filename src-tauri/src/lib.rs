@@ -45,6 +45,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::second_factor_confirm,
         commands::second_factor_disable,
         commands::second_factor_recovery_codes,
+        commands::session_remembered,
     ])
 }
 
@@ -109,8 +110,16 @@ pub fn run() {
     without_accelerated_compositing();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     #[allow(clippy::expect_used)] // nothing to fall back to if the window system itself fails
-    builder(tauri::Builder::default())
+    let app = builder(tauri::Builder::default())
         .setup(setup)
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())
         .expect("error while running Latchkey");
+    app.run(|app, event| {
+        // A sign-in's keychain write finishes after its answer: closing right after waits for it.
+        if let tauri::RunEvent::Exit = event {
+            if let Some(state) = app.try_state::<App>() {
+                tauri::async_runtime::block_on(state.settled());
+            }
+        }
+    });
 }

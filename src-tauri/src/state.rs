@@ -2,9 +2,10 @@
 //! clock, built once in `setup`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures_util::future::Either;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 use crate::auth::account::{EmailChangeStarted, ResetRequest, SessionRenewed};
 use crate::auth::export::Exported;
@@ -24,12 +25,18 @@ use crate::{auth, private_files, store};
 pub use crate::contract::{system_clock, Clock};
 
 pub struct App {
-    /// This data folder's accounts (the pool, the mailer and the clock), or a server's.
-    accounts: Backend,
+    /// This data folder's accounts (the pool, the mailer and the clock), or a server's. Shared
+    /// with the keychain's work that finishes after a sign-in has answered.
+    accounts: Arc<Backend>,
     keychain: Keychain,
     /// The session of this run. Loaded from the keychain on first use, so start-up does not wait
     /// on D-Bus; kept in memory too, so sign-in works for this run when the keychain does not.
     session: Mutex<Option<Option<Token>>>,
+    /// Held by each keychain write or removal, so they happen one at a time.
+    keeper: Arc<Mutex<()>>,
+    /// The session's turn (one more at every sign-in and sign-out) and whether the keychain kept
+    /// it: `None` while its write is under way, `Some(false)` when it failed.
+    kept: watch::Sender<(u64, Option<bool>)>,
     /// This computer as the devices list names it (see `this_device`).
     device: String,
 }
@@ -364,7 +371,14 @@ impl App {
                 Backend::Database(DatabaseAccounts { pool, mailer, clock })
             }
         };
-        Ok(App { accounts, keychain, session: Mutex::new(None), device: this_device() })
+        Ok(App {
+            accounts: Arc::new(accounts),
+            keychain,
+            session: Mutex::new(None),
+            keeper: Arc::new(Mutex::new(())),
+            kept: watch::Sender::new((0, Some(true))),
+            device: this_device(),
+        })
     }
 
     /// Where the accounts are: what every command asks.
@@ -394,33 +408,102 @@ impl App {
         &self.keychain
     }
 
-    /// Keeps the new session; returns whether the keychain will remember it after a restart. The
-    /// session it replaces here ends in the database too, so no forgotten session stays valid.
-    pub async fn sign_in(&self, token: Token) -> bool {
-        if let Some(previous) = self.current_token().await.filter(|t| *t != token) {
-            if let Err(e) = self.accounts.logout(&previous).await {
-                log::warn!("could not end the replaced session: {e}");
-            }
-        }
-        let remembered = match self.keychain.store(&token).await {
-            Ok(()) => true,
-            Err(e) => {
-                log::warn!("the session will not be remembered: {e}");
-                false
-            }
+    /// Keeps the new session for this run at once; the keychain keeps it a moment later, after
+    /// the window has its answer (`remembered` says whether it could). The session it replaces
+    /// here ends in the database too, so no forgotten session stays valid.
+    ///
+    /// What stays promised: the window is answered only with a session the database already
+    /// holds (the caller's step wrote it), and the keychain only ever holds a session the
+    /// database knows: the write waits its turn behind any other keychain step, is skipped when a
+    /// sign-out or another sign-in came first, and a sign-out removes the entry (waiting for a
+    /// write under way) before the database forgets the session.
+    pub async fn sign_in(&self, token: Token) {
+        let (previous, turn) = {
+            let mut slot = self.session.lock().await;
+            let previous = slot.replace(Some(token.clone()));
+            (previous, self.next_turn(None))
         };
-        *self.session.lock().await = Some(Some(token));
-        remembered
+        let (accounts, keychain, keeper, kept) =
+            (self.accounts.clone(), self.keychain.clone(), self.keeper.clone(), self.kept.clone());
+        tauri::async_runtime::spawn(async move {
+            let _turn = keeper.lock().await;
+            // Never read this run: the entry holds whatever session this window had before.
+            let previous = match previous {
+                Some(previous) => previous,
+                None => keychain.load().await.unwrap_or_else(|e| {
+                    log::warn!("could not read the session from the keychain: {e}");
+                    None
+                }),
+            };
+            let mut stored = None;
+            if kept.borrow().0 == turn {
+                let result = keychain.store(&token).await;
+                if let Err(e) = &result {
+                    log::warn!("the session will not be remembered: {e}");
+                    // Not the session this one replaces, which ends next.
+                    if let Err(e) = keychain.clear().await {
+                        log::warn!("could not remove the replaced session from the keychain: {e}");
+                    }
+                }
+                stored = Some(result.is_ok());
+            }
+            if let Some(previous) = previous.filter(|t| *t != token) {
+                if let Err(e) = accounts.logout(&previous).await {
+                    log::warn!("could not end the replaced session: {e}");
+                }
+            }
+            // Told once all of it is done, so whoever waits finds the replaced session ended.
+            if let Some(stored) = stored {
+                kept.send_if_modified(|now| now.0 == turn && now.1.replace(stored).is_none());
+            }
+        });
     }
 
-    /// Forgets the session here and in the keychain; returns the token that was current.
+    /// Forgets the session here and in the keychain (after any write under way); returns the
+    /// token that was current.
     pub async fn sign_out(&self) -> Option<Token> {
         let token = self.current_token().await;
-        *self.session.lock().await = Some(None);
+        {
+            let mut slot = self.session.lock().await;
+            *slot = Some(None);
+            self.next_turn(Some(true));
+        }
+        let _turn = self.keeper.lock().await;
         if let Err(e) = self.keychain.clear().await {
             log::warn!("could not remove the session from the keychain: {e}");
         }
         token
+    }
+
+    /// Whether the keychain keeps this window's session (after its write, if one is under way);
+    /// true when there is nothing to keep.
+    pub async fn remembered(&self) -> bool {
+        let mut kept = self.kept.subscribe();
+        let answer = kept.wait_for(|(_, kept)| kept.is_some()).await.map(|now| now.1);
+        answer.ok().flatten().unwrap_or(false)
+    }
+
+    /// Waits (a while at most) for the keychain's steps under way, so closing the window right
+    /// after signing in still leaves the session remembered.
+    pub async fn settled(&self) {
+        let wait = async {
+            self.remembered().await;
+            drop(self.keeper.lock().await);
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(3), wait).await.is_err() {
+            log::warn!("the keychain did not answer before the app closed");
+        }
+    }
+
+    /// The next session's turn, with what is known of it; called with the session slot held, so
+    /// turns follow the order of the sessions.
+    fn next_turn(&self, kept: Option<bool>) -> u64 {
+        let mut turn = 0;
+        self.kept.send_modify(|now| {
+            *now = (now.0 + 1, kept);
+            turn = now.0;
+        });
+        turn
     }
 }
 

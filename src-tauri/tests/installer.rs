@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture::{clear_keychain, keychain_token, PASSWORD};
+use common::fixture::{clear_keychain, kept_token, keychain_token, PASSWORD};
 use common::ui::{Driver, Window};
 
 const PACKAGE: &str = "latchkey";
@@ -155,6 +155,7 @@ async fn the_deb_installs_runs_upgrades_and_uninstalls_cleanly() {
     w.click("verify-submit").await;
     w.wait_screen("profile-screen").await;
     w.plain_screenshot("the installed build's profile screen").await;
+    kept_token(None).await;
     w.close().await;
 
     let w = launch().await;

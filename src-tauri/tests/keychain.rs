@@ -179,7 +179,14 @@ impl Desktop {
         self.call("startup", json!({})).unwrap()["screen"].as_str().unwrap().to_string()
     }
 
+    /// Whether the keychain kept the session of the last sign-in (its write finishes after the
+    /// answer).
+    fn remembered(&self) -> bool {
+        self.call("session_remembered", json!({})).unwrap()["remembered"].as_bool().unwrap()
+    }
+
     fn token(&self) -> Option<Token> {
+        self.remembered();
         tauri::async_runtime::block_on(self.app.state::<App>().keychain().load()).unwrap()
     }
 }
@@ -224,6 +231,7 @@ fn a_session_from_one_server_is_never_sent_to_another() {
 
     // Signing in on B keeps B's session, named after B, which B (and only B) is then sent.
     on_b.call("login", json!({"identifier": "ann", "password": PASSWORD})).unwrap();
+    assert!(on_b.remembered());
     let entry = record_in(SERVICE, &account_of(data.path(), "two-servers"));
     assert_eq!(entry, Some((server_b.token.clone(), Some(server_b.url.clone()))));
     drop(on_b);

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::fixture::{clear_keychain, keychain_token, Fixture, PASSWORD};
+use common::fixture::{clear_keychain, kept_token, keychain_token, Fixture, PASSWORD};
 use common::ui::{Window, ENTER, WAIT};
 use common::{code_in, header, other_code, unfolded};
 
@@ -149,7 +149,7 @@ async fn a_forgotten_password_is_reset_with_an_emailed_code_and_every_old_sessio
     w.click("reset-submit").await;
     w.wait_screen("profile-screen").await;
     assert_eq!(w.text("profile-username").await, "rosa");
-    assert!(keychain_token().is_some(), "this desktop is signed in");
+    kept_token(None).await; // this desktop is signed in
     let sessions = f.strings("SELECT hex(token_hash) FROM sessions").await;
     assert_eq!(sessions.len(), 1, "only this desktop's new session");
     assert!(!old_sessions.contains(&sessions[0]), "every session from before the reset is gone");
@@ -171,7 +171,7 @@ async fn changing_the_password_keeps_this_desktop_signed_in_and_retires_the_old_
     let w = f.launch().await;
     w.wait_screen("signup-screen").await;
     f.sign_up(&w, "pia", "pia@example.com").await;
-    let first_token = keychain_token().unwrap();
+    let first_token = kept_token(None).await;
 
     w.click("to-change-password").await;
     w.wait_screen("password-screen").await;
@@ -210,7 +210,7 @@ async fn changing_the_password_keeps_this_desktop_signed_in_and_retires_the_old_
     w.wait_screen("profile-screen").await;
     assert!(!w.wait_message("").await.is_empty());
     assert_eq!(w.text("profile-username").await, "pia");
-    let second_token = keychain_token().unwrap();
+    let second_token = kept_token(Some(&first_token)).await;
     assert_ne!(first_token, second_token, "a new session token");
     assert_eq!(f.count("sessions").await, 1);
     let notice = mail_to(&f, 2, "pia@example.com");

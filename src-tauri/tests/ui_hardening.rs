@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture::{keychain_token, Fixture, PASSWORD};
+use common::fixture::{kept_token, Fixture, PASSWORD};
 use common::{contains_bytes, files_below};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +24,7 @@ async fn a_full_flow_at_trace_level_leaves_no_secret_in_logs_or_files() {
     w.fill("verify-code", &code).await;
     w.click("verify-submit").await;
     w.wait_screen("profile-screen").await;
-    let first_token = keychain_token().unwrap();
+    let first_token = kept_token(None).await;
     w.close().await;
     let w = f.launch().await;
     w.wait_screen("profile-screen").await;
@@ -34,7 +34,7 @@ async fn a_full_flow_at_trace_level_leaves_no_secret_in_logs_or_files() {
     w.fill("login-password", PASSWORD).await;
     w.click("login-submit").await;
     w.wait_screen("profile-screen").await;
-    let second_token = keychain_token().unwrap();
+    let second_token = kept_token(None).await;
     w.close().await;
 
     let log = std::fs::read(&f.log).unwrap();

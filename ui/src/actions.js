@@ -245,9 +245,17 @@ function submitExport() {
   );
 }
 
-function signedIn(reply) {
+async function signedIn(reply) {
   state.profile = reply.profile;
   go("profile", { say: reply.detail });
+  // The keychain keeps the session while the profile shows; if it could not, say so.
+  let kept;
+  try {
+    kept = await api.sessionRemembered();
+  } catch {
+    return;
+  }
+  if (!kept.remembered && current === "profile" && state.profile === reply.profile) say(`${reply.detail} ${kept.detail}`);
 }
 
 // One function per screen's work.

@@ -32,6 +32,7 @@ const api = {
   verifySignup: (signupId, code) => call("verify_signup", { signup_id: signupId, code }),
   login: (identifier, password) => call("login", { identifier, password }),
   logout: () => call("logout"),
+  sessionRemembered: () => call("session_remembered"),
   requestPasswordReset: (email) => call("request_password_reset", { email }),
   resendPasswordReset: (resetId) => call("resend_password_reset", { reset_id: resetId }),
   resetPassword: (resetId, code, password) => call("reset_password", { reset_id: resetId, code, password }),

@@ -162,8 +162,6 @@ pub fn reply<T: Serialize>(detail: impl Into<String>, data: T) -> Result<Reply<T
 #[derive(Debug, Serialize)]
 pub struct SignedIn {
     pub profile: Profile,
-    /// False when the keychain is unavailable: the session lasts for this run only.
-    pub remembered: bool,
 }
 
 /// The desktop's reply after a password reset or change or an email change: signed in with a
@@ -171,8 +169,19 @@ pub struct SignedIn {
 #[derive(Debug, Serialize)]
 pub struct Renewed {
     pub profile: Profile,
-    pub remembered: bool,
     pub notice_sent: bool,
+}
+
+/// The desktop's answer, after a sign-in, to whether the keychain keeps the session.
+#[derive(Debug, Serialize)]
+pub struct Remembered {
+    /// False when the keychain is unavailable: the session lasts for this run only.
+    pub remembered: bool,
+}
+
+/// Whether the session outlives this run; when not, the detail is the sentence that says so.
+pub fn remembered(remembered: bool) -> Result<Reply<Remembered>> {
+    reply(if remembered { "" } else { NOT_REMEMBERED }, Remembered { remembered })
 }
 
 /// The service's reply to a sign-in: the token in the body (for bearer clients) as well as in
@@ -560,10 +569,12 @@ fn with_notice(done: String, notice_sent: bool) -> String {
     }
 }
 
+const NOT_REMEMBERED: &str = "The system keychain is not available, so you will need to sign in again next time.";
+
 fn signed_in_detail(greeting: String, remembered: bool) -> String {
     if remembered {
         greeting
     } else {
-        format!("{greeting} The system keychain is not available, so you will need to sign in again next time.")
+        format!("{greeting} {NOT_REMEMBERED}")
     }
 }

@@ -39,6 +39,19 @@ pub fn keychain_token() -> Option<String> {
     Some(record["token"].as_str().expect("a token in the entry").to_string())
 }
 
+/// The session token once the keychain holds one other than `not`: a sign-in's keychain write
+/// finishes just after the window has its answer. Fails after a few seconds.
+pub async fn kept_token(not: Option<&str>) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match keychain_token() {
+            Some(token) if Some(token.as_str()) != not => return token,
+            held => assert!(std::time::Instant::now() < deadline, "the keychain holds {:?}", held.is_some()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 impl Fixture {
     pub fn new() -> Fixture {
         Self::with_env(&[])

@@ -176,6 +176,20 @@ impl Window {
         }
     }
 
+    /// Waits for the message to say `words` (it can grow after a reply: the keychain's answer
+    /// follows a sign-in's).
+    pub async fn wait_message_saying(&self, words: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (text, _) = self.message().await;
+            if text.contains(words) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "expected the message to say {words:?}: {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Empties `#message`, so the next `wait_message` sees only what comes after.
     pub async fn clear_message(&self) {
         self.js("document.getElementById('message').textContent = '';").await;

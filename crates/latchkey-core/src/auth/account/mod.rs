@@ -45,14 +45,20 @@ async fn profile(pool: &impl Store, token: Option<&Token>, now: Timestamp) -> Re
 }
 
 /// The account's password, checked under the account's login throttle: a wrong one is
-/// `wrong_password` and counts as a failed login.
+/// `wrong_password` and counts as a failed login; a right one clears the count.
 pub(crate) async fn confirm_password(pool: &impl Store, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
-    let key = account_throttle_key(user.id);
-    reserve_attempt(pool, &key, now).await?;
+    check_password(pool, user, password, now).await?;
+    pool.clear_login_throttle(&account_throttle_key(user.id)).await?;
+    Ok(())
+}
+
+/// `confirm_password` for a step that clears the count itself, in the same transaction as its
+/// own write (a password change), so no statement of its own follows the hash.
+async fn check_password(pool: &impl Store, user: &UserRow, password: &str, now: Timestamp) -> Result<()> {
+    reserve_attempt(pool, &account_throttle_key(user.id), now).await?;
     let password: String = password.nfkc().collect();
     let fits = password.chars().count() <= validate::PASSWORD_MAX;
     if fits && secret::verify_blocking(password, user.password_hash.clone()).await? {
-        pool.clear_login_throttle(&key).await?;
         return Ok(());
     }
     Err(Error::WrongPassword)
@@ -391,6 +397,23 @@ mod tests {
         ));
         let e = serde_json::to_value(locked.unwrap_err()).unwrap();
         assert!(e["detail"].as_str().unwrap().contains("Forgot password?"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_password_change_clears_the_count_in_the_step_that_sets_the_password() {
+        let db = test_db().await;
+        let mailer = outbox_mailer(&db);
+        let here = account(&db, &mailer).await;
+        for _ in 0..3 {
+            let r =
+                change_password(&db.pool, &mailer, Some(&here.token), "wrong horse battery", NEW_PW, TEST_DEVICE, T0)
+                    .await;
+            assert!(matches!(r, Err(Error::WrongPassword)));
+        }
+        let failures = "SELECT count(*) FROM login_throttle WHERE failures > 0";
+        assert_eq!(sqlx::query_scalar::<_, i64>(failures).fetch_one(&db.pool).await.unwrap(), 1);
+        change_password(&db.pool, &mailer, Some(&here.token), PW, NEW_PW, TEST_DEVICE, T0 + 1).await.unwrap();
+        assert_eq!(sqlx::query_scalar::<_, i64>(failures).fetch_one(&db.pool).await.unwrap(), 0);
     }
 
     #[tokio::test]

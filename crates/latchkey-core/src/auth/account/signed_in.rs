@@ -9,7 +9,10 @@ use super::super::login::account_throttle_key;
 use super::super::secret::{self, Token};
 use super::super::signup::CodeSent;
 use super::super::{code, validate, Device, Minted, Profile, Timestamp, CODE_TTL_SECS, RESEND_COOLDOWN_SECS};
-use super::{code_letter, confirm_password, notify, profile, recipient, replace_password, signed_in, SessionRenewed};
+use super::{
+    check_password, code_letter, confirm_password, notify, profile, recipient, replace_password, signed_in,
+    SessionRenewed,
+};
 use crate::error::{Error, Flow, Result};
 use crate::mail::{mask_address, CodePurpose, Letter, Mailer, Recipient};
 use crate::store::account_codes::{self, NewCode, Subject};
@@ -37,10 +40,12 @@ pub async fn change_password(
         return Err(Error::invalid("current_password", "Enter your current password."));
     }
     let new = validate::password(new, &user.username, &user.email).map_err(|e| e.on_field("new_password"))?;
-    confirm_password(pool, &user, current, now).await?;
+    // Both are what was typed: telling them apart needs no check of the password.
     if new == current.nfkc().collect::<String>() {
         return Err(Error::invalid("new_password", "Choose a password different from your current one."));
     }
+    // The count this adds is cleared in the step that sets the new password.
+    check_password(pool, &user, current, now).await?;
     let session = replace_password(pool, &user, new, None, device, now).await?;
     let notice_sent = notify(mailer, &user, Letter::PasswordChanged).await;
     Ok(SessionRenewed { session, notice_sent })
