@@ -401,26 +401,19 @@ async fn whoami_tracking(http: &reqwest::Client, url: &str, db: &TestDatabase, t
 
 /// (sum, count) of a histogram over every process's /metrics, with these labels.
 async fn histogram(http: &reqwest::Client, admin: &[String], name: &str, with: &[(&str, &str)]) -> (f64, f64) {
-    let (mut sum, mut count) = (0.0, 0.0);
+    let (sum, count) = (format!("{name}_sum"), format!("{name}_count"));
+    let (mut total, mut n) = (0.0, 0.0);
     for base in admin {
         let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-        for sample in scrape.samples {
-            let labelled = with.iter().all(|(k, v)| sample.labels.get(k) == Some(*v));
-            let value = match sample.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => continue,
-            };
-            if labelled && sample.metric == format!("{name}_sum") {
-                sum += value;
-            } else if labelled && sample.metric == format!("{name}_count") {
-                count += value;
+        for sample in latchkey_testkit::metric_samples(&text) {
+            if latchkey_testkit::metric_is(&sample, &sum, with) {
+                total += sample.2;
+            } else if latchkey_testkit::metric_is(&sample, &count, with) {
+                n += sample.2;
             }
         }
     }
-    (sum, count)
+    (total, n)
 }
 
 /// CPU seconds used so far, read from /proc: one process's threads (those whose name starts with

@@ -7,7 +7,7 @@
 mod common;
 
 use common::Server;
-use latchkey_testkit::{code_in, SmtpServer, TestDatabase};
+use latchkey_testkit::{code_in, metric_is, metric_samples, MetricSample, SmtpServer, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -308,38 +308,10 @@ async fn the_admin_port_needs_a_fresh_password_of_an_active_administrator_and_is
     );
 }
 
-/// Every sample of a scrape as (name, labels, value); a histogram's value is its count.
-fn scrape(text: &str) -> Vec<(String, std::collections::HashMap<String, String>, f64)> {
-    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-    parsed
-        .samples
-        .into_iter()
-        .map(|s| {
-            let value = match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                prometheus_parse::Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
-                prometheus_parse::Value::Summary(_) => f64::NAN,
-            };
-            let labels = s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            (s.metric, labels, value)
-        })
-        .collect()
-}
-
 /// The value of the sample named `name` whose labels include `with` (0 when there is none: a
 /// counter not yet counted is not written).
-fn value(
-    samples: &[(String, std::collections::HashMap<String, String>, f64)],
-    name: &str,
-    with: &[(&str, &str)],
-) -> f64 {
-    let found: Vec<f64> = samples
-        .iter()
-        .filter(|(n, labels, _)| n == name && with.iter().all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v)))
-        .map(|(_, _, v)| *v)
-        .collect();
+fn value(samples: &[MetricSample], name: &str, with: &[(&str, &str)]) -> f64 {
+    let found: Vec<f64> = samples.iter().filter(|s| metric_is(s, name, with)).map(|s| s.2).collect();
     assert!(found.len() <= 1, "{name} {with:?}: {found:?}");
     found.first().copied().unwrap_or(0.0)
 }
@@ -389,7 +361,7 @@ async fn metrics_count_a_known_sequence_of_requests_exactly() {
     smtp.wait_for_mail("bob@example.org", "password reset code").await;
     assert_eq!(who_am_i(&server, &ann).await, StatusCode::OK);
 
-    let samples = scrape(&metrics_text(&port).await);
+    let samples = metric_samples(&metrics_text(&port).await);
     let logins = |result: &str| value(&samples, "latchkey_logins_total", &[("step", "password"), ("result", result)]);
     assert_eq!((logins("ok"), logins("invalid_credentials")), (3.0, 3.0));
     let codes = |purpose: &str| value(&samples, "latchkey_codes_sent_total", &[("purpose", purpose)]);
@@ -415,7 +387,7 @@ async fn metrics_count_a_known_sequence_of_requests_exactly() {
     post(&server, "/users/password/reset/", json!({"email": "ann@example.org"}), None).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let failed = loop {
-        let samples = scrape(&metrics_text(&port).await);
+        let samples = metric_samples(&metrics_text(&port).await);
         let failed = value(&samples, "latchkey_mail_failures_total", &[("letter", "password_reset")]);
         if failed > 0.0 || std::time::Instant::now() > deadline {
             break failed;

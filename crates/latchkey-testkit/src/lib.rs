@@ -277,3 +277,32 @@ pub fn authenticator_code(key: &str, unix_time: u64) -> String {
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
+
+/// One sample of a `/metrics` scrape: its name, labels and value (a histogram's value is its
+/// count, the `+Inf` bucket; its `_sum` and `_count` are samples of their own).
+pub type MetricSample = (String, std::collections::HashMap<String, String>, f64);
+
+/// Every sample of a `/metrics` text, read with a Prometheus text parser.
+pub fn metric_samples(text: &str) -> Vec<MetricSample> {
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    parsed
+        .samples
+        .into_iter()
+        .map(|s| {
+            let value = match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
+                prometheus_parse::Value::Summary(_) => f64::NAN,
+            };
+            let labels = s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            (s.metric, labels, value)
+        })
+        .collect()
+}
+
+/// Whether a sample is named `name` and its labels include `with`.
+pub fn metric_is(sample: &MetricSample, name: &str, with: &[(&str, &str)]) -> bool {
+    sample.0 == name && with.iter().all(|(k, v)| sample.1.get(*k).map(String::as_str) == Some(*v))
+}
