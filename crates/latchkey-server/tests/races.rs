@@ -193,9 +193,10 @@ impl<S: Store> SecondFactorStore for Gated<S> {
         seen: Seen<'_>,
         proof: Proof<'_>,
         session: &NewSessionRow<'_>,
+        known_since: i64,
     ) -> Result<SecondFactorSignIn> {
         self.gate("complete_second_factor_login").await;
-        self.inner.complete_second_factor_login(challenge_hash, throttle_key, seen, proof, session).await
+        self.inner.complete_second_factor_login(challenge_hash, throttle_key, seen, proof, session, known_since).await
     }
 }
 
@@ -224,9 +225,10 @@ impl<S: Store> SessionStore for Gated<S> {
         throttle_key: &str,
         seen: Seen<'_>,
         session: &NewSessionRow<'_>,
-    ) -> Result<Option<ProfileRow>> {
+        known_since: i64,
+    ) -> Result<Option<SignedInRow>> {
         self.gate("complete_login").await;
-        self.inner.complete_login(throttle_key, seen, session).await
+        self.inner.complete_login(throttle_key, seen, session, known_since).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         self.gate("find_session_profile").await;

@@ -58,6 +58,7 @@ on_both_engines!(
     purge_removes_exactly_what_expired,
     devices_are_listed_ended_one_or_all_others_and_remembered_as_ended,
     a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once,
+    a_sign_in_finds_its_device_new_once_even_when_many_sign_in_at_once,
     a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at_once,
 );
 
@@ -246,10 +247,11 @@ async fn sessions_start_are_found_and_end_at_their_expiry_or_sign_out(store: &im
     let ann = account(store, "ann", "ann@example.org", 1, T0).await;
     store.reserve_login_attempt("user:ann", POLICY, T0).await.unwrap();
     let profile = store
-        .complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 + 10, T0 + 100))
+        .complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 + 10, T0 + 100), T0 - 90 * DAY)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .profile;
     assert_eq!(
         (profile.username.as_str(), profile.session_expires_at, profile.pending_email.as_deref()),
         ("ann", T0 + 100, None)
@@ -274,7 +276,7 @@ async fn sessions_start_are_found_and_end_at_their_expiry_or_sign_out(store: &im
     assert!(store.find_session_profile(&[2; 32], T0 + 11).await.unwrap().is_none());
     assert!(store.find_session_user(&[2; 32], T0 + 11).await.unwrap().is_none());
     assert!(store
-        .complete_login("user:ann", ann.seen(), &session_until(&[3; 32], T0 + 12, T0 + 100))
+        .complete_login("user:ann", ann.seen(), &session_until(&[3; 32], T0 + 12, T0 + 100), T0 - 90 * DAY)
         .await
         .unwrap()
         .is_none());
@@ -292,7 +294,11 @@ async fn a_changed_password_hash_refuses_every_write_on_the_account_read(store: 
     assert!(!store.rehash_password(Seen { id: ann.id + 1, password_hash: "stronger" }, "x").await.unwrap());
 
     store.reserve_login_attempt("user:ann", POLICY, T0).await.unwrap();
-    assert!(store.complete_login("user:ann", stale, &session_until(&[2; 32], T0, T0 + DAY)).await.unwrap().is_none());
+    assert!(store
+        .complete_login("user:ann", stale, &session_until(&[2; 32], T0, T0 + DAY), T0 - 90 * DAY)
+        .await
+        .unwrap()
+        .is_none());
     // Nothing written: no session, and the login count still there.
     assert!(store.find_session_profile(&[2; 32], T0).await.unwrap().is_none());
     assert_eq!(db.number("SELECT failures FROM login_throttle").await, 1);
@@ -556,7 +562,11 @@ async fn purge_removes_exactly_what_expired(store: &impl Store, db: &TestDatabas
     .await;
     // Expired: one of each.
     pending(store, "gone", "gone@example.org", T0 - 600).await;
-    store.complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 - DAY, T0)).await.unwrap().unwrap();
+    store
+        .complete_login("user:ann", ann.seen(), &session_until(&[2; 32], T0 - DAY, T0), T0 - 90 * DAY)
+        .await
+        .unwrap()
+        .unwrap();
     store.replace_account_code(&reset(&[2; 32], "x@example.org", "h", T0 - 600), 60).await.unwrap().unwrap();
     store
         .reserve_mail_slot("x@example.org", "window", latchkey_core::auth::MAIL_LIMITS, T0 - 3600)
@@ -581,8 +591,8 @@ async fn devices_are_listed_ended_one_or_all_others_and_remembered_as_ended(stor
     let ann = account(store, "ann", "ann@example.org", 1, T0).await;
     let eve = account(store, "eve", "eve@example.org", 9, T0).await;
     let phone = NewSessionRow { device: "Phone", ip: Some("192.0.2.7"), ..session(&[2; 32], T0 + 5) };
-    store.complete_login("user:ann", ann.seen(), &phone).await.unwrap().unwrap();
-    store.complete_login("user:ann", ann.seen(), &session(&[3; 32], T0 + 6)).await.unwrap().unwrap();
+    store.complete_login("user:ann", ann.seen(), &phone, T0 - 90 * DAY).await.unwrap().unwrap();
+    store.complete_login("user:ann", ann.seen(), &session(&[3; 32], T0 + 6), T0 - 90 * DAY).await.unwrap().unwrap();
 
     // Newest use first, the asking session marked, another account's never shown.
     store.touch_session(&[1; 32], T0 + 7).await.unwrap();
@@ -645,6 +655,53 @@ async fn a_new_device_is_new_once_even_when_it_signs_in_many_times_at_once(store
     assert!(store.note_device(ann.id, "Phone", "this computer", much_later, known_since).await.unwrap());
 }
 
+/// The same race through the sign-in itself, which notes the device in the session's own
+/// statement (PostgreSQL) or transaction (SQLite): sixteen sessions at once from one new device,
+/// exactly one told new; then known, touched once a day, and new again on another network or
+/// after 90 days unseen.
+async fn a_sign_in_finds_its_device_new_once_even_when_many_sign_in_at_once(store: &impl Store, db: &TestDatabase) {
+    let ann = account(store, "ann", "ann@example.org", 1, T0).await;
+    let hashes: Vec<[u8; 32]> = (0..40u8).map(|i| [100 + i; 32]).collect();
+    let sign_in = |row: NewSessionRow<'static>, known_since: i64| {
+        let seen = ann.seen();
+        async move {
+            let done = store.complete_login("user:ann", seen, &row, known_since).await.unwrap().unwrap();
+            assert_eq!(done.profile.username, "ann");
+            done.new_device
+        }
+    };
+    let hashes: &'static [[u8; 32]] = Box::leak(hashes.into_boxed_slice());
+    let from = |i: usize, now: i64, network: &'static str| {
+        let mut row = session(&hashes[i], now);
+        (row.device, row.network) = ("Stolen laptop", network);
+        row
+    };
+    let known_since = |now: i64| now - 90 * DAY;
+    futures::future::join_all((0..16).map(|_| store.ping())).await;
+    let at_once = (0..16).map(|i| sign_in(from(i, T0 + 1, "203.0.113.0/24"), known_since(T0 + 1)));
+    let new = futures::future::join_all(at_once).await.into_iter().filter(|new| *new).count();
+    assert_eq!(new, 1, "one notice for one new device, however many sign in at once");
+    assert_eq!(db.number("SELECT count(*) FROM sessions").await, 17);
+    // Known now: not new within the day (and not written), nor after it (written once).
+    assert!(!sign_in(from(16, T0 + 2, "203.0.113.0/24"), known_since(T0 + 2)).await);
+    let seen_at = "SELECT last_seen_at FROM known_devices WHERE network = '203.0.113.0/24'";
+    assert_eq!(db.number(seen_at).await, T0 + 1);
+    assert!(!sign_in(from(17, T0 + 1 + DAY, "203.0.113.0/24"), known_since(T0 + 1 + DAY)).await);
+    assert_eq!(db.number(seen_at).await, T0 + 1 + DAY);
+    // Another network is another device; 90 days unseen makes the pair new again, at once too.
+    assert!(sign_in(from(18, T0 + 2 + DAY, "198.51.100.0/24"), known_since(T0 + 2 + DAY)).await);
+    let much_later = T0 + 2 + 91 * DAY;
+    let at_once = (19..35).map(|i| sign_in(from(i, much_later, "203.0.113.0/24"), known_since(much_later)));
+    let new = futures::future::join_all(at_once).await.into_iter().filter(|new| *new).count();
+    assert_eq!(new, 1, "a pair unseen for 90 days is new once");
+    assert_eq!(db.number(seen_at).await, much_later);
+    assert_eq!(db.number("SELECT count(*) FROM known_devices").await, 3);
+    // An account with no device noted yet: its first is where it starts, the next one is news.
+    db.execute("DELETE FROM known_devices").await;
+    assert!(!sign_in(from(35, much_later + 1, "192.0.2.0/24"), known_since(much_later + 1)).await);
+    assert!(sign_in(from(36, much_later + 2, "203.0.113.0/24"), known_since(much_later + 2)).await);
+}
+
 /// The attacker's race: a stolen password and one code (or one recovery code), tried at once
 /// with many challenges. One sign-in, on either engine.
 async fn a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at_once(
@@ -671,7 +728,7 @@ async fn a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at
         let at_once = challenges
             .iter()
             .zip(&rows)
-            .map(|(c, row)| store.complete_second_factor_login(c, "user:ann", ann.seen(), proof, row));
+            .map(|(c, row)| store.complete_second_factor_login(c, "user:ann", ann.seen(), proof, row, T0 - 90 * DAY));
         let done = futures::future::join_all(at_once).await;
         let signed_in = done.iter().filter(|r| matches!(r, Ok(SecondFactorSignIn::Done(_)))).count();
         // Step 10 was the enrolment's: no sign-in. Step 11 and the recovery code: exactly one.
@@ -681,11 +738,25 @@ async fn a_second_factor_code_or_recovery_code_signs_in_once_however_many_try_at
     // A used challenge does not sign in again, even with a new code.
     store.add_login_challenge(&[99; 32], ann.seen(), T0 + 300).await.unwrap();
     let first = store
-        .complete_second_factor_login(&[99; 32], "user:ann", ann.seen(), Proof::Step(12), &session(&[77; 32], T0))
+        .complete_second_factor_login(
+            &[99; 32],
+            "user:ann",
+            ann.seen(),
+            Proof::Step(12),
+            &session(&[77; 32], T0),
+            T0 - 90 * DAY,
+        )
         .await;
     assert!(matches!(first, Ok(SecondFactorSignIn::Done(_))), "{first:?}");
     let again = store
-        .complete_second_factor_login(&[99; 32], "user:ann", ann.seen(), Proof::Step(13), &session(&[78; 32], T0))
+        .complete_second_factor_login(
+            &[99; 32],
+            "user:ann",
+            ann.seen(),
+            Proof::Step(13),
+            &session(&[78; 32], T0),
+            T0 - 90 * DAY,
+        )
         .await;
     assert!(matches!(again, Ok(SecondFactorSignIn::Stale)), "{again:?}");
 }

@@ -3,58 +3,49 @@
 
 use super::account::signed_in;
 use super::secret::Token;
-use super::{network_of, Device, Timestamp};
+use super::{Device, Timestamp};
 use crate::error::{Error, Result};
 use crate::limits::{KNOWN_DEVICE_SECS, NEW_DEVICE_QUIET_SECS};
 use crate::mail::{Letter, Mailer, Recipient};
 use crate::store::{DeviceRow, EventKind, NewEvent, Store, UserRow};
 
-/// `note_sign_in` after the answer: the person waits for the sign-in only, never for this.
-pub(crate) fn note_sign_in_later(
-    pool: &impl Store,
-    mailer: &Mailer,
-    user: UserRow,
-    device: Device<'_>,
-    now: Timestamp,
-) {
-    let (pool, mailer) = (pool.clone(), mailer.clone());
-    let (label, ip) = (device.label.to_string(), device.ip.map(str::to_string));
-    tokio::spawn(async move {
-        note_sign_in(&pool, &mailer, &user, Device { label: &label, ip: ip.as_deref() }, now).await;
-    });
-}
-
-/// After a sign-in: remembers its device and network, and when the pair is new to the account
-/// (not seen in 90 days, and the account is older than 10 minutes) records `new_device` and mails
-/// the owner, in the background. Nothing here can fail the sign-in: a failure is logged.
-pub(crate) async fn note_sign_in(
+/// After a sign-in whose transaction found its device and network new to the account (not seen
+/// in 90 days; the account's first device is where it starts, not news): unless the account is
+/// younger than 10 minutes, records `new_device` and mails the owner, after the answer. Nothing
+/// here can fail the sign-in: a failure is logged.
+pub(crate) fn tell_new_device_later(
     pool: &impl Store,
     mailer: &Mailer,
     user: &UserRow,
     device: Device<'_>,
     now: Timestamp,
 ) {
-    let network = network_of(device.ip);
-    let new = match pool.note_device(user.id, device.label, &network, now, now - KNOWN_DEVICE_SECS).await {
-        Ok(new) => new,
-        Err(e) => return log::warn!("a sign-in's device was not noted: {e}"),
-    };
-    if !new || now - user.date_joined < NEW_DEVICE_QUIET_SECS {
+    if now - user.date_joined < NEW_DEVICE_QUIET_SECS {
         return;
     }
-    let event = NewEvent {
-        user_id: user.id,
-        at: now,
-        kind: EventKind::NewDevice,
-        device: Some(device.label),
-        ip: device.ip,
-        session_id: None,
-    };
-    if let Err(e) = pool.record_event(&event).await {
-        log::warn!("a new device was not recorded: {e}");
-    }
-    let to = Recipient { name: &user.username, address: &user.email };
-    mailer.send_detached(to, Letter::NewSignIn { at: now, device: device.label, from: device.ip });
+    let (pool, mailer, user_id) = (pool.clone(), mailer.clone(), user.id);
+    let (name, address) = (user.username.clone(), user.email.clone());
+    let (label, ip) = (device.label.to_string(), device.ip.map(str::to_string));
+    tokio::spawn(async move {
+        let event = NewEvent {
+            user_id,
+            at: now,
+            kind: EventKind::NewDevice,
+            device: Some(&label),
+            ip: ip.as_deref(),
+            session_id: None,
+        };
+        if let Err(e) = pool.record_event(&event).await {
+            log::warn!("a new device was not recorded: {e}");
+        }
+        let to = Recipient { name: &name, address: &address };
+        mailer.send_detached(to, Letter::NewSignIn { at: now, device: &label, from: ip.as_deref() });
+    });
+}
+
+/// The oldest last use that still makes a device and network known to an account at `now`.
+pub(crate) fn known_since(now: Timestamp) -> Timestamp {
+    now - KNOWN_DEVICE_SECS
 }
 
 /// The account's live sessions, newest use first, the asking one marked `current`.

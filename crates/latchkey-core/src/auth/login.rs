@@ -24,12 +24,15 @@ pub async fn sign_in(
     device: Device<'_>,
     now: Timestamp,
 ) -> Result<NewSession> {
-    let (session, user) = authenticate(pool, identifier, password, device, now).await?;
-    super::devices::note_sign_in_later(pool, mailer, user, device, now);
+    let (session, user, new_device) = authenticate(pool, identifier, password, device, now).await?;
+    if new_device {
+        super::devices::tell_new_device_later(pool, mailer, &user, device, now);
+    }
     Ok(session)
 }
 
-/// The password checked and a session begun (no new-device notice: see `sign_in`).
+/// The password checked and a session begun (its device noted, but no new-device notice: see
+/// `sign_in`).
 pub async fn login(
     pool: &impl Store,
     identifier: &str,
@@ -46,7 +49,7 @@ async fn authenticate(
     password: &str,
     device: Device<'_>,
     now: Timestamp,
-) -> Result<(NewSession, UserRow)> {
+) -> Result<(NewSession, UserRow, bool)> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
         return Err(Error::invalid("identifier", "Enter your username or email address."));
@@ -120,7 +123,7 @@ async fn check_credentials(
     password: &str,
     device: Device<'_>,
     now: Timestamp,
-) -> Result<(NewSession, UserRow)> {
+) -> Result<(NewSession, UserRow, bool)> {
     let password: String = password.nfkc().collect();
     if candidates.is_empty() || password.chars().count() > validate::PASSWORD_MAX {
         // The same argon2 work as a real check, so timing does not tell whether the account exists.
@@ -153,8 +156,9 @@ async fn check_credentials(
         // One step, only if the account is still the one whose password was checked: the session
         // begins and this account's count is cleared (never another's).
         let key = account_throttle_key(user.id);
-        match pool.complete_login(&key, user.seen(), &minted.row(device, now)).await? {
-            Some(profile) => return Ok((minted.into_session(profile), user)),
+        let known_since = super::devices::known_since(now);
+        match pool.complete_login(&key, user.seen(), &minted.row(device, now), known_since).await? {
+            Some(done) => return Ok((minted.into_session(done.profile), user, done.new_device)),
             None => continue,
         }
     }

@@ -17,7 +17,7 @@ use super::secret::{self, Token};
 use super::{devices, Device, Minted, NewSession, Timestamp};
 use crate::error::{Error, Result};
 use crate::mail::{Letter, Mailer};
-use crate::store::{EventKind, FactorChange, NewEvent, Proof, SecondFactorSignIn, Store, UserRow};
+use crate::store::{EventKind, FactorChange, NewEvent, Proof, SecondFactorSignIn, SignedInRow, Store, UserRow};
 
 pub const STEP_SECS: i64 = 30;
 pub const DIGITS: usize = 6;
@@ -290,9 +290,12 @@ pub async fn sign_in(
     let Some(proof) = proof(pool, user.id, &typed, now).await? else { return Err(Error::InvalidSecondFactor) };
     let seen = crate::store::Seen { id: row.user_id, password_hash: &row.password_hash };
     let minted = Minted::new(device)?;
-    match pool.complete_second_factor_login(&digest, &key, seen, proof, &minted.row(device, now)).await? {
-        SecondFactorSignIn::Done(profile) => {
-            devices::note_sign_in_later(pool, mailer, user.clone(), device, now);
+    let (session, known_since) = (minted.row(device, now), devices::known_since(now));
+    match pool.complete_second_factor_login(&digest, &key, seen, proof, &session, known_since).await? {
+        SecondFactorSignIn::Done(SignedInRow { profile, new_device }) => {
+            if new_device {
+                devices::tell_new_device_later(pool, mailer, &user, device, now);
+            }
             if let Proof::Recovery(_) = proof {
                 let left = profile.recovery_codes_left;
                 mailer.send_detached(

@@ -12,7 +12,7 @@ use crate::store::{
     AccountStore, AdminAction, AdminStore, AdminUserRow, ChallengeRow, CodeRow, CodeState, CodeStore, CodeTable,
     DeviceRow, EventKind, EventRow, EventStore, FactorChange, LimitStore, LockPolicy, MailLimits, NewCode, NewEvent,
     NewPending, NewSessionRow, PendingRow, ProfileRow, Proof, Reservation, SecondFactorRow, SecondFactorSignIn,
-    SecondFactorStore, Seen, SessionStore, Store, Subject, UserRow,
+    SecondFactorStore, Seen, SessionStore, SignedInRow, Store, Subject, UserRow,
 };
 
 /// A connection, a pool or a transaction of this engine.
@@ -562,27 +562,64 @@ pub mod events {
     ) -> Result<bool> {
         let seen: Option<i64> =
             sqlx::query_scalar(KNOWN_DEVICE_SEEN).bind(user_id).bind(device).bind(network).fetch_optional(pool).await?;
-        if seen.is_some_and(|at| at >= known_since && now - at < crate::limits::KNOWN_DEVICE_TOUCH_SECS) {
+        if known_and_fresh(seen, now, known_since) {
             return Ok(false);
         }
         let mut tx = pool.begin().await?;
-        super::super::lock(&mut tx, || format!("devices:{user_id}")).await?;
+        let new = note_device_locked(&mut tx, user_id, device, network, now, known_since).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// As `note_device`, inside a transaction that begins a session (its commit is theirs).
+    pub(crate) async fn note_device_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        session: &NewSessionRow<'_>,
+        user_id: i64,
+        known_since: i64,
+    ) -> Result<bool> {
+        let (device, network, now) = (session.device, session.network, session.now);
+        let seen: Option<i64> = sqlx::query_scalar(KNOWN_DEVICE_SEEN)
+            .bind(user_id)
+            .bind(device)
+            .bind(network)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if known_and_fresh(seen, now, known_since) {
+            return Ok(false);
+        }
+        note_device_locked(tx, user_id, device, network, now, known_since).await
+    }
+
+    /// Seen since `known_since` and touched within the last day: nothing to write.
+    pub(crate) fn known_and_fresh(seen: Option<i64>, now: i64, known_since: i64) -> bool {
+        seen.is_some_and(|at| at >= known_since && now - at < crate::limits::KNOWN_DEVICE_TOUCH_SECS)
+    }
+
+    async fn note_device_locked(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        user_id: i64,
+        device: &str,
+        network: &str,
+        now: i64,
+        known_since: i64,
+    ) -> Result<bool> {
+        super::super::lock(tx, || format!("devices:{user_id}")).await?;
         let known = sqlx::query(TOUCH_KNOWN_DEVICE)
             .bind(user_id)
             .bind(device)
             .bind(network)
             .bind(now)
             .bind(known_since)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected()
             == 1;
         let mut new = false;
         if !known {
-            new = sqlx::query_scalar(HAS_KNOWN_DEVICES).bind(user_id).fetch_one(&mut *tx).await?;
-            sqlx::query(ADD_KNOWN_DEVICE).bind(user_id).bind(device).bind(network).bind(now).execute(&mut *tx).await?;
+            new = sqlx::query_scalar(HAS_KNOWN_DEVICES).bind(user_id).fetch_one(&mut **tx).await?;
+            sqlx::query(ADD_KNOWN_DEVICE).bind(user_id).bind(device).bind(network).bind(now).execute(&mut **tx).await?;
         }
-        tx.commit().await?;
         Ok(new)
     }
 
@@ -697,6 +734,7 @@ pub mod second_factor {
         seen: Seen<'_>,
         proof: Proof<'_>,
         session: &NewSessionRow<'_>,
+        known_since: i64,
     ) -> Result<SecondFactorSignIn> {
         let mut tx = pool.begin().await?;
         if sqlx::query(USE_CHALLENGE).bind(challenge_hash).execute(&mut *tx).await?.rows_affected() != 1 {
@@ -721,9 +759,11 @@ pub mod second_factor {
             };
             events::insert(&mut *tx, &used).await?;
         }
+        let new_device = events::note_device_in(&mut tx, session, seen.id, known_since).await?;
         let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
         tx.commit().await?;
-        profile.map(SecondFactorSignIn::Done).ok_or_else(|| Error::internal("second factor", "no new session"))
+        let profile = profile.ok_or_else(|| Error::internal("second factor", "no new session"))?;
+        Ok(SecondFactorSignIn::Done(SignedInRow { profile, new_device }))
     }
 
     pub async fn delete_expired_challenges<'e>(ex: impl Ex<'e>, now: i64) -> Result<u64> {
@@ -1020,8 +1060,9 @@ impl SessionStore for Pool {
         throttle_key: &str,
         seen: Seen<'_>,
         session: &NewSessionRow<'_>,
-    ) -> Result<Option<ProfileRow>> {
-        super::complete_login(self, throttle_key, seen, session).await
+        known_since: i64,
+    ) -> Result<Option<SignedInRow>> {
+        super::complete_login(self, throttle_key, seen, session, known_since).await
     }
     async fn find_session_profile(&self, token_hash: &[u8], now: i64) -> Result<Option<ProfileRow>> {
         sessions::find_profile(self, token_hash, now).await
@@ -1126,8 +1167,9 @@ impl SecondFactorStore for Pool {
         seen: Seen<'_>,
         proof: Proof<'_>,
         session: &NewSessionRow<'_>,
+        known_since: i64,
     ) -> Result<SecondFactorSignIn> {
-        second_factor::complete_login(self, challenge_hash, throttle_key, seen, proof, session).await
+        second_factor::complete_login(self, challenge_hash, throttle_key, seen, proof, session, known_since).await
     }
 }
 

@@ -114,7 +114,7 @@ pub use login_throttle::{LockPolicy, Reservation};
 pub use mail_sends::MailLimits;
 pub use pending_signups::{NewPending, PendingRow};
 pub use second_factor::{ChallengeRow, FactorChange, Proof, SecondFactorRow, SecondFactorSignIn};
-pub use sessions::{DeviceRow, ProfileRow};
+pub use sessions::{DeviceRow, ProfileRow, SignedInRow};
 pub use users::{Seen, UserRow};
 
 /// The database as the domain sees it: each method is one atomic step (one statement or one
@@ -204,15 +204,17 @@ pub trait AccountStore: Send + Sync {
 
 /// Sessions: started by a sign-in, found by their token's hash, ended by a sign-out.
 pub trait SessionStore: Send + Sync {
-    /// A password check passed: if the account is still the one `seen` read, starts a session and
-    /// clears its login count under `throttle_key`, all or nothing, and returns its profile;
-    /// `None` (nothing written) if it changed or went meanwhile.
+    /// A password check passed: if the account is still the one `seen` read, starts a session,
+    /// clears its login count under `throttle_key` and notes the session's device and network
+    /// (new if not seen since `known_since`, as `note_device`), all or nothing, and returns its
+    /// profile; `None` (nothing written) if it changed or went meanwhile.
     fn complete_login(
         &self,
         throttle_key: &str,
         seen: Seen<'_>,
         session: &NewSessionRow<'_>,
-    ) -> impl Future<Output = Result<Option<ProfileRow>>> + Send;
+        known_since: i64,
+    ) -> impl Future<Output = Result<Option<SignedInRow>>> + Send;
     fn find_session_profile(
         &self,
         token_hash: &[u8],
@@ -311,7 +313,8 @@ pub trait SecondFactorStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<Option<ChallengeRow>>> + Send;
     /// In one transaction: uses the challenge, spends the proof, starts the session (only if the
-    /// account is still the one `seen` read), clears the login count and records the sign-in.
+    /// account is still the one `seen` read), clears the login count, records the sign-in and
+    /// notes its device (as `complete_login`).
     fn complete_second_factor_login(
         &self,
         challenge_hash: &[u8],
@@ -319,6 +322,7 @@ pub trait SecondFactorStore: Send + Sync {
         seen: Seen<'_>,
         proof: Proof<'_>,
         session: &NewSessionRow<'_>,
+        known_since: i64,
     ) -> impl Future<Output = Result<SecondFactorSignIn>> + Send;
 }
 

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::lifecycle::NewSessionRow;
-use super::sessions::ProfileRow;
+use super::sessions::{ProfileRow, SignedInRow};
 use super::users::Seen;
 use super::OpenError;
 use crate::error::Result;
@@ -54,22 +54,49 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, name: impl FnOnce() -> String)
 /// Sign-in in one statement, one round trip and one commit for what every sign-in writes (SQLite:
 /// `sqlite::complete_login`, a transaction). The share lock makes a concurrent delete or
 /// password change wait, and then this finds no row. Binds $1 throttle key, $2 token hash, $3
-/// account id, $4 now, $5 expiry, $6 password hash, $7 public id, $8 device, $9 address.
+/// account id, $4 now, $5 expiry, $6 password hash, $7 public id, $8 device, $9 address, $10
+/// network, $11 known since, $12 how often a known device's last use is written.
+///
+/// The device and network are noted in the same statement (`events::note_device`'s rule, most
+/// of it without its lock): a pair the upsert inserts was not there, and is new if the account
+/// had any device before; one it touches was known. When it does neither (`device_inserted`
+/// null), the pair was there: known if this statement's snapshot saw it fresh, else the caller
+/// decides under the account's lock (a pair unseen for 90 days, or one another sign-in inserted
+/// a moment ago).
 const COMPLETE_LOGIN: &str =
     "WITH u AS (SELECT id FROM users WHERE id = $3 AND password_hash = $6 AND is_active FOR SHARE),
           s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at, public_id, device, ip, last_seen_at)
                 SELECT $2, id, $4, $5, $7, $8, $9, $4 FROM u RETURNING user_id, expires_at, last_seen_at),
           cleared AS (DELETE FROM login_throttle WHERE identifier_key = $1 AND EXISTS (SELECT 1 FROM s)),
           recorded AS (INSERT INTO security_events (user_id, at, kind, device, ip, session_id)
-                       SELECT user_id, $4, 'sign_in', $8, $9, $7 FROM s)
+                       SELECT user_id, $4, 'sign_in', $8, $9, $7 FROM s),
+          noted AS (INSERT INTO known_devices AS k (user_id, device, network, last_seen_at)
+                    SELECT user_id, $8, $10, $4 FROM s
+                    ON CONFLICT (user_id, device, network) DO UPDATE SET last_seen_at = excluded.last_seen_at
+                    WHERE k.last_seen_at >= $11 AND excluded.last_seen_at - k.last_seen_at >= $12
+                    RETURNING k.xmax = 0 AS inserted)
      SELECT u.username, u.email, u.is_active, u.is_admin, u.date_joined, s.expires_at AS session_expires_at,
        (SELECT c.new_email FROM account_codes c
         WHERE c.user_id = u.id AND c.purpose = 'email_change' AND c.expires_at > $4) AS pending_email,
        s.last_seen_at,
        EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.enabled_at IS NOT NULL) AS second_factor,
-       (SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id) AS recovery_codes_left
+       (SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id) AS recovery_codes_left,
+       (SELECT inserted FROM noted) AS device_inserted,
+       EXISTS (SELECT 1 FROM known_devices k WHERE k.user_id = u.id) AS had_devices,
+       (SELECT k.last_seen_at FROM known_devices k WHERE k.user_id = u.id AND k.device = $8 AND k.network = $10)
+         AS device_seen_at
      FROM s JOIN users u ON u.id = s.user_id
      WHERE u.is_active";
+
+/// `COMPLETE_LOGIN`'s row: the profile, and what the device's upsert saw.
+#[derive(sqlx::FromRow)]
+struct CompletedLogin {
+    #[sqlx(flatten)]
+    profile: ProfileRow,
+    device_inserted: Option<bool>,
+    had_devices: bool,
+    device_seen_at: Option<i64>,
+}
 
 /// As SQLite's upsert (`sqlite::RESERVE_LOGIN`), with PostgreSQL's LEAST, a cast for the shift
 /// and the table named by its alias; the upsert's row lock makes concurrent attempts count one
@@ -92,8 +119,9 @@ async fn complete_login(
     throttle_key: &str,
     seen: Seen<'_>,
     session: &NewSessionRow<'_>,
-) -> Result<Option<ProfileRow>> {
-    Ok(sqlx::query_as(COMPLETE_LOGIN)
+    known_since: i64,
+) -> Result<Option<SignedInRow>> {
+    let done: Option<CompletedLogin> = sqlx::query_as(COMPLETE_LOGIN)
         .bind(throttle_key)
         .bind(session.token_hash)
         .bind(seen.id)
@@ -103,6 +131,20 @@ async fn complete_login(
         .bind(session.public_id)
         .bind(session.device)
         .bind(session.ip)
+        .bind(session.network)
+        .bind(known_since)
+        .bind(crate::limits::KNOWN_DEVICE_TOUCH_SECS)
         .fetch_optional(pool)
-        .await?)
+        .await?;
+    let Some(done) = done else { return Ok(None) };
+    let new_device = match done.device_inserted {
+        Some(inserted) => inserted && done.had_devices,
+        None if events::known_and_fresh(done.device_seen_at, session.now, known_since) => false,
+        // The session is committed; the rare pair left undecided is settled under the lock.
+        None => {
+            let (id, device, network) = (seen.id, session.device, session.network);
+            events::note_device(pool, id, device, network, session.now, known_since).await?
+        }
+    };
+    Ok(Some(SignedInRow { profile: done.profile, new_device }))
 }

@@ -48,7 +48,7 @@ pub enum FactorChange<'a> {
 /// How a second-factor sign-in ended.
 #[derive(Debug, Clone)]
 pub enum SecondFactorSignIn {
-    Done(crate::store::ProfileRow),
+    Done(crate::store::SignedInRow),
     /// The code is not right, or its step was used already (nothing written).
     WrongCode,
     /// The challenge is used or expired, or the account changed since the password check.

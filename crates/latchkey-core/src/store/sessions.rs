@@ -23,6 +23,14 @@ pub struct ProfileRow {
     pub recovery_codes_left: i64,
 }
 
+/// A session a sign-in began: its profile, and whether the sign-in's device and network are new
+/// to the account (noted in the same transaction as the session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInRow {
+    pub profile: ProfileRow,
+    pub new_device: bool,
+}
+
 /// One session of an account, as its owner's devices list shows it.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeviceRow {

@@ -4,7 +4,7 @@
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::lifecycle::NewSessionRow;
-use super::sessions::ProfileRow;
+use super::sessions::SignedInRow;
 use super::users::Seen;
 use crate::error::Result;
 
@@ -39,22 +39,25 @@ const RESERVE_LOGIN: &str = "INSERT INTO login_throttle (identifier_key, failure
 const LIVE_TAGS: &str = "SELECT lower(hex(substr(owner_hash, 1, 8))) FROM pending_signups";
 
 /// A password check passed for the account `seen` read: if it is still that account (same id,
-/// same hash, active), the session begins and that account's login count is cleared, in one
-/// transaction (a write first, so it holds SQLite's write lock from its first statement).
-/// `None` when the account changed or went meanwhile: nothing was written.
+/// same hash, active), the session begins, that account's login count is cleared and the
+/// session's device noted, in one transaction (a write first, so it holds SQLite's write lock
+/// from its first statement). `None` when the account changed or went meanwhile: nothing was
+/// written.
 async fn complete_login(
     pool: &SqlitePool,
     throttle_key: &str,
     seen: Seen<'_>,
     session: &NewSessionRow<'_>,
-) -> Result<Option<ProfileRow>> {
+    known_since: i64,
+) -> Result<Option<SignedInRow>> {
     let mut tx = pool.begin().await?;
     if !sessions::insert_if_seen(&mut *tx, seen, session).await? {
         return Ok(None);
     }
     login_throttle::clear(&mut *tx, throttle_key).await?;
     events::insert_for_session(&mut *tx, seen.id, super::EventKind::SignIn, session).await?;
+    let new_device = events::note_device_in(&mut tx, session, seen.id, known_since).await?;
     let profile = sessions::find_profile(&mut *tx, session.token_hash, session.now).await?;
     tx.commit().await?;
-    Ok(profile)
+    Ok(profile.map(|profile| SignedInRow { profile, new_device }))
 }
