@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -60,35 +62,69 @@ pub fn verify(secret: &str, phc: &str) -> Result<bool> {
     Ok(checked().unwrap_or(false))
 }
 
+/// How long argon2's memory is kept after its last hash: a person who mistypes tries again within
+/// seconds, and a busy service always has another hash waiting. Then it goes back, so an idle
+/// desktop app holds none.
+const KEEP_BLOCKS_FOR: Duration = Duration::from_secs(30);
+
+/// argon2's memory (19 MiB of blocks) for reuse by the argon2 threads, one buffer for each hash
+/// they run at once, so that a hash does not allocate and fault in fresh memory (2 to 6 ms a hash
+/// on 2 cores, measured against the same hash in kept memory). argon2 writes every block before
+/// it reads it, so what a buffer held before never counts.
+#[derive(Default)]
+struct Spare {
+    blocks: Vec<Vec<Block>>,
+    last_use: Option<Instant>,
+}
+
+impl Spare {
+    /// A buffer of `count` blocks: a kept one, or a new one.
+    fn take(&mut self, count: usize) -> Vec<Block> {
+        match self.blocks.pop() {
+            Some(blocks) if blocks.len() == count => blocks,
+            _ => vec![Block::default(); count],
+        }
+    }
+
+    fn give_back(&mut self, blocks: Vec<Block>, now: Instant) {
+        self.blocks.push(blocks);
+        self.last_use = Some(now);
+    }
+
+    /// Frees what is kept once no hash has used it for `KEEP_BLOCKS_FOR`; how many buffers went.
+    fn release_if_idle(&mut self, now: Instant) -> usize {
+        match self.last_use {
+            Some(at) if now.saturating_duration_since(at) < KEEP_BLOCKS_FOR => 0,
+            _ => std::mem::take(&mut self.blocks).len(),
+        }
+    }
+}
+
+static SPARE: std::sync::Mutex<Spare> = std::sync::Mutex::new(Spare { blocks: Vec::new(), last_use: None });
+
 thread_local! {
-    /// argon2's memory (19 MiB of blocks), kept by an argon2 thread from one job to the next
-    /// while more work waits, so a busy service does not allocate and zero it for every hash; an
-    /// idle thread gives it back (see `Pool::new`), and so does any other thread after each use.
-    /// argon2 writes every block before it reads it, so what a buffer held before never counts.
-    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Set on the argon2 threads, which decide themselves when to give the memory back.
+    /// Set on the argon2 threads, which share the kept memory; any other thread hashing (a test,
+    /// a tool) allocates its own and frees it.
     static POOLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The argon2 output of `len` bytes for `password` and `salt`, in this thread's blocks.
+/// The argon2 output of `len` bytes for `password` and `salt`.
 fn compute(argon2: &Argon2<'_>, password: &[u8], salt: Salt<'_>, len: usize) -> password_hash::Result<Output> {
     let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
     let salt = salt.decode_b64(&mut salt_bytes)?;
     let count = argon2.params().block_count();
-    let output = BLOCKS.with_borrow_mut(|blocks| {
-        if blocks.len() != count {
-            *blocks = vec![Block::default(); count];
-        }
-        Output::init_with(len, |out| Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..])?))
+    let pooled = POOLED.get();
+    let kept = if pooled { SPARE.lock().ok().map(|mut spare| spare.take(count)) } else { None };
+    let mut blocks = kept.unwrap_or_else(|| vec![Block::default(); count]);
+    let output = Output::init_with(len, |out| {
+        Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..])?)
     });
-    if !POOLED.get() {
-        release_blocks();
+    if pooled {
+        if let Ok(mut spare) = SPARE.lock() {
+            spare.give_back(blocks, Instant::now());
+        }
     }
     output
-}
-
-fn release_blocks() {
-    BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new());
 }
 
 /// What an unknown user's password is checked against, so that a login for a missing account
@@ -116,7 +152,7 @@ const HASH_MS_ESTIMATE: u64 = 25;
 /// The threads that run all argon2 work, and the places in their queue.
 ///
 /// About one thread per core: more would not finish sooner, and since each computation takes
-/// 19 MiB from its thread's allocator, a fixed set of threads keeps the memory bounded however
+/// 19 MiB (kept for reuse, `Spare`), a fixed set of threads keeps the memory bounded however
 /// many requests arrive at once (they queue instead). The queue has `bound` places: a job (or a
 /// request admitted with [`admitted`]) takes one until it is done, and when none is free the work
 /// is refused at once with [`Error::Busy`] instead of waiting behind more than the threads can
@@ -151,21 +187,23 @@ impl Pool {
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
         let waiting = Arc::new(AtomicUsize::new(0));
         for n in 0..threads {
-            let (receiver, waiting) = (receiver.clone(), waiting.clone());
+            let receiver = receiver.clone();
             let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
                 POOLED.set(true);
                 loop {
                     let job = match receiver.lock() {
-                        Ok(queue) => queue.recv(),
+                        Ok(queue) => queue.recv_timeout(KEEP_BLOCKS_FOR),
                         Err(_) => return,
                     };
                     match job {
                         Ok(job) => job(),
-                        Err(_) => return, // the sender is gone: the process is ending
-                    }
-                    // Idle now: the memory goes back (the desktop app holds none between clicks).
-                    if waiting.load(Ordering::Acquire) == 0 {
-                        release_blocks();
+                        // Idle: the kept memory goes back once unused for long enough.
+                        Err(RecvTimeoutError::Timeout) => {
+                            if let Ok(mut spare) = SPARE.lock() {
+                                spare.release_if_idle(Instant::now());
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return, // the process is ending
                     }
                 }
             });
@@ -395,7 +433,7 @@ mod tests {
 
     #[test]
     fn hashes_in_kept_memory_match_the_crates_own_and_a_used_buffer_changes_nothing() {
-        // As on an argon2 thread under load: the blocks are kept from one hash to the next.
+        // As on an argon2 thread: the blocks are kept from one hash to the next.
         POOLED.set(true);
         let ours = hash("correct horse battery staple").unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
@@ -409,14 +447,30 @@ mod tests {
             assert!(!verify("violet tundra marbles", &theirs).unwrap());
             assert!(verify("correct horse battery staple", &ours).unwrap());
         }
-        assert!(BLOCKS.with_borrow(|b| b.len()) > 0, "kept");
-        release_blocks();
         POOLED.set(false);
         assert!(verify("violet tundra marble", &theirs).unwrap());
-        assert_eq!(BLOCKS.with_borrow(|b| b.len()), 0, "given back by a thread outside the pool");
         // A hash that cannot be checked does not match, as with the crate's own check.
         let saltless = "$argon2id$v=19$m=19456,t=2,p=1";
         assert!(!verify("x", saltless).unwrap_or(false));
+    }
+
+    #[test]
+    fn kept_memory_is_reused_and_goes_back_after_it_has_been_idle_long_enough() {
+        let (mut spare, count, t0) = (Spare::default(), 8, Instant::now());
+        let mut first = spare.take(count);
+        first[3] = Block::new();
+        let address = first.as_ptr();
+        spare.give_back(first, t0);
+        let again = spare.take(count);
+        assert_eq!(again.as_ptr(), address, "the same memory, not a new allocation");
+        assert_eq!(spare.take(count).len(), count, "a second hash at once gets its own");
+        spare.give_back(again, t0);
+        assert_eq!(spare.take(count + 1).len(), count + 1, "other parameters: a buffer of their size");
+        let other = spare.take(count);
+        spare.give_back(other, t0);
+        assert_eq!(spare.release_if_idle(t0 + KEEP_BLOCKS_FOR - Duration::from_millis(1)), 0, "still in use");
+        assert_eq!(spare.release_if_idle(t0 + KEEP_BLOCKS_FOR), 1, "idle long enough: given back");
+        assert!(spare.blocks.is_empty());
     }
 
     #[tokio::test]
