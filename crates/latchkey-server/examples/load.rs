@@ -368,6 +368,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn whoami_latency(http: &reqwest::Client, targets: &[(&str, &str)]) -> Vec<(f64, f64)> {
     let ask = |url: &str, token: &str| http.get(format!("{url}/users/who_am_i/")).bearer_auth(token.to_string()).send();
     for (url, token) in targets {
+        // Every process in the same state first: its database pool at full size, as the main
+        // processes' is after the logins (the pool hands out its idle connections in turn, so a
+        // pool of 16 spreads one client's requests over 16 database processes, a pool of 1 not).
+        let (client, base, bearer) = (http.clone(), url.to_string(), token.to_string());
+        throughput(64, 2, move |_| {
+            let request = client.get(format!("{base}/users/who_am_i/")).bearer_auth(&bearer).send();
+            async move { request.await.is_ok() }
+        })
+        .await;
         for _ in 0..200 {
             ask(url, token).await.unwrap();
         }
