@@ -140,10 +140,17 @@ async fn complete_login(
     let new_device = match done.device_inserted {
         Some(inserted) => inserted && done.had_devices,
         None if events::known_and_fresh(done.device_seen_at, session.now, known_since) => false,
-        // The session is committed; the rare pair left undecided is settled under the lock.
+        // The session is committed; the rare pair left undecided is settled under the lock. A
+        // failure here costs a notice, never the sign-in (as when the device was noted after it).
         None => {
             let (id, device, network) = (seen.id, session.device, session.network);
-            events::note_device(pool, id, device, network, session.now, known_since).await?
+            match events::note_device(pool, id, device, network, session.now, known_since).await {
+                Ok(new) => new,
+                Err(e) => {
+                    log::warn!("a sign-in's device was not noted: {e}");
+                    false
+                }
+            }
         }
     };
     Ok(Some(SignedInRow { profile: done.profile, new_device }))
