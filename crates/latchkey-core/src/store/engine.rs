@@ -560,9 +560,7 @@ pub mod events {
         now: i64,
         known_since: i64,
     ) -> Result<bool> {
-        let seen: Option<i64> =
-            sqlx::query_scalar(KNOWN_DEVICE_SEEN).bind(user_id).bind(device).bind(network).fetch_optional(pool).await?;
-        if known_and_fresh(seen, now, known_since) {
+        if known_and_fresh(seen_at(pool, user_id, device, network).await?, now, known_since) {
             return Ok(false);
         }
         let mut tx = pool.begin().await?;
@@ -579,16 +577,15 @@ pub mod events {
         known_since: i64,
     ) -> Result<bool> {
         let (device, network, now) = (session.device, session.network, session.now);
-        let seen: Option<i64> = sqlx::query_scalar(KNOWN_DEVICE_SEEN)
-            .bind(user_id)
-            .bind(device)
-            .bind(network)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if known_and_fresh(seen, now, known_since) {
+        if known_and_fresh(seen_at(&mut **tx, user_id, device, network).await?, now, known_since) {
             return Ok(false);
         }
         note_device_locked(tx, user_id, device, network, now, known_since).await
+    }
+
+    /// When the account last signed in from this device and network, if it has.
+    async fn seen_at<'e>(ex: impl Ex<'e>, user_id: i64, device: &str, network: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(KNOWN_DEVICE_SEEN).bind(user_id).bind(device).bind(network).fetch_optional(ex).await?)
     }
 
     /// Seen since `known_since` and touched within the last day: nothing to write.
